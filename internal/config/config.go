@@ -1,0 +1,273 @@
+// Package config reads Vigil's config.cfg: TOML, with ${NAME} environment
+// interpolation, Vigil's defaults and validation, and errors that name the
+// file, line, column and key.
+package config
+
+import (
+	"net/http"
+	"net/url"
+	"regexp"
+	"time"
+)
+
+// Seconds is a duration written in the config as a whole number of seconds.
+type Seconds int64
+
+// Duration converts s to a time.Duration.
+func (s Seconds) Duration() time.Duration { return time.Duration(s) * time.Second }
+
+// Millis is a duration written in the config as a whole number of milliseconds.
+type Millis int64
+
+// Duration converts m to a time.Duration.
+func (m Millis) Duration() time.Duration { return time.Duration(m) * time.Millisecond }
+
+// Config is the whole config.cfg. Field comments give Vigil's code defaults;
+// Default returns a Config holding them.
+type Config struct {
+	Server   Server   `toml:"server"`
+	Assets   Assets   `toml:"assets"`
+	Branding Branding `toml:"branding"`
+	Metrics  Metrics  `toml:"metrics"`
+	Plugins  Plugins  `toml:"plugins"`
+	Notify   *Notify  `toml:"notify"` // nil: no notifications at all
+	Probe    Probe    `toml:"probe"`
+
+	// File is the path the config was read from, for messages.
+	File string `toml:"-"`
+}
+
+// Server is the [server] section.
+type Server struct {
+	LogLevel      string `toml:"log_level"` // "error"; off, error, warn, info, debug, trace
+	Inet          string `toml:"inet"`      // "[::1]:8080"; literal IP:port
+	Workers       int    `toml:"workers"`   // 4; accepted for compatibility, Go serves with goroutines
+	MCPServer     bool   `toml:"mcp_server"`
+	ManagerToken  string `toml:"manager_token"`  // required
+	ReporterToken string `toml:"reporter_token"` // required
+}
+
+// Assets is the [assets] section.
+type Assets struct {
+	// Path is a directory holding a custom theme (templates/, stylesheets/,
+	// javascripts/, images/, fonts/, public/). Default "./res/assets/". When it
+	// holds no templates, the assets embedded in the binary are served.
+	Path string `toml:"path"`
+}
+
+// Branding is the [branding] section.
+type Branding struct {
+	PageTitle   string `toml:"page_title"` // "Status Page"
+	PageURL     string `toml:"page_url"`   // required, absolute URL (serialised with a trailing slash)
+	CompanyName string `toml:"company_name"`
+	IconColor   string `toml:"icon_color"`
+	IconURL     string `toml:"icon_url"`
+	LogoColor   string `toml:"logo_color"`
+	LogoURL     string `toml:"logo_url"`
+	WebsiteURL  string `toml:"website_url"`
+	SupportURL  string `toml:"support_url"`
+	CustomHTML  string `toml:"custom_html"`
+}
+
+// Metrics is the [metrics] section. Every key is optional.
+type Metrics struct {
+	PollInterval               Seconds `toml:"poll_interval"`                  // 120
+	PollRetry                  int     `toml:"poll_retry"`                     // 2 extra attempts after a dead result
+	PollRetryWait              Millis  `toml:"poll_retry_wait"`                // 500, before each attempt
+	PollHTTPStatusHealthyAbove int     `toml:"poll_http_status_healthy_above"` // 200, inclusive
+	PollHTTPStatusHealthyBelow int     `toml:"poll_http_status_healthy_below"` // 400, exclusive
+	PollDelayDead              Seconds `toml:"poll_delay_dead"`                // 10, probe timeout
+	PollDelaySick              Seconds `toml:"poll_delay_sick"`                // 5, latency ≥ this is sick
+	PollParallelism            int     `toml:"poll_parallelism"`               // 4, probes in flight
+	PushDelayDead              Seconds `toml:"push_delay_dead"`                // 20
+	PushSystemCPUSickAbove     float64 `toml:"push_system_cpu_sick_above"`     // 0.99 (Vigil's README says 0.90)
+	PushSystemRAMSickAbove     float64 `toml:"push_system_ram_sick_above"`     // 0.99 (Vigil's README says 0.90)
+	PushReplicaExpire          Seconds `toml:"push_replica_expire"`            // 0 = never; silent push/local replicas are removed after this
+	ScriptInterval             Seconds `toml:"script_interval"`                // 300
+	ScriptParallelism          int     `toml:"script_parallelism"`             // 2
+	ScriptTimeout              Seconds `toml:"script_timeout"`                 // 60, capped to script_interval
+	LocalDelayDead             Seconds `toml:"local_delay_dead"`               // 40
+}
+
+// Plugins is the [plugins] section.
+type Plugins struct {
+	RabbitMQ *RabbitMQ `toml:"rabbitmq"` // nil: no queue checks
+}
+
+// RabbitMQ is the [plugins.rabbitmq] section.
+type RabbitMQ struct {
+	APIURL                 string  `toml:"api_url"`
+	AuthUsername           string  `toml:"auth_username"`
+	AuthPassword           string  `toml:"auth_password"`
+	VirtualHost            string  `toml:"virtualhost"`
+	QueueReadyHealthyBelow uint32  `toml:"queue_ready_healthy_below"`
+	QueueNackHealthyBelow  uint32  `toml:"queue_nack_healthy_below"`
+	QueueReadyDeadAbove    uint32  `toml:"queue_ready_dead_above"`
+	QueueNackDeadAbove     uint32  `toml:"queue_nack_dead_above"`
+	QueueLoadedRetryDelay  *Millis `toml:"queue_loaded_retry_delay"`
+}
+
+// Notify is the [notify] section and its channel sub-sections; a present
+// sub-section enables its channel.
+type Notify struct {
+	StartupNotification     *bool    `toml:"startup_notification"` // true
+	ReminderInterval        *Seconds `toml:"reminder_interval"`    // none: no reminders
+	ReminderBackoffFunction string   `toml:"reminder_backoff_function"`
+	ReminderBackoffLimit    int      `toml:"reminder_backoff_limit"` // 3
+	ReminderEscalate        bool     `toml:"reminder_escalate"`
+
+	Email    *Email    `toml:"email"`
+	Twilio   *Twilio   `toml:"twilio"`
+	Slack    *Slack    `toml:"slack"`
+	Zulip    *Zulip    `toml:"zulip"`
+	Telegram *Telegram `toml:"telegram"`
+	Pushover *Pushover `toml:"pushover"`
+	Gotify   *Gotify   `toml:"gotify"`
+	XMPP     *XMPP     `toml:"xmpp"`
+	Matrix   *Matrix   `toml:"matrix"`
+	Webex    *Webex    `toml:"webex"`
+	Webhook  *Webhook  `toml:"webhook"`
+}
+
+// SendsStartup reports whether the startup notification is enabled (default true).
+func (n *Notify) SendsStartup() bool {
+	return n != nil && (n.StartupNotification == nil || *n.StartupNotification)
+}
+
+// Email is [notify.email].
+type Email struct {
+	To            string `toml:"to"` // one address, or several separated by commas
+	From          string `toml:"from"`
+	SMTPHost      string `toml:"smtp_host"` // "localhost"
+	SMTPPort      int    `toml:"smtp_port"` // 587
+	SMTPUsername  string `toml:"smtp_username"`
+	SMTPPassword  string `toml:"smtp_password"`
+	SMTPEncrypt   *bool  `toml:"smtp_encrypt"` // true: STARTTLS required
+	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// Twilio is [notify.twilio].
+type Twilio struct {
+	To            []string `toml:"to"`
+	ServiceSID    string   `toml:"service_sid"`
+	AccountSID    string   `toml:"account_sid"`
+	AuthToken     string   `toml:"auth_token"`
+	APIURL        string   `toml:"api_url"` // default https://api.twilio.com/
+	RemindersOnly bool     `toml:"reminders_only"`
+}
+
+// Slack is [notify.slack].
+type Slack struct {
+	HookURL        string `toml:"hook_url"`
+	MentionChannel bool   `toml:"mention_channel"`
+	RemindersOnly  bool   `toml:"reminders_only"`
+}
+
+// Zulip is [notify.zulip].
+type Zulip struct {
+	BotEmail      string `toml:"bot_email"`
+	BotAPIKey     string `toml:"bot_api_key"`
+	Channel       string `toml:"channel"`
+	APIURL        string `toml:"api_url"`
+	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// Telegram is [notify.telegram].
+type Telegram struct {
+	BotToken        string `toml:"bot_token"`
+	ChatID          string `toml:"chat_id"`
+	MessageThreadID *int64 `toml:"message_thread_id"`
+	APIURL          string `toml:"api_url"` // default https://api.telegram.org/
+	RemindersOnly   bool   `toml:"reminders_only"`
+}
+
+// Pushover is [notify.pushover].
+type Pushover struct {
+	AppToken      string   `toml:"app_token"`
+	UserKeys      []string `toml:"user_keys"`
+	APIURL        string   `toml:"api_url"` // default https://api.pushover.net/
+	RemindersOnly bool     `toml:"reminders_only"`
+}
+
+// Gotify is [notify.gotify].
+type Gotify struct {
+	AppURL        string `toml:"app_url"`
+	AppToken      string `toml:"app_token"`
+	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// XMPP is [notify.xmpp].
+type XMPP struct {
+	To            string `toml:"to"`
+	From          string `toml:"from"`
+	XMPPPassword  string `toml:"xmpp_password"`
+	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// Matrix is [notify.matrix].
+type Matrix struct {
+	HomeserverURL string `toml:"homeserver_url"`
+	AccessToken   string `toml:"access_token"`
+	RoomID        string `toml:"room_id"`
+	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// Webex is [notify.webex].
+type Webex struct {
+	EndpointURL   string `toml:"endpoint_url"`
+	Token         string `toml:"token"`
+	RoomID        string `toml:"room_id"`
+	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// Webhook is [notify.webhook].
+type Webhook struct {
+	HookURL string `toml:"hook_url"`
+}
+
+// Probe is the [probe] section.
+type Probe struct {
+	Services []Service `toml:"service"`
+}
+
+// Service is one [[probe.service]].
+type Service struct {
+	ID    string `toml:"id"`
+	Label string `toml:"label"`
+	Nodes []Node `toml:"node"`
+}
+
+// Node is one [[probe.service.node]].
+type Node struct {
+	ID                   string         `toml:"id"`
+	Label                string         `toml:"label"`
+	Mode                 string         `toml:"mode"` // poll, push, script, local
+	Replicas             []string       `toml:"replicas"`
+	Scripts              []string       `toml:"scripts"`
+	HTTPHeaders          map[string]any `toml:"http_headers"` // value: string or array of strings
+	HTTPMethod           string         `toml:"http_method"`
+	HTTPBody             string         `toml:"http_body"`
+	HTTPBodyHealthyMatch string         `toml:"http_body_healthy_match"`
+	HTTPNoCacheBuster    bool           `toml:"http_no_cache_buster"`
+	RevealReplicaName    bool           `toml:"reveal_replica_name"`
+	LinkURL              string         `toml:"link_url"`
+	LinkLabel            string         `toml:"link_label"`
+
+	RabbitMQQueue                 string  `toml:"rabbitmq_queue"`
+	RabbitMQQueueNackHealthyBelow *uint32 `toml:"rabbitmq_queue_nack_healthy_below"`
+	RabbitMQQueueNackDeadAbove    *uint32 `toml:"rabbitmq_queue_nack_dead_above"`
+
+	// Filled in by validation.
+	Targets   []Target       `toml:"-"` // one per replica URL, poll mode
+	Headers   http.Header    `toml:"-"` // HTTPHeaders, checked and canonicalised
+	BodyMatch *regexp.Regexp `toml:"-"` // compiled HTTPBodyHealthyMatch, or nil
+}
+
+// Target is a parsed poll replica URL.
+type Target struct {
+	ID   string   // the URL exactly as written in the config: the replica id
+	Kind string   // "http" (also https), "tcp", "icmp" or "ssh"
+	URL  *url.URL // the parsed URL
+	Host string   // host without IPv6 brackets
+	Port string   // "" for icmp and for http(s) without an explicit port
+}

@@ -1,0 +1,635 @@
+package config
+
+import (
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// noEnv is a lookupEnv with no variable set.
+func noEnv(string) (string, bool) { return "", false }
+
+// envMap is a lookupEnv backed by a map.
+func envMap(m map[string]string) func(string) (string, bool) {
+	return func(name string) (string, bool) {
+		v, ok := m[name]
+		return v, ok
+	}
+}
+
+// mustParse parses text and fails the test on any error or warning.
+func mustParse(t *testing.T, text string, lookupEnv func(string) (string, bool)) *Config {
+	t.Helper()
+	cfg, warns, err := Parse("test.cfg", []byte(text), lookupEnv)
+	if err != nil {
+		t.Fatalf("Parse: %v", err)
+	}
+	for _, w := range warns {
+		t.Errorf("unexpected warning: %s", w)
+	}
+	return cfg
+}
+
+func readTestdata(t *testing.T, name string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func TestFullConfig(t *testing.T) {
+	cfg, warns, err := Load(filepath.Join("testdata", "full.cfg"), noEnv)
+	if err != nil {
+		t.Fatalf("Load(full.cfg): %v", err)
+	}
+	for _, w := range warns {
+		t.Errorf("Load(full.cfg) warning: %s", w)
+	}
+
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"File", cfg.File, filepath.Join("testdata", "full.cfg")},
+		{"Server.LogLevel (lower-cased)", cfg.Server.LogLevel, "debug"},
+		{"Server.Inet", cfg.Server.Inet, "0.0.0.0:8080"},
+		{"Server.Workers", cfg.Server.Workers, 8},
+		{"Server.MCPServer", cfg.Server.MCPServer, true},
+		{"Server.ReporterToken", cfg.Server.ReporterToken, "REPLACE_THIS_WITH_A_SECRET_KEY"},
+		{"Branding.PageURL (trailing slash added)", cfg.Branding.PageURL, "https://status.example.com/"},
+		{"Branding.SupportURL", cfg.Branding.SupportURL, "mailto:support@example.com"},
+		{"Branding.CustomHTML", cfg.Branding.CustomHTML, `<script>console.log("hi")</script>`},
+		{"Metrics.PollRetryWait", cfg.Metrics.PollRetryWait, Millis(250)},
+		{"Metrics.PollHTTPStatusHealthyBelow", cfg.Metrics.PollHTTPStatusHealthyBelow, 300},
+		{"Metrics.PushSystemCPUSickAbove", cfg.Metrics.PushSystemCPUSickAbove, 0.90},
+		{"Metrics.PushReplicaExpire", cfg.Metrics.PushReplicaExpire, Seconds(3600)},
+		{"Metrics.ScriptTimeout", cfg.Metrics.ScriptTimeout, Seconds(90)},
+		{"Metrics.LocalDelayDead", cfg.Metrics.LocalDelayDead, Seconds(60)},
+		{"RabbitMQ.VirtualHost", cfg.Plugins.RabbitMQ.VirtualHost, "%2F"},
+		{"RabbitMQ.QueueNackDeadAbove", cfg.Plugins.RabbitMQ.QueueNackDeadAbove, uint32(5000)},
+		{"RabbitMQ.QueueLoadedRetryDelay", *cfg.Plugins.RabbitMQ.QueueLoadedRetryDelay, Millis(500)},
+		{"Notify.SendsStartup", cfg.Notify.SendsStartup(), false},
+		{"Notify.ReminderInterval", *cfg.Notify.ReminderInterval, Seconds(300)},
+		{"Notify.ReminderBackoffFunction", cfg.Notify.ReminderBackoffFunction, "linear"},
+		{"Notify.ReminderBackoffLimit", cfg.Notify.ReminderBackoffLimit, 5},
+		{"Notify.ReminderEscalate", cfg.Notify.ReminderEscalate, true},
+		{"Email.SMTPPort", cfg.Notify.Email.SMTPPort, 465},
+		{"Email.SMTPEncrypt", *cfg.Notify.Email.SMTPEncrypt, false},
+		{"Twilio.To", cfg.Notify.Twilio.To, []string{"+336xxxxxxx", "+337xxxxxxx"}},
+		{"Twilio.APIURL", cfg.Notify.Twilio.APIURL, "https://twilio.example.com/"},
+		{"Slack.MentionChannel", cfg.Notify.Slack.MentionChannel, true},
+		{"Telegram.MessageThreadID", *cfg.Notify.Telegram.MessageThreadID, int64(42)},
+		{"Pushover.UserKeys", cfg.Notify.Pushover.UserKeys, []string{"xxxx", "yyyy"}},
+		{"Matrix.RoomID", cfg.Notify.Matrix.RoomID, "!abc123:matrix.org"},
+		{"Webhook.HookURL", cfg.Notify.Webhook.HookURL, "https://example.com/webhook/vigil"},
+		{"services", len(cfg.Probe.Services), 2},
+	}
+	for _, c := range checks {
+		if !reflect.DeepEqual(c.got, c.want) {
+			t.Errorf("%s = %#v, want %#v", c.name, c.got, c.want)
+		}
+	}
+
+	router := cfg.Probe.Services[0].Nodes[0]
+	wantTargets := []struct{ id, kind, host, port string }{
+		{"icmp://edge-1.example.com", "icmp", "edge-1.example.com", ""},
+		{"tcp://[2001:db8::1]:80", "tcp", "2001:db8::1", "80"},
+		{"ssh://edge-3.example.com:22", "ssh", "edge-3.example.com", "22"},
+		{"https://example.com/health?full=1", "http", "example.com", ""},
+	}
+	if len(router.Targets) != len(wantTargets) {
+		t.Fatalf("router has %d targets, want %d", len(router.Targets), len(wantTargets))
+	}
+	for i, w := range wantTargets {
+		got := router.Targets[i]
+		if got.ID != w.id || got.Kind != w.kind || got.Host != w.host || got.Port != w.port || got.URL == nil {
+			t.Errorf("Targets[%d] = {%q %q %q %q}, want {%q %q %q %q}", i, got.ID, got.Kind, got.Host, got.Port, w.id, w.kind, w.host, w.port)
+		}
+	}
+	wantHeaders := http.Header{
+		"Authorization": {"Bearer xxxx"},
+		"X-Accept":      {"text/plain", "application/json"},
+	}
+	if !reflect.DeepEqual(router.Headers, wantHeaders) {
+		t.Errorf("router Headers = %v, want %v", router.Headers, wantHeaders)
+	}
+	if router.BodyMatch == nil || !router.BodyMatch.MatchString("OK 12") || router.BodyMatch.MatchString("KO") {
+		t.Errorf("router BodyMatch = %v, want an expression matching %q and not %q", router.BodyMatch, "OK 12", "KO")
+	}
+	if router.HTTPMethod != "POST" || router.HTTPBody != `{"ping": true}` || !router.HTTPNoCacheBuster || !router.RevealReplicaName {
+		t.Errorf("router HTTP settings = %q %q %v %v", router.HTTPMethod, router.HTTPBody, router.HTTPNoCacheBuster, router.RevealReplicaName)
+	}
+
+	// The '''-string starts on the line after its quotes: TOML drops that
+	// first newline, and neither $status nor ${LB_URL:-…} is touched.
+	wantScript := `  status=$(curl -s -o /dev/null -w '%{http_code}' "${LB_URL:-http://localhost}")` + "\n" +
+		`  [ "$status" = 200 ] || exit 2` + "\n  "
+	lb := cfg.Probe.Services[0].Nodes[1]
+	if len(lb.Scripts) != 2 || lb.Scripts[0] != wantScript || lb.Scripts[1] != "true" {
+		t.Errorf("load-balancer Scripts = %q, want [%q \"true\"]", lb.Scripts, wantScript)
+	}
+
+	client := cfg.Probe.Services[1].Nodes[0]
+	if client.RabbitMQQueue != "client" || *client.RabbitMQQueueNackHealthyBelow != 100 || *client.RabbitMQQueueNackDeadAbove != 1000 {
+		t.Errorf("socket-client RabbitMQ settings = %q %v %v", client.RabbitMQQueue, *client.RabbitMQQueueNackHealthyBelow, *client.RabbitMQQueueNackDeadAbove)
+	}
+}
+
+// TestFullConfigHasEveryKey keeps full.cfg complete: every key of Config
+// must be written in it at least once.
+func TestFullConfigHasEveryKey(t *testing.T) {
+	ix := indexKeys([]byte(readTestdata(t, "full.cfg")))
+	written := map[string]bool{}
+	for path := range ix.pos {
+		written[strings.Join(genericKey(path), ".")] = true
+	}
+	sch := newSchema()
+	for _, table := range sortedKeys(sch.keys) {
+		for _, key := range sch.keys[table] {
+			full := strings.TrimPrefix(table+"."+key, ".")
+			if !written[full] {
+				t.Errorf("full.cfg lacks %s", full)
+			}
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	cfg := mustParse(t, readTestdata(t, "minimal.cfg"), noEnv)
+	want := Metrics{
+		PollInterval:               120,
+		PollRetry:                  2,
+		PollRetryWait:              500,
+		PollHTTPStatusHealthyAbove: 200,
+		PollHTTPStatusHealthyBelow: 400,
+		PollDelayDead:              10,
+		PollDelaySick:              5,
+		PollParallelism:            4,
+		PushDelayDead:              20,
+		PushSystemCPUSickAbove:     0.99,
+		PushSystemRAMSickAbove:     0.99,
+		PushReplicaExpire:          0,
+		ScriptInterval:             300,
+		ScriptParallelism:          2,
+		ScriptTimeout:              60,
+		LocalDelayDead:             40,
+	}
+	if cfg.Metrics != want {
+		t.Errorf("default Metrics = %+v, want %+v", cfg.Metrics, want)
+	}
+	wantServer := Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, ManagerToken: "manager", ReporterToken: "reporter"}
+	if cfg.Server != wantServer {
+		t.Errorf("default Server = %+v, want %+v", cfg.Server, wantServer)
+	}
+	if cfg.Assets.Path != "./res/assets/" || cfg.Branding.PageTitle != "Status Page" {
+		t.Errorf("default assets.path, page_title = %q, %q; want %q, %q", cfg.Assets.Path, cfg.Branding.PageTitle, "./res/assets/", "Status Page")
+	}
+	if cfg.Notify != nil || cfg.Plugins.RabbitMQ != nil {
+		t.Errorf("Notify, RabbitMQ = %v, %v; want nil when their sections are absent", cfg.Notify, cfg.Plugins.RabbitMQ)
+	}
+	n := cfg.Probe.Services[0].Nodes[0]
+	if n.HTTPMethod != "" || n.Headers != nil || n.BodyMatch != nil || len(n.Targets) != 1 {
+		t.Errorf("minimal node = method %q, headers %v, match %v, %d targets; want none and 1 target", n.HTTPMethod, n.Headers, n.BodyMatch, len(n.Targets))
+	}
+
+	cfg = mustParse(t, readTestdata(t, "minimal.cfg")+`
+[notify.email]
+to = "ops@example.com"
+from = "vigil@example.com"
+
+[notify.twilio]
+to = ["+336xxxxxxx"]
+service_sid = "s"
+account_sid = "a"
+auth_token = "t"
+
+[notify.telegram]
+bot_token = "b"
+chat_id = "c"
+
+[notify.pushover]
+app_token = "a"
+user_keys = ["u"]
+`, noEnv)
+	nf := cfg.Notify
+	got := []any{nf.ReminderBackoffFunction, nf.ReminderBackoffLimit, nf.ReminderInterval == nil, nf.SendsStartup(),
+		nf.Email.SMTPHost, nf.Email.SMTPPort, *nf.Email.SMTPEncrypt,
+		nf.Twilio.APIURL, nf.Telegram.APIURL, nf.Telegram.MessageThreadID == nil, nf.Pushover.APIURL}
+	wantNotify := []any{"none", 3, true, true,
+		"localhost", 587, true,
+		"https://api.twilio.com/", "https://api.telegram.org/", true, "https://api.pushover.net/"}
+	if !reflect.DeepEqual(got, wantNotify) {
+		t.Errorf("notify defaults = %v, want %v", got, wantNotify)
+	}
+}
+
+// TestExplicitValuesKept checks that a key set to its zero value is not
+// mistaken for an absent key.
+func TestExplicitValuesKept(t *testing.T) {
+	cfg := mustParse(t, readTestdata(t, "minimal.cfg")+`
+[metrics]
+poll_retry = 0
+poll_retry_wait = 0
+push_system_cpu_sick_above = 0.0
+script_interval = 30
+
+[notify]
+reminder_backoff_limit = 0
+
+[notify.email]
+to = "ops@example.com"
+from = "vigil@example.com"
+smtp_port = 25
+smtp_encrypt = false
+
+[notify.slack]
+hook_url = "https://hooks.slack.com/services/xxxx"
+`, noEnv)
+	got := []any{cfg.Metrics.PollRetry, cfg.Metrics.PollRetryWait, cfg.Metrics.PushSystemCPUSickAbove,
+		cfg.Metrics.ScriptTimeout, cfg.Notify.ReminderBackoffLimit, cfg.Notify.Email.SMTPPort, *cfg.Notify.Email.SMTPEncrypt}
+	// The default script_timeout of 60 follows the shorter interval silently.
+	want := []any{0, Millis(0), 0.0, Seconds(30), 0, 25, false}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("explicit values = %v, want %v", got, want)
+	}
+}
+
+func TestUnknownKeys(t *testing.T) {
+	cfg, warns, err := Parse("unknown-keys.cfg", []byte(readTestdata(t, "unknown-keys.cfg")), noEnv)
+	if err != nil {
+		t.Fatalf("Parse(unknown-keys.cfg): %v", err)
+	}
+	want := []string{
+		`unknown-keys.cfg:6:1: server.listen: unknown key, ignored`,
+		`unknown-keys.cfg:19:1: metrics.max_num_poll_retry: unknown key, ignored`,
+		`unknown-keys.cfg:21:1: notify.discord: unknown table, ignored`,
+		`unknown-keys.cfg:21:1: notify: no notifier configured ([notify.email], [notify.slack], …): nothing will be sent`,
+		`unknown-keys.cfg:41:1: probe.service[0].node[1].poll_http_status_healthy_above: unknown key, ignored (poll_http_status_healthy_above belongs in [metrics])`,
+		`unknown-keys.cfg:42:1: probe.service[0].node[1].poll_http_status_healthy_below: unknown key, ignored (poll_http_status_healthy_below belongs in [metrics])`,
+		`unknown-keys.cfg:43:1: probe.service[0].node[1].replica: unknown key, ignored (did you mean replicas?)`,
+	}
+	checkWarnings(t, warns, want)
+	// The ignored keys change nothing.
+	if got := cfg.Metrics.PollHTTPStatusHealthyBelow; got != 400 {
+		t.Errorf("PollHTTPStatusHealthyBelow = %d, want the default 400", got)
+	}
+	if got := len(cfg.Probe.Services[0].Nodes[1].Targets); got != 1 {
+		t.Errorf("admin node has %d targets, want 1", got)
+	}
+}
+
+func TestWarnings(t *testing.T) {
+	cfg, warns, err := Parse("warnings.cfg", []byte(readTestdata(t, "warnings.cfg")), noEnv)
+	if err != nil {
+		t.Fatalf("Parse(warnings.cfg): %v", err)
+	}
+	want := []string{
+		`warnings.cfg:18:1: metrics.poll_delay_sick: 0 makes every successful poll probe sick`,
+		`warnings.cfg:20:1: metrics.script_timeout: 45 is longer than script_interval; capped to 30`,
+		`warnings.cfg:28:1: notify.zulip.api_url: should end with "/" (such as https://example.zulipchat.com/api/v1/): paths are appended to it`,
+		`warnings.cfg:36:1: probe.service[0].node[0]: poll node without replicas: nothing to probe`,
+		`warnings.cfg:47:3: probe.service[0].node[1].replicas[1]: the query of tcp replica url "tcp://db.example.com:5432?timeout=5" is ignored`,
+		`warnings.cfg:48:3: probe.service[0].node[1].replicas[2]: duplicate replica "https://example.com/" (also replicas[0]): probed once`,
+		`warnings.cfg:50:1: probe.service[0].node[1].http_body: only sent with POST, PUT or PATCH; this node uses HEAD`,
+		`warnings.cfg:51:1: probe.service[0].node[1].http_body_healthy_match: HEAD responses have no body: the expression is matched against an empty body`,
+		`warnings.cfg:53:1: probe.service[0].node[1].rabbitmq_queue: only push nodes have their queue checked; ignored on a poll node`,
+		`warnings.cfg:59:1: probe.service[0].node[2].http_method: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:60:1: probe.service[0].node[2].rabbitmq_queue: ignored: there is no [plugins.rabbitmq] section`,
+		`warnings.cfg:62:1: probe.service[0].node[3]: script node without scripts: nothing to run`,
+		`warnings.cfg:66:1: probe.service[0].node[3].rabbitmq_queue_nack_dead_above: ignored without rabbitmq_queue`,
+		`warnings.cfg:68:1: probe.service[1]: service has no [[probe.service.node]]`,
+	}
+	checkWarnings(t, warns, want)
+	if got := cfg.Metrics.ScriptTimeout; got != 30 {
+		t.Errorf("ScriptTimeout = %d, want it capped to script_interval 30", got)
+	}
+	if got := len(cfg.Probe.Services[0].Nodes[1].Targets); got != 2 {
+		t.Errorf("api node has %d targets, want 2 (the duplicate dropped)", got)
+	}
+}
+
+// TestWarningsWithErrors checks that warnings come back along with errors,
+// so that check-config can print both.
+func TestWarningsWithErrors(t *testing.T) {
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `mode = "poll"`, "mode = \"poll\"\npoll_interval = 10\nhttp_method = \"OPTIONS\"", 1)
+	cfg, warns, err := Parse("test.cfg", []byte(text), noEnv)
+	if cfg != nil || err == nil {
+		t.Fatalf("Parse = %v, %v; want an error", cfg, err)
+	}
+	if want := `test.cfg:26:1: probe.service[0].node[0].http_method: unsupported http_method "OPTIONS" (want HEAD, GET, POST, PUT or PATCH, in upper case)`; err.Error() != want {
+		t.Errorf("error = %s, want %s", err, want)
+	}
+	checkWarnings(t, warns, []string{
+		`test.cfg:25:1: probe.service[0].node[0].poll_interval: unknown key, ignored (poll_interval belongs in [metrics])`,
+	})
+}
+
+func checkWarnings(t *testing.T, warns []Warning, want []string) {
+	t.Helper()
+	got := make([]string, len(warns))
+	for i, w := range warns {
+		got[i] = w.String()
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("warnings =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestInterpolation(t *testing.T) {
+	base := readTestdata(t, "minimal.cfg")
+	text := strings.Replace(base, `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, 1)
+	text = strings.Replace(text, `reporter_token = "reporter"`, `reporter_token = "${VIGIL_UNSET}"`, 1)
+	text += `
+[metrics]
+poll_interval = ${POLL_INTERVAL}
+
+[[probe.service.node]]
+id = "cron"
+label = "${NODE_LABEL}"
+mode = "script"
+scripts = [
+  '''
+code=$(curl -s -o /dev/null -w '%{http_code}' "${TARGET_URL:-http://localhost}")
+[ "$code" = 200 ] || exit 2
+echo "${HOME}" $status $(date) ${NOT_SET} $${A}
+''',
+]
+`
+	env := map[string]string{
+		"VIGIL_MANAGER_TOKEN": `tok$en}{`,
+		"POLL_INTERVAL":       "30",
+		"NODE_LABEL":          "${VIGIL_MANAGER_TOKEN}", // pasted verbatim, never expanded again
+		"HOME":                "/home/vigil",
+		"A":                   "a",
+		"TARGET_URL":          "must not be used",
+		// Variables that made Vigil refuse to start (its bug #144).
+		"BASH_FUNC_which%%": "() {  ( alias; eval ${which_declare} ) | /usr/bin/which --read-functions $@\n}",
+		"WEIRD{NAME}":       "$",
+		"${}":               "}",
+	}
+	cfg := mustParse(t, text, envMap(env))
+	if got, want := cfg.Server.ManagerToken, `tok$en}{`; got != want {
+		t.Errorf("manager_token = %q, want %q", got, want)
+	}
+	if got, want := cfg.Server.ReporterToken, "${VIGIL_UNSET}"; got != want {
+		t.Errorf("reporter_token = %q, want the unset reference left as %q", got, want)
+	}
+	if got := cfg.Metrics.PollInterval; got != 30 {
+		t.Errorf("poll_interval = %d, want 30 (from an unquoted reference)", got)
+	}
+	cron := cfg.Probe.Services[0].Nodes[1]
+	if got, want := cron.Label, "${VIGIL_MANAGER_TOKEN}"; got != want {
+		t.Errorf("label = %q, want %q", got, want)
+	}
+	wantScript := `code=$(curl -s -o /dev/null -w '%{http_code}' "${TARGET_URL:-http://localhost}")` + "\n" +
+		`[ "$code" = 200 ] || exit 2` + "\n" +
+		`echo "/home/vigil" $status $(date) ${NOT_SET} $a` + "\n"
+	if len(cron.Scripts) != 1 || cron.Scripts[0] != wantScript {
+		t.Errorf("script =\n%q\nwant\n%q", cron.Scripts, wantScript)
+	}
+}
+
+// TestInterpolationNilLookup checks that a nil lookupEnv leaves every
+// reference as written.
+func TestInterpolationNilLookup(t *testing.T) {
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `"manager"`, `"${VIGIL_MANAGER_TOKEN}"`, 1)
+	cfg := mustParse(t, text, nil)
+	if got, want := cfg.Server.ManagerToken, "${VIGIL_MANAGER_TOKEN}"; got != want {
+		t.Errorf("manager_token = %q, want %q", got, want)
+	}
+}
+
+// TestInterpolationPositions checks that errors point into the file as
+// written, not into the text after substitution.
+func TestInterpolationPositions(t *testing.T) {
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `manager_token = "manager"`, `manager_token = "${LONG}" extra`, 1)
+	text = strings.Replace(text, `reporter_token = "reporter"`, "reporter_token = \"${MULTI}\"", 1)
+	env := envMap(map[string]string{"LONG": strings.Repeat("x", 100)})
+	_, _, err := Parse("test.cfg", []byte(text), env)
+	want := `test.cfg:2:27: expected newline but got U+0065 'e'`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+
+	// A value spanning lines shifts the lines below it in the decoded text.
+	text = strings.Replace(readTestdata(t, "minimal.cfg"), `reporter_token = "reporter"`, "reporter_token = '''${MULTI}'''", 1)
+	text = strings.Replace(text, `mode = "poll"`, `mode = "pull"`, 1)
+	env = envMap(map[string]string{"MULTI": "a\nb\nc\nd"})
+	_, _, err = Parse("test.cfg", []byte(text), env)
+	want = `test.cfg:24:1: probe.service[0].node[0].mode: unknown mode "pull" (want poll, push, script or local)`
+	if err == nil || err.Error() != want {
+		t.Errorf("error = %v, want %s", err, want)
+	}
+}
+
+func TestInterpolationRealEnv(t *testing.T) {
+	t.Setenv("VIGIL_TEST_REPORTER_TOKEN", "from-env")
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.cfg")
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `"reporter"`, `"${VIGIL_TEST_REPORTER_TOKEN}"`, 1)
+	if err := os.WriteFile(path, []byte(text), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := Load(path, os.LookupEnv)
+	if err != nil {
+		t.Fatalf("Load: %v", err)
+	}
+	if got := cfg.Server.ReporterToken; got != "from-env" {
+		t.Errorf("reporter_token = %q, want %q", got, "from-env")
+	}
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, _, err := Load(filepath.Join(t.TempDir(), "nope.cfg"), noEnv)
+	if !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("Load(missing file) error = %v, want one wrapping fs.ErrNotExist", err)
+	}
+}
+
+func TestScriptLeadingNewline(t *testing.T) {
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `mode = "poll"
+replicas = ["https://example.com/"]`, `mode = "script"
+scripts = [
+  '''
+#!/bin/sh
+test "$(id -u)" -ne 0 || exit 1
+exit 0
+''',
+  '''exit 2''',
+  """
+printf 'a\tb'
+""",
+]`, 1)
+	cfg := mustParse(t, text, noEnv)
+	want := []string{
+		"#!/bin/sh\ntest \"$(id -u)\" -ne 0 || exit 1\nexit 0\n",
+		"exit 2",
+		"printf 'a\tb'\n", // a basic string: \t is a tab
+	}
+	if got := cfg.Probe.Services[0].Nodes[0].Scripts; !slices.Equal(got, want) {
+		t.Errorf("scripts = %q, want %q", got, want)
+	}
+}
+
+func TestPageURLNormalized(t *testing.T) {
+	tests := []struct{ in, want string }{
+		{"https://status.example.com", "https://status.example.com/"},
+		{"https://status.example.com/", "https://status.example.com/"},
+		{"https://Status.Example.COM:443", "https://status.example.com/"},
+		{"http://status.example.com:80?x=1", "http://status.example.com/?x=1"},
+		{"http://status.example.com:8080", "http://status.example.com:8080/"},
+		{"https://example.com/status", "https://example.com/status"},
+	}
+	for _, tt := range tests {
+		text := strings.Replace(readTestdata(t, "minimal.cfg"), `page_url = "https://status.example.com"`, `page_url = "`+tt.in+`"`, 1)
+		cfg := mustParse(t, text, noEnv)
+		if got := cfg.Branding.PageURL; got != tt.want {
+			t.Errorf("page_url %q = %q, want %q", tt.in, got, tt.want)
+		}
+	}
+}
+
+func TestParseTarget(t *testing.T) {
+	tests := []struct {
+		raw                    string
+		kind, host, port, want string // want: error text, "" for none
+	}{
+		{raw: "icmp://10.0.0.1", kind: "icmp", host: "10.0.0.1"},
+		{raw: "icmp://[::1]", kind: "icmp", host: "::1"},
+		{raw: "tcp://db.example.com:5432", kind: "tcp", host: "db.example.com", port: "5432"},
+		{raw: "tcp://[::1]:80", kind: "tcp", host: "::1", port: "80"},
+		{raw: "ssh://git.example.com:2222", kind: "ssh", host: "git.example.com", port: "2222"},
+		{raw: "http://example.com", kind: "http", host: "example.com"},
+		{raw: "HTTPS://user:pw@example.com:8443/a?b#c", kind: "http", host: "example.com", port: "8443"},
+		{raw: "ssh://git.example.com", want: `invalid replica url "ssh://git.example.com": missing port (want ssh://host:port)`},
+		{raw: "tcp://db.example.com:5432/", want: `invalid replica url "tcp://db.example.com:5432/": tcp takes no path, not even a trailing slash (want tcp://host:port)`},
+		{raw: "tcp://:80", want: `invalid replica url "tcp://:80": missing host (want tcp://host:port)`},
+		{raw: "tcp://db:0", want: `invalid replica url "tcp://db:0": port 0 out of range 1-65535`},
+		{raw: "tcp://db:", want: `invalid replica url "tcp://db:": empty port`},
+		{raw: "tcp:db:80", want: `invalid replica url "tcp:db:80": want tcp://host:port`},
+		{raw: "https:///path", want: `invalid replica url "https:///path": missing host (want https://host/path)`},
+		{raw: "tcp://[::1:80", want: `invalid replica url "tcp://[::1:80": missing ']' in host`},
+		{raw: "localhost:80", want: `invalid replica url "localhost:80": missing scheme (want http, https, tcp, ssh or icmp)`},
+		{raw: "/health", want: `invalid replica url "/health": missing scheme (want http, https, tcp, ssh or icmp)`},
+		{raw: "ftp://example.com/", want: `unsupported scheme "ftp" (want http, https, tcp, ssh or icmp)`},
+	}
+	for _, tt := range tests {
+		got, _, err := parseTarget(tt.raw)
+		if tt.want != "" {
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("parseTarget(%q) error = %v, want %s", tt.raw, err, tt.want)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("parseTarget(%q) error = %v", tt.raw, err)
+			continue
+		}
+		if got.ID != tt.raw || got.Kind != tt.kind || got.Host != tt.host || got.Port != tt.port {
+			t.Errorf("parseTarget(%q) = {%q %q %q %q}, want {%q %q %q %q}", tt.raw, got.ID, got.Kind, got.Host, got.Port, tt.raw, tt.kind, tt.host, tt.port)
+		}
+	}
+}
+
+func TestBodyMatch(t *testing.T) {
+	accepted := []struct{ expr, match string }{
+		{`User-agent:.*`, "User-agent: *"},
+		{`(?i)^status: ok$`, "STATUS: OK"},
+		{`(?P<n>\d+) up`, "3 up"},
+		{`(?<n>\d+) up`, "3 up"},
+		{`[[:alpha:]]+`, "ok"},
+		{`[]a]`, "]"},
+		{`[^]a]`, "b"},
+		{`[a-]`, "-"},
+		{`[\[\]]`, "["},
+		{`caf\x{e9}`, "café"},
+		{`\p{L}{2}`, "ok"},
+		{`\\u0041`, `\u0041`}, // an escaped backslash, then a plain u
+		{`a{1000}`, strings.Repeat("a", 1000)},
+		{`x{2,5}`, "xx"},
+		{`a{b`, "a{b"},
+		{`\bok\b`, "is ok."},
+	}
+	for _, tt := range accepted {
+		re, err := compileBodyMatch(tt.expr)
+		if err != nil {
+			t.Errorf("compileBodyMatch(%q) error = %v", tt.expr, err)
+			continue
+		}
+		if !re.MatchString(tt.match) {
+			t.Errorf("compileBodyMatch(%q) does not match %q", tt.expr, tt.match)
+		}
+	}
+
+	rejected := []struct{ expr, want string }{
+		{`(?x) ok`, "verbose flag x"},
+		{`(?ix:ok)`, "verbose flag x"},
+		{`(?R)^ok$`, "CRLF flag R"},
+		{`(?-u:\w)`, "Unicode flag u"},
+		{`\u00e9`, `write \x{00e9}`},
+		{`\u{e9}`, `write \x{e9}`},
+		{`\U0001F600`, `write \x{0001F600}`},
+		{`[\u00e9]`, `write \x{00e9}`},
+		{`a{1001}`, "repeat count 1001"},
+		{`a{2,5000}`, "repeat count 5000"},
+		{`[a-z&&[^aeiou]]`, `"&&"`},
+		{`[a-z--b]`, `"--"`},
+		{`[a-c~~b]`, `"~~"`},
+		{`[a[bc]]`, "nested character class"},
+		{`\b{start}ok`, `\b{start}`},
+		{`ok\b{end}`, `\b{end}`},
+		{`\b{start-half}ok`, `\b{start-half}`},
+		{`\<ok\>`, `\<`},
+		{`\Q1+1\E`, `\Q...\E`},
+		{`(ok`, "invalid regular expression: missing closing )"},
+		{`(?=ok)`, "invalid regular expression"},
+	}
+	for _, tt := range rejected {
+		_, err := compileBodyMatch(tt.expr)
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("compileBodyMatch(%q) error = %v, want one mentioning %s", tt.expr, err, tt.want)
+		}
+	}
+}
+
+func TestErrorsFormat(t *testing.T) {
+	errs := Errors{
+		{Problem: Problem{File: "a.cfg", Line: 3, Column: 5, Key: "server.inet", Msg: "bad"}},
+		{Problem: Problem{File: "a.cfg", Key: "branding", Msg: "missing"}},
+		{Problem: Problem{File: "a.cfg", Line: 7, Msg: "no key"}},
+	}
+	want := "a.cfg:3:5: server.inet: bad\na.cfg: branding: missing\na.cfg:7: no key"
+	if got := errs.Error(); got != want {
+		t.Errorf("Errors.Error() = %q, want %q", got, want)
+	}
+	var target *Error
+	if !errors.As(error(errs), &target) || target.Key != "server.inet" {
+		t.Errorf("errors.As(Errors, *Error) = %v", target)
+	}
+}
+
+func TestKeyPaths(t *testing.T) {
+	tests := []struct{ path, parent string }{
+		{"probe.service[1].node[0].replicas[2]", "probe.service[1].node[0].replicas"},
+		{"probe.service[1].node[0].replicas", "probe.service[1].node[0]"},
+		{`probe.service[0].node[0].http_headers."X.Y Z"`, "probe.service[0].node[0].http_headers"},
+		{`a."b.c".d`, `a."b.c"`},
+		{"server", ""},
+	}
+	for _, tt := range tests {
+		if got := keyParent(tt.path); got != tt.parent {
+			t.Errorf("keyParent(%q) = %q, want %q", tt.path, got, tt.parent)
+		}
+	}
+	if got, want := genericKey(`probe.service[1].node[0]."a b"`), []string{"probe", "service", "node", "a b"}; !slices.Equal(got, want) {
+		t.Errorf("genericKey = %q, want %q", got, want)
+	}
+}

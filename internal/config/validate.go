@@ -1,0 +1,604 @@
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net/http"
+	"net/mail"
+	"net/netip"
+	"net/url"
+	"slices"
+	"strings"
+)
+
+// checker collects the problems of one config file. Keys are paths such as
+// probe.service[1].node[0].mode; a problem is placed at its key when the key
+// is written in the file, else at the closest enclosing table.
+type checker struct {
+	src   *source
+	ix    *keyIndex
+	errs  Errors
+	warns []Warning
+}
+
+func (c *checker) errorf(key, format string, args ...any) {
+	c.errs = append(c.errs, &Error{Problem: c.src.problem(c.ix.find(key), key, fmt.Sprintf(format, args...))})
+}
+
+func (c *checker) fail(key string, err error) {
+	c.errs = append(c.errs, &Error{Problem: c.src.problem(c.ix.find(key), key, err.Error()), Err: err})
+}
+
+func (c *checker) warnf(key, format string, args ...any) {
+	c.warns = append(c.warns, Warning{c.src.problem(c.ix.find(key), key, fmt.Sprintf(format, args...))})
+}
+
+// has reports whether key is written in the file (as opposed to defaulted).
+func (c *checker) has(key string) bool { return c.ix.has(key) }
+
+// line is the line key is on, for messages that point at a second place.
+func (c *checker) line(key string) int { return c.src.problem(c.ix.find(key), "", "").Line }
+
+// required checks that a required string key is present and not empty.
+func (c *checker) required(key, val string) bool {
+	switch {
+	case val != "":
+		return true
+	case c.has(key):
+		c.errorf(key, "must not be empty")
+	default:
+		c.errorf(key, "missing required key")
+	}
+	return false
+}
+
+// requiredList checks that a required array of strings has non-empty elements.
+func (c *checker) requiredList(key string, vals []string) {
+	switch {
+	case len(vals) > 0:
+	case c.has(key):
+		c.errorf(key, "must not be empty")
+	default:
+		c.errorf(key, "missing required key")
+	}
+	for i, v := range vals {
+		if v == "" {
+			c.errorf(keyIndexed(key, i), "must not be empty")
+		}
+	}
+}
+
+// url checks an URL-typed key: absolute, and with a host for http(s). An
+// empty value is left to required.
+func (c *checker) url(key, val string) *url.URL {
+	if val == "" {
+		return nil
+	}
+	u, err := url.Parse(val)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		c.errorf(key, "invalid url %q: %v", val, err)
+		return nil
+	}
+	if u.Scheme == "" {
+		c.errorf(key, "url %q is not absolute (want a scheme and a host, such as https://status.example.com/)", val)
+		return nil
+	}
+	if (u.Scheme == "http" || u.Scheme == "https") && u.Hostname() == "" {
+		c.errorf(key, "url %q has no host", val)
+		return nil
+	}
+	return u
+}
+
+// nonNegative checks a count or duration that Vigil stores unsigned.
+func (c *checker) nonNegative(key string, v int64) {
+	if v < 0 {
+		c.errorf(key, "must not be negative, got %d", v)
+	}
+}
+
+func (c *checker) validate(cfg *Config) {
+	c.validateServer(&cfg.Server)
+	if c.has("assets.path") && cfg.Assets.Path == "" {
+		c.errorf("assets.path", "must not be empty")
+	}
+	c.validateBranding(&cfg.Branding)
+	c.validateMetrics(&cfg.Metrics)
+	c.validateRabbitMQ(cfg.Plugins.RabbitMQ)
+	c.validateNotify(cfg.Notify)
+	c.validateProbe(cfg)
+}
+
+func (c *checker) validateServer(s *Server) {
+	if !c.has("server") {
+		c.errorf("server", "missing required section [server]")
+		return
+	}
+	s.LogLevel = strings.ToLower(s.LogLevel)
+	switch s.LogLevel {
+	case "off", "error", "warn", "info", "debug", "trace":
+	default:
+		c.errorf("server.log_level", "unknown log level %q (want off, error, warn, info, debug or trace)", s.LogLevel)
+	}
+	if _, err := netip.ParseAddrPort(s.Inet); err != nil {
+		c.errorf("server.inet", "invalid address %q: want a literal IP and port such as [::1]:8080 or 0.0.0.0:8080 (host names are not accepted)", s.Inet)
+	}
+	c.nonNegative("server.workers", int64(s.Workers))
+	c.required("server.manager_token", s.ManagerToken)
+	c.required("server.reporter_token", s.ReporterToken)
+}
+
+func (c *checker) validateBranding(b *Branding) {
+	if !c.has("branding") {
+		c.errorf("branding", "missing required section [branding]")
+		return
+	}
+	for _, k := range []struct {
+		key string
+		val string
+		url bool
+	}{
+		{"page_url", b.PageURL, true},
+		{"company_name", b.CompanyName, false},
+		{"icon_color", b.IconColor, false},
+		{"icon_url", b.IconURL, true},
+		{"logo_color", b.LogoColor, false},
+		{"logo_url", b.LogoURL, true},
+		{"website_url", b.WebsiteURL, true},
+		{"support_url", b.SupportURL, true}, // mailto: is fine: any absolute URL is
+	} {
+		key := "branding." + k.key
+		if c.required(key, k.val) && k.url {
+			if u := c.url(key, k.val); u != nil && k.key == "page_url" {
+				b.PageURL = normalizePageURL(u)
+			}
+		}
+	}
+}
+
+// normalizePageURL serialises page_url the way Vigil's WHATWG URL library
+// does for the cases that show: lower-case host, no default port, and a "/"
+// path when the path is empty (https://status.example.com → …com/).
+func normalizePageURL(u *url.URL) string {
+	v := *u
+	if v.Scheme == "http" || v.Scheme == "https" {
+		v.Host = strings.ToLower(v.Host)
+		if p := v.Port(); v.Scheme == "http" && p == "80" || v.Scheme == "https" && p == "443" {
+			v.Host = strings.TrimSuffix(v.Host, ":"+p)
+		}
+	}
+	if v.Opaque == "" && v.Host != "" && v.Path == "" {
+		v.Path, v.RawPath = "/", ""
+	}
+	return v.String()
+}
+
+func (c *checker) validateMetrics(m *Metrics) {
+	const k = "metrics."
+	for _, f := range []struct {
+		key string
+		v   int64
+	}{
+		{"poll_interval", int64(m.PollInterval)},
+		{"poll_retry", int64(m.PollRetry)},
+		{"poll_retry_wait", int64(m.PollRetryWait)},
+		{"poll_http_status_healthy_above", int64(m.PollHTTPStatusHealthyAbove)},
+		{"poll_http_status_healthy_below", int64(m.PollHTTPStatusHealthyBelow)},
+		{"poll_delay_sick", int64(m.PollDelaySick)},
+		{"push_delay_dead", int64(m.PushDelayDead)},
+		{"push_replica_expire", int64(m.PushReplicaExpire)},
+		{"script_interval", int64(m.ScriptInterval)},
+		{"local_delay_dead", int64(m.LocalDelayDead)},
+	} {
+		c.nonNegative(k+f.key, f.v)
+	}
+	if m.PollDelayDead < 1 {
+		c.errorf(k+"poll_delay_dead", "must be at least 1 (it is the timeout of poll probes, in seconds), got %d", m.PollDelayDead)
+	}
+	if m.PollDelaySick == 0 && c.has(k+"poll_delay_sick") {
+		c.warnf(k+"poll_delay_sick", "0 makes every successful poll probe sick")
+	}
+	if above, below := m.PollHTTPStatusHealthyAbove, m.PollHTTPStatusHealthyBelow; above >= 0 && below >= 0 && above >= below {
+		key := k + "poll_http_status_healthy_above"
+		if !c.has(key) {
+			key = k + "poll_http_status_healthy_below"
+		}
+		c.errorf(key, "poll_http_status_healthy_above (%d, inclusive) must be lower than poll_http_status_healthy_below (%d, exclusive)", above, below)
+	}
+	if m.PollParallelism < 1 {
+		c.errorf(k+"poll_parallelism", "must be at least 1, got %d (with 0 no poll probe would ever run)", m.PollParallelism)
+	}
+	if m.ScriptParallelism < 1 {
+		c.errorf(k+"script_parallelism", "must be at least 1, got %d (with 0 no script would ever run)", m.ScriptParallelism)
+	}
+	if m.PushSystemCPUSickAbove < 0 {
+		c.errorf(k+"push_system_cpu_sick_above", "must not be negative, got %g", m.PushSystemCPUSickAbove)
+	}
+	if m.PushSystemRAMSickAbove < 0 {
+		c.errorf(k+"push_system_ram_sick_above", "must not be negative, got %g", m.PushSystemRAMSickAbove)
+	}
+	switch {
+	case m.ScriptTimeout < 1:
+		c.errorf(k+"script_timeout", "must be at least 1 (seconds), got %d", m.ScriptTimeout)
+	case m.ScriptInterval > 0 && m.ScriptTimeout > m.ScriptInterval:
+		// A script may not outlive its round; the default silently follows a
+		// short interval, an explicit value is worth a word.
+		if c.has(k + "script_timeout") {
+			c.warnf(k+"script_timeout", "%d is longer than script_interval; capped to %d", m.ScriptTimeout, m.ScriptInterval)
+		}
+		m.ScriptTimeout = m.ScriptInterval
+	}
+}
+
+func (c *checker) validateRabbitMQ(r *RabbitMQ) {
+	if r == nil {
+		return
+	}
+	const k = "plugins.rabbitmq."
+	if c.required(k+"api_url", r.APIURL) {
+		c.url(k+"api_url", r.APIURL)
+	}
+	c.required(k+"auth_username", r.AuthUsername)
+	c.required(k+"auth_password", r.AuthPassword)
+	c.required(k+"virtualhost", r.VirtualHost)
+	for _, key := range []string{"queue_ready_healthy_below", "queue_nack_healthy_below", "queue_ready_dead_above", "queue_nack_dead_above"} {
+		if !c.has(k + key) {
+			c.errorf(k+key, "missing required key")
+		}
+	}
+	if r.QueueLoadedRetryDelay != nil {
+		c.nonNegative(k+"queue_loaded_retry_delay", int64(*r.QueueLoadedRetryDelay))
+	}
+}
+
+func (c *checker) validateNotify(n *Notify) {
+	if n == nil {
+		return
+	}
+	const k = "notify."
+	switch n.ReminderBackoffFunction {
+	case "none", "linear", "square", "cubic":
+	default:
+		c.errorf(k+"reminder_backoff_function", "unknown backoff function %q (want none, linear, square or cubic)", n.ReminderBackoffFunction)
+	}
+	c.nonNegative(k+"reminder_backoff_limit", int64(n.ReminderBackoffLimit))
+	if n.ReminderInterval != nil {
+		c.nonNegative(k+"reminder_interval", int64(*n.ReminderInterval))
+	}
+
+	channels := 0
+	if e := n.Email; e != nil {
+		channels++
+		const k = "notify.email."
+		if c.required(k+"to", e.To) {
+			if _, err := mail.ParseAddressList(e.To); err != nil {
+				c.errorf(k+"to", "invalid address list %q: %v", e.To, err)
+			}
+		}
+		if c.required(k+"from", e.From) {
+			if _, err := mail.ParseAddress(e.From); err != nil {
+				c.errorf(k+"from", "invalid address %q: %v", e.From, err)
+			}
+		}
+		c.required(k+"smtp_host", e.SMTPHost)
+		if e.SMTPPort < 1 || e.SMTPPort > 65535 {
+			c.errorf(k+"smtp_port", "port %d out of range 1-65535", e.SMTPPort)
+		}
+	}
+	if t := n.Twilio; t != nil {
+		channels++
+		const k = "notify.twilio."
+		c.requiredList(k+"to", t.To)
+		c.required(k+"service_sid", t.ServiceSID)
+		c.required(k+"account_sid", t.AccountSID)
+		c.required(k+"auth_token", t.AuthToken)
+		c.url(k+"api_url", t.APIURL)
+	}
+	if s := n.Slack; s != nil {
+		channels++
+		if c.required("notify.slack.hook_url", s.HookURL) {
+			c.url("notify.slack.hook_url", s.HookURL)
+		}
+	}
+	if z := n.Zulip; z != nil {
+		channels++
+		const k = "notify.zulip."
+		c.required(k+"bot_email", z.BotEmail)
+		c.required(k+"bot_api_key", z.BotAPIKey)
+		c.required(k+"channel", z.Channel)
+		if c.required(k+"api_url", z.APIURL) && c.url(k+"api_url", z.APIURL) != nil && !strings.HasSuffix(z.APIURL, "/") {
+			c.warnf(k+"api_url", "should end with \"/\" (such as https://example.zulipchat.com/api/v1/): paths are appended to it")
+		}
+	}
+	if t := n.Telegram; t != nil {
+		channels++
+		const k = "notify.telegram."
+		c.required(k+"bot_token", t.BotToken)
+		c.required(k+"chat_id", t.ChatID)
+		c.url(k+"api_url", t.APIURL)
+	}
+	if p := n.Pushover; p != nil {
+		channels++
+		const k = "notify.pushover."
+		c.required(k+"app_token", p.AppToken)
+		c.requiredList(k+"user_keys", p.UserKeys)
+		c.url(k+"api_url", p.APIURL)
+	}
+	if g := n.Gotify; g != nil {
+		channels++
+		const k = "notify.gotify."
+		if c.required(k+"app_url", g.AppURL) {
+			c.url(k+"app_url", g.AppURL)
+		}
+		c.required(k+"app_token", g.AppToken)
+	}
+	if x := n.XMPP; x != nil {
+		channels++
+		const k = "notify.xmpp."
+		c.required(k+"to", x.To)
+		c.required(k+"from", x.From)
+		c.required(k+"xmpp_password", x.XMPPPassword)
+	}
+	if m := n.Matrix; m != nil {
+		channels++
+		const k = "notify.matrix."
+		if c.required(k+"homeserver_url", m.HomeserverURL) {
+			c.url(k+"homeserver_url", m.HomeserverURL)
+		}
+		c.required(k+"access_token", m.AccessToken)
+		c.required(k+"room_id", m.RoomID)
+	}
+	if w := n.Webex; w != nil {
+		channels++
+		const k = "notify.webex."
+		if c.required(k+"endpoint_url", w.EndpointURL) {
+			c.url(k+"endpoint_url", w.EndpointURL)
+		}
+		c.required(k+"token", w.Token)
+		c.required(k+"room_id", w.RoomID)
+	}
+	if w := n.Webhook; w != nil {
+		channels++
+		if c.required("notify.webhook.hook_url", w.HookURL) {
+			c.url("notify.webhook.hook_url", w.HookURL)
+		}
+	}
+	if channels == 0 {
+		c.warnf("notify", "no notifier configured ([notify.email], [notify.slack], …): nothing will be sent")
+	}
+}
+
+func (c *checker) validateProbe(cfg *Config) {
+	if !c.has("probe") {
+		c.errorf("probe", "missing required section [probe]")
+		return
+	}
+	if len(cfg.Probe.Services) == 0 {
+		c.warnf("probe", "no [[probe.service]]: the status page will be empty")
+	}
+	services := map[string]string{} // id → key of its first definition
+	for i := range cfg.Probe.Services {
+		s := &cfg.Probe.Services[i]
+		key := keyIndexed("probe.service", i)
+		if c.required(key+".id", s.ID) {
+			if first, ok := services[s.ID]; ok {
+				c.errorf(key+".id", "duplicate service id %q (first used on line %d)", s.ID, c.line(first))
+			} else {
+				services[s.ID] = key + ".id"
+			}
+		}
+		c.required(key+".label", s.Label)
+		if len(s.Nodes) == 0 {
+			c.warnf(key, "service has no [[probe.service.node]]")
+		}
+		nodes := map[string]string{}
+		for j := range s.Nodes {
+			n := &s.Nodes[j]
+			nkey := keyIndexed(key+".node", j)
+			if c.required(nkey+".id", n.ID) {
+				if first, ok := nodes[n.ID]; ok {
+					c.errorf(nkey+".id", "duplicate node id %q in service %q (first used on line %d)", n.ID, s.ID, c.line(first))
+				} else {
+					nodes[n.ID] = nkey + ".id"
+				}
+			}
+			c.required(nkey+".label", n.Label)
+			c.validateNode(cfg, nkey, n)
+		}
+	}
+}
+
+func (c *checker) validateNode(cfg *Config, key string, n *Node) {
+	modeOK := false
+	if c.required(key+".mode", n.Mode) {
+		switch n.Mode {
+		case "poll", "push", "script", "local":
+			modeOK = true
+		default:
+			c.errorf(key+".mode", "unknown mode %q (want poll, push, script or local)", n.Mode)
+		}
+	}
+
+	if c.has(key+".replicas") && modeOK && n.Mode != "poll" {
+		c.errorf(key+".replicas", "replicas are only for mode = \"poll\", this node has mode = %q", n.Mode)
+	}
+	if c.has(key+".scripts") && modeOK && n.Mode != "script" {
+		c.errorf(key+".scripts", "scripts are only for mode = \"script\", this node has mode = %q", n.Mode)
+	}
+	switch {
+	case n.Mode == "poll" && len(n.Replicas) == 0:
+		// Vigil accepts it; the node then shows healthy with nothing behind it.
+		c.warnf(key, "poll node without replicas: nothing to probe")
+	case n.Mode == "script" && len(n.Scripts) == 0:
+		c.warnf(key, "script node without scripts: nothing to run")
+	}
+	if n.Mode == "poll" {
+		c.validateReplicas(key, n)
+	}
+
+	c.validateHTTP(key, n, modeOK)
+
+	if n.LinkURL != "" {
+		c.url(key+".link_url", n.LinkURL)
+	}
+
+	switch {
+	case n.RabbitMQQueue != "" && modeOK && n.Mode != "push":
+		c.warnf(key+".rabbitmq_queue", "only push nodes have their queue checked; ignored on a %s node", n.Mode)
+	case n.RabbitMQQueue != "" && cfg.Plugins.RabbitMQ == nil:
+		c.warnf(key+".rabbitmq_queue", "ignored: there is no [plugins.rabbitmq] section")
+	case n.RabbitMQQueue == "":
+		for _, k := range []string{"rabbitmq_queue_nack_healthy_below", "rabbitmq_queue_nack_dead_above"} {
+			if c.has(key + "." + k) {
+				c.warnf(key+"."+k, "ignored without rabbitmq_queue")
+			}
+		}
+	}
+}
+
+func (c *checker) validateReplicas(key string, n *Node) {
+	seen := map[string]int{}
+	for i, raw := range n.Replicas {
+		rkey := keyIndexed(key+".replicas", i)
+		if first, ok := seen[raw]; ok {
+			c.warnf(rkey, "duplicate replica %q (also replicas[%d]): probed once", raw, first)
+			continue
+		}
+		seen[raw] = i
+		t, ignored, err := parseTarget(raw)
+		if err != nil {
+			c.fail(rkey, err)
+			continue
+		}
+		if ignored != "" {
+			c.warnf(rkey, "%s", ignored)
+		}
+		n.Targets = append(n.Targets, t)
+	}
+}
+
+// validateHTTP checks the keys of HTTP polls and fills Headers and BodyMatch.
+func (c *checker) validateHTTP(key string, n *Node, modeOK bool) {
+	if modeOK && n.Mode != "poll" {
+		for _, k := range []string{"http_headers", "http_method", "http_body", "http_body_healthy_match", "http_no_cache_buster"} {
+			if c.has(key + "." + k) {
+				c.warnf(key+"."+k, "only used by poll nodes; ignored on a %s node", n.Mode)
+			}
+		}
+	}
+
+	if len(n.HTTPHeaders) > 0 {
+		n.Headers = http.Header{}
+	}
+	for _, name := range sortedKeys(n.HTTPHeaders) {
+		hkey := keyJoin(key+".http_headers", name)
+		if !validHeaderName(name) {
+			c.errorf(hkey, "invalid header name %q (want letters, digits and !#$%%&'*+-.^_`|~ only)", name)
+			continue
+		}
+		var values []string
+		switch v := n.HTTPHeaders[name].(type) {
+		case string:
+			values = []string{v}
+		case []any:
+			for i, el := range v {
+				s, ok := el.(string)
+				if !ok {
+					c.errorf(keyIndexed(hkey, i), "wrong type: got %s, want a string", tomlValueType(el))
+					continue
+				}
+				values = append(values, s)
+			}
+			if len(v) == 0 {
+				c.errorf(hkey, "must not be an empty array")
+			}
+		default:
+			c.errorf(hkey, "wrong type: got %s, want a string or an array of strings", tomlValueType(v))
+		}
+		for _, val := range values {
+			if !validHeaderValue(val) {
+				c.errorf(hkey, "invalid header value %q: control characters such as newlines are not allowed", val)
+				continue
+			}
+			n.Headers.Add(name, val)
+		}
+	}
+
+	method := n.HTTPMethod
+	switch method {
+	case "":
+		method = "HEAD"
+		if n.HTTPBodyHealthyMatch != "" {
+			method = "GET"
+		}
+	case "HEAD", "GET", "POST", "PUT", "PATCH":
+	default:
+		hint := ""
+		if up := strings.ToUpper(method); up != method && slices.Contains([]string{"HEAD", "GET", "POST", "PUT", "PATCH"}, up) {
+			hint = fmt.Sprintf("; write %q", up)
+		}
+		c.errorf(key+".http_method", "unsupported http_method %q (want HEAD, GET, POST, PUT or PATCH, in upper case)%s", method, hint)
+	}
+	if n.HTTPBody != "" && (method == "HEAD" || method == "GET") {
+		c.warnf(key+".http_body", "only sent with POST, PUT or PATCH; this node uses %s", method)
+	}
+
+	if c.has(key + ".http_body_healthy_match") {
+		re, err := compileBodyMatch(n.HTTPBodyHealthyMatch)
+		if err != nil {
+			c.fail(key+".http_body_healthy_match", err)
+		} else {
+			n.BodyMatch = re
+			if method == "HEAD" {
+				c.warnf(key+".http_body_healthy_match", "HEAD responses have no body: the expression is matched against an empty body")
+			}
+		}
+	}
+}
+
+// tomlValueType names the TOML type of a value decoded into an any.
+func tomlValueType(v any) string {
+	switch v.(type) {
+	case string:
+		return "a string"
+	case int64:
+		return "an integer"
+	case float64:
+		return "a float"
+	case bool:
+		return "a boolean"
+	case []any:
+		return "an array"
+	case map[string]any:
+		return "a table"
+	}
+	return "a date or time"
+}
+
+// validHeaderName reports whether name is an HTTP token (RFC 9110 §5.1).
+func validHeaderName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for i := 0; i < len(name); i++ {
+		if c := name[i]; !isNameChar(c) && strings.IndexByte("!#$%&'*+-.^`|~", c) < 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// validHeaderValue reports whether v holds no control character other than
+// tab (RFC 9110 §5.5); net/http would refuse to send it.
+func validHeaderValue(v string) bool {
+	for i := 0; i < len(v); i++ {
+		if c := v[i]; c < ' ' && c != '\t' || c == 0x7f {
+			return false
+		}
+	}
+	return true
+}

@@ -1,0 +1,202 @@
+package probe
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/status"
+)
+
+// HTTP requests a URL (replica URL http:// or https://) and judges the
+// status code and, optionally, the body. As in Vigil it follows no redirect
+// (a 3xx is judged by the status range like any other code), asks for no
+// compression, appends a cache buster and bounds the whole exchange, body
+// included, by one timeout.
+//
+// Set the fields, then use a *HTTP; it must not be copied or changed after
+// its first Probe, because it builds its transport then.
+type HTTP struct {
+	URL *url.URL // the normalised replica URL
+	// Method is http_method; "" means GET when BodyMatch is set, else HEAD.
+	Method string
+	// Header holds the node's http_headers. A header here replaces the
+	// default of the same name, so User-Agent can be overridden; a Host
+	// header sets the request's host.
+	Header http.Header
+	// Body is http_body, sent with POST, PUT and PATCH only.
+	Body string
+	// BodyMatch, when set, must match somewhere in the first MaxBody bytes
+	// of the body. Only then is the body read at all.
+	BodyMatch *regexp.Regexp
+	// HealthyAbove (inclusive) and HealthyBelow (exclusive) bound the healthy
+	// status codes (poll_http_status_healthy_above/below). Both zero means
+	// Vigil's default, 200 to 399.
+	HealthyAbove, HealthyBelow int
+	// NoCacheBuster is http_no_cache_buster: do not append "?<unix time>".
+	NoCacheBuster bool
+	// UserAgent is the default User-Agent, "vigil (+<page_url>)". "" sends
+	// none, as Go's own default would be a lie about who is asking.
+	UserAgent string
+	// Timeout is poll_delay_dead: connect, TLS, response and body together.
+	// ≤ 0: ctx alone bounds the probe.
+	Timeout time.Duration
+	// SourceAddr is the local IP to connect from; nil lets the system choose.
+	SourceAddr net.IP
+	// TLSConfig overrides the TLS settings; nil verifies against the system
+	// roots, as Vigil does.
+	TLSConfig *tls.Config
+	// Now gives the cache buster's time; nil means time.Now.
+	Now func() time.Time
+
+	once   sync.Once
+	client *http.Client
+}
+
+// MaxBody is how much of a response body is read for BodyMatch. A health
+// endpoint that answers more than this is judged on its first MaxBody bytes.
+const MaxBody = 1 << 20
+
+// Probe sends one request.
+func (h *HTTP) Probe(ctx context.Context) Result {
+	h.once.Do(h.init)
+	method := h.method()
+	// What the reason names: the configured URL without password, cache buster or fragment.
+	shown := *h.URL
+	shown.Fragment, shown.RawFragment = "", ""
+	op := method + " " + shown.Redacted()
+
+	ctx, cancel := withTimeout(ctx, h.Timeout)
+	defer cancel()
+	var body io.Reader
+	switch method {
+	case http.MethodPost, http.MethodPut, http.MethodPatch:
+		body = strings.NewReader(h.Body)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, h.requestURL(), body)
+	if err != nil {
+		return dead(0, op+": "+err.Error())
+	}
+	if h.UserAgent != "" {
+		req.Header.Set("User-Agent", h.UserAgent)
+	} else {
+		req.Header["User-Agent"] = nil // keep net/http from adding Go-http-client
+	}
+	for name, values := range h.Header {
+		req.Header[http.CanonicalHeaderKey(name)] = slices.Clone(values)
+	}
+	if host := req.Header.Get("Host"); host != "" {
+		req.Host = host // net/http sends req.Host and ignores a Host header
+	}
+
+	start := time.Now()
+	resp, err := h.client.Do(req)
+	if err != nil {
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err // it repeats the method and the URL, cache buster included
+		}
+		return dead(time.Since(start), op+": "+errorText(ctx, err, h.Timeout))
+	}
+	defer resp.Body.Close()
+
+	above, below := h.HealthyAbove, h.HealthyBelow
+	if above == 0 && below == 0 {
+		above, below = 200, 400
+	}
+	if resp.StatusCode < above || resp.StatusCode >= below {
+		return dead(time.Since(start), fmt.Sprintf("%s: status %d, want %d–%d", op, resp.StatusCode, above, below-1))
+	}
+	if h.BodyMatch == nil {
+		return Result{Health: status.Healthy, Latency: time.Since(start)}
+	}
+	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
+	latency := time.Since(start)
+	if err != nil {
+		return dead(latency, op+": reading body: "+errorText(ctx, err, h.Timeout))
+	}
+	truncated := len(b) > MaxBody
+	if truncated {
+		b = b[:MaxBody]
+	}
+	if !h.BodyMatch.Match(b) {
+		reason := fmt.Sprintf("%s: body does not match %q", op, h.BodyMatch.String())
+		if truncated {
+			reason += " in its first " + strconv.Itoa(MaxBody>>20) + " MiB"
+		}
+		return dead(latency, reason)
+	}
+	return Result{Health: status.Healthy, Latency: latency}
+}
+
+// method returns the request method, with Vigil's default.
+func (h *HTTP) method() string {
+	switch {
+	case h.Method != "":
+		return h.Method
+	case h.BodyMatch != nil:
+		return http.MethodGet
+	}
+	return http.MethodHead
+}
+
+// requestURL returns the URL to request, with Vigil's cache buster: the Unix
+// time in seconds as a query of its own ("?1700000000") or appended to the
+// existing one ("&1700000000"). Vigil appends it to the raw string, so it
+// lands inside a #fragment and never reaches the server; here it goes into
+// the query, where it was meant to be (and net/http never sends a fragment).
+func (h *HTTP) requestURL() string {
+	u := *h.URL
+	if h.NoCacheBuster {
+		return u.String()
+	}
+	now := time.Now
+	if h.Now != nil {
+		now = h.Now
+	}
+	ts := strconv.FormatInt(now().Unix(), 10)
+	if u.RawQuery == "" {
+		u.RawQuery = ts
+	} else {
+		u.RawQuery += "&" + ts
+	}
+	return u.String()
+}
+
+// init builds the client. Each HTTP has its own transport because the
+// transport carries the per-node settings (source address, TLS); keep-alives
+// are off, so between probes it holds no connection and costs only its
+// struct, and every probe measures a fresh connect and handshake to the
+// target, as Vigil's does. Sharing one transport would save that struct but
+// force one source address and TLS setting on every replica.
+func (h *HTTP) init() {
+	dialer := &net.Dialer{}
+	if h.SourceAddr != nil {
+		dialer.LocalAddr = &net.TCPAddr{IP: h.SourceAddr}
+	}
+	transport := &http.Transport{
+		Proxy:              http.ProxyFromEnvironment, // as Vigil's HTTP client does
+		DialContext:        dialer.DialContext,
+		TLSClientConfig:    h.TLSConfig,
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+		ForceAttemptHTTP2:  true,
+	}
+	h.client = &http.Client{
+		Transport: transport,
+		CheckRedirect: func(*http.Request, []*http.Request) error {
+			return http.ErrUseLastResponse
+		},
+	}
+}
