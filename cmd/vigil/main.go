@@ -1,0 +1,103 @@
+// Command vigil runs the Vigil status page daemon.
+//
+//	vigil [-c config.cfg]            run the daemon
+//	vigil check-config [-c path]     validate a config file and print every problem
+//	vigil version                    print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/daemon"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "0.1.0-dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	if err != nil {
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "vigil:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+// errReported means the problem was already printed in detail.
+var errReported = errors.New("reported")
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	cmd := "run"
+	if len(args) > 0 {
+		switch args[0] {
+		case "run", "check-config", "version", "help":
+			cmd, args = args[0], args[1:]
+		}
+	}
+
+	fs := flag.NewFlagSet("vigil "+cmd, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("c", "./config.cfg", "path to the configuration file")
+	fs.StringVar(path, "config", "./config.cfg", "path to the configuration file")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage:\n  vigil [-c config.cfg]          run the status page\n"+
+			"  vigil check-config [-c path]   check a config file and print every problem\n"+
+			"  vigil version                  print the version\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if cmd == "help" {
+		fs.Usage()
+		return nil
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return errReported
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "vigil: unexpected argument %q\n", fs.Arg(0))
+		fs.Usage()
+		return errReported
+	}
+	if cmd == "version" || *showVersion {
+		fmt.Fprintf(stdout, "vigil %s\n", version)
+		return nil
+	}
+
+	cfg, warnings, err := config.Load(*path, os.LookupEnv)
+	if cmd == "check-config" {
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "warning:", w)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, "error:", err)
+			return errReported
+		}
+		fmt.Fprintf(stdout, "%s: ok (%d warnings)\n", *path, len(warnings))
+		return nil
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "vigil: invalid configuration:")
+		fmt.Fprintln(stderr, err)
+		return errReported
+	}
+	return daemon.Run(ctx, daemon.Options{
+		Config:   cfg,
+		Warnings: warnings,
+		Version:  version,
+		Stdout:   stdout,
+	})
+}

@@ -1,0 +1,152 @@
+// Package daemon wires Vigil together: the logger, the monitor and the web
+// server, with a graceful shutdown.
+package daemon
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/monitor"
+	"github.com/vigil-go/vigil/internal/probe"
+	"github.com/vigil-go/vigil/internal/web"
+)
+
+// shutdownGrace bounds how long in-flight HTTP requests may take to finish
+// after a stop signal.
+const shutdownGrace = 5 * time.Second
+
+// Options configures Run.
+type Options struct {
+	Config   *config.Config
+	Warnings []config.Warning // printed once the logger exists
+	Version  string
+	Stdout   io.Writer // logs and the start banner; os.Stdout when nil
+	// Ready, when set, is called with the listening address once the page is served.
+	Ready func(addr net.Addr)
+}
+
+// Run serves Vigil until ctx ends, then shuts down gracefully.
+func Run(ctx context.Context, o Options) error {
+	out := o.Stdout
+	if out == nil {
+		out = os.Stdout
+	}
+	cfg := o.Config
+	log := NewLogger(out, cfg.Server.LogLevel)
+	for _, w := range o.Warnings {
+		log.Warn("config: " + w.String())
+	}
+	if needsICMP(cfg) {
+		if err := probe.ICMPAvailable(); err != nil {
+			log.Warn("ICMP replicas will be reported dead: " + err.Error())
+		}
+	}
+
+	mon := monitor.New(monitor.Options{Config: cfg, Logger: log})
+	site, err := web.New(web.Options{Config: cfg, Source: mon, Logger: log, Version: o.Version})
+	if err != nil {
+		return err
+	}
+
+	ln, err := net.Listen("tcp", cfg.Server.Inet)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.inet): %w", cfg.Server.Inet, err)
+	}
+	srv := &http.Server{
+		Handler:           site,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
+	}
+
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var wg sync.WaitGroup
+	wg.Go(func() { mon.Run(ctx) })
+	serveErr := make(chan error, 1)
+	wg.Go(func() { serveErr <- srv.Serve(ln) })
+
+	fmt.Fprintf(out, "Vigil %s is running: open %s\n", o.Version, openURL(ln.Addr()))
+	log.Info("vigil started", "version", o.Version, "listen", ln.Addr().String(),
+		"services", len(cfg.Probe.Services))
+	if o.Ready != nil {
+		o.Ready(ln.Addr())
+	}
+
+	select {
+	case <-ctx.Done():
+		err = nil
+	case err = <-serveErr:
+		err = fmt.Errorf("serve http: %w", err)
+	}
+	log.Info("vigil stopping")
+	cancel()
+	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
+	defer scancel()
+	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
+		log.Warn("http shutdown", "error", serr)
+	}
+	wg.Wait()
+	log.Info("vigil stopped")
+	return err
+}
+
+// openURL is the address to print for a person: a wildcard listener is
+// opened through localhost.
+func openURL(addr net.Addr) string {
+	host, port, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "http://" + addr.String() + "/"
+	}
+	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
+		host = "localhost"
+	}
+	return "http://" + net.JoinHostPort(host, port) + "/"
+}
+
+func needsICMP(cfg *config.Config) bool {
+	for _, s := range cfg.Probe.Services {
+		for _, n := range s.Nodes {
+			for _, t := range n.Targets {
+				if t.Kind == "icmp" {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// LevelTrace is Vigil's "trace" log level, below debug.
+const LevelTrace = slog.LevelDebug - 4
+
+// NewLogger returns a text logger at one of Vigil's log levels (off, error,
+// warn, info, debug, trace). An unknown level means error, Vigil's default.
+func NewLogger(w io.Writer, level string) *slog.Logger {
+	var l slog.Level
+	switch strings.ToLower(level) {
+	case "off":
+		return slog.New(slog.DiscardHandler)
+	case "trace":
+		l = LevelTrace
+	case "debug":
+		l = slog.LevelDebug
+	case "info":
+		l = slog.LevelInfo
+	case "warn":
+		l = slog.LevelWarn
+	default:
+		l = slog.LevelError
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
+}

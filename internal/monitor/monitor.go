@@ -1,0 +1,234 @@
+// Package monitor is Vigil's engine: it schedules the poll and script probes,
+// keeps every replica's latest state, and publishes immutable snapshots of the
+// whole tree for the web pages and the alerting.
+package monitor
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/probe"
+	"github.com/vigil-go/vigil/internal/status"
+)
+
+// aggregateEvery is how often the tree is re-aggregated even when no probe
+// reported a change: it refreshes latencies and the page's "refreshed" time,
+// and expires silent push and local replicas. Vigil uses the same 10 s.
+const aggregateEvery = 10 * time.Second
+
+// minRepublish bounds how often a burst of status changes re-publishes the
+// snapshot (and so re-renders the page): changes within this window are
+// published together.
+const minRepublish = 250 * time.Millisecond
+
+// Monitor owns the state of every replica. Its methods are safe for
+// concurrent use.
+type Monitor struct {
+	cfg    *config.Config
+	log    *slog.Logger
+	now    func() time.Time
+	poll   *scheduler
+	script *scheduler
+
+	mu       sync.Mutex
+	services []status.Service // the live tree; replicas of poll/script nodes never move
+	general  status.Health
+	version  uint64
+
+	snap  atomic.Pointer[status.Snapshot]
+	dirty chan struct{} // cap 1: something changed, publish soon
+}
+
+// Options configures a Monitor.
+type Options struct {
+	Config *config.Config
+	Logger *slog.Logger
+	Now    func() time.Time // defaults to time.Now
+}
+
+// New builds the replica tree and the probes from a validated config. Every
+// replica starts healthy and unchecked, as in Vigil.
+func New(o Options) *Monitor {
+	now := o.Now
+	if now == nil {
+		now = time.Now
+	}
+	m := &Monitor{
+		cfg:   o.Config,
+		log:   o.Logger,
+		now:   now,
+		dirty: make(chan struct{}, 1),
+	}
+	met := o.Config.Metrics
+	m.poll = newScheduler(met.PollInterval.Duration(), met.PollParallelism, now)
+	m.script = newScheduler(met.ScriptInterval.Duration(), met.ScriptParallelism, now)
+
+	type job struct {
+		ref    replicaRef
+		prober probe.Prober
+	}
+	var polls, scripts []job
+	for si, svc := range o.Config.Probe.Services {
+		s := status.Service{ID: svc.ID, Label: svc.Label}
+		for ni, node := range svc.Nodes {
+			n := status.Node{
+				ID:                node.ID,
+				Label:             node.Label,
+				Mode:              status.Mode(node.Mode),
+				RevealReplicaName: node.RevealReplicaName,
+				LinkURL:           node.LinkURL,
+				LinkLabel:         node.LinkLabel,
+			}
+			switch n.Mode {
+			case status.Poll:
+				for ri, target := range node.Targets {
+					n.Replicas = append(n.Replicas, status.Replica{ID: target.ID})
+					polls = append(polls, job{replicaRef{si, ni, ri}, m.pollProber(node, target)})
+				}
+			case status.Script:
+				for ri, source := range node.Scripts {
+					n.Replicas = append(n.Replicas, status.Replica{ID: scriptID(ri)})
+					scripts = append(scripts, job{replicaRef{si, ni, ri}, m.scriptProber(source)})
+				}
+			}
+			s.Nodes = append(s.Nodes, n)
+		}
+		m.services = append(m.services, s)
+	}
+
+	start := now()
+	for i, j := range polls {
+		m.poll.add(m.checker(j.ref, j.prober), i, len(polls), start)
+	}
+	for i, j := range scripts {
+		m.script.add(m.checker(j.ref, j.prober), i, len(scripts), start)
+	}
+	m.publish(time.Time{})
+	return m
+}
+
+// Snapshot returns the latest published state. It never blocks.
+func (m *Monitor) Snapshot() *status.Snapshot { return m.snap.Load() }
+
+// Run probes and aggregates until ctx ends, and returns once every probe in
+// flight has returned.
+func (m *Monitor) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { m.poll.Run(ctx) })
+	wg.Go(func() { m.script.Run(ctx) })
+	wg.Go(func() { m.aggregate(ctx) })
+	wg.Wait()
+}
+
+// replicaRef addresses a poll or script replica in the tree.
+type replicaRef struct{ service, node, replica int }
+
+// checker returns the task that probes one replica and records the result.
+func (m *Monitor) checker(ref replicaRef, p probe.Prober) func(context.Context) {
+	return func(ctx context.Context) {
+		res := p.Probe(ctx)
+		if ctx.Err() != nil {
+			return // shutting down: the result says nothing about the target
+		}
+		m.record(ref, res)
+	}
+}
+
+// record stores a probe result, logs transitions and schedules a publish
+// when the replica's health or reason changed.
+func (m *Monitor) record(ref replicaRef, res probe.Result) {
+	now := m.now()
+	m.mu.Lock()
+	svc := &m.services[ref.service]
+	node := &svc.Nodes[ref.node]
+	r := &node.Replicas[ref.replica]
+	first := r.Checked.IsZero()
+	changed := first || r.Health != res.Health || r.Reason != res.Reason
+	if first || r.Health != res.Health {
+		r.Since = now
+	}
+	prev := r.Health
+	r.Health, r.Latency, r.HasLatency, r.Reason, r.Checked = res.Health, res.Latency, true, res.Reason, now
+	id := status.DeadID(svc.ID, node.ID, r.ID)
+	m.mu.Unlock()
+
+	m.log.Debug("probe result", "replica", id, "health", res.Health, "latency", res.Latency, "reason", res.Reason)
+	if prev != res.Health && !(first && res.Health == status.Healthy) {
+		m.log.Info("replica status changed", "replica", id, "from", prev, "to", res.Health, "reason", res.Reason)
+	}
+	if changed {
+		m.markDirty()
+	}
+}
+
+func (m *Monitor) markDirty() {
+	select {
+	case m.dirty <- struct{}{}:
+	default:
+	}
+}
+
+// aggregate publishes a new snapshot every aggregateEvery, and soon after
+// any change.
+func (m *Monitor) aggregate(ctx context.Context) {
+	tick := time.NewTicker(aggregateEvery)
+	defer tick.Stop()
+	m.publish(m.now())
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		case <-m.dirty:
+			// Let a burst of changes land, then publish them together.
+			select {
+			case <-ctx.Done():
+				return
+			case <-time.After(minRepublish):
+			}
+		}
+		m.publish(m.now())
+	}
+}
+
+// publish rolls the tree up and stores a copy as the new snapshot.
+// A zero refreshed time means "not yet refreshed".
+func (m *Monitor) publish(refreshed time.Time) {
+	m.mu.Lock()
+	services := cloneTree(m.services)
+	health, dead := status.Rollup(services)
+	prev := m.general
+	m.general = health
+	m.version++
+	snap := &status.Snapshot{
+		Version:   m.version,
+		Health:    health,
+		Refreshed: refreshed,
+		Services:  services,
+		Dead:      dead,
+	}
+	m.snap.Store(snap)
+	m.mu.Unlock()
+
+	if health != prev {
+		m.log.Info("general status changed", "from", prev, "to", health, "dead", dead)
+	}
+}
+
+// cloneTree deep-copies the tree so a published snapshot never changes.
+func cloneTree(services []status.Service) []status.Service {
+	out := make([]status.Service, len(services))
+	for si, svc := range services {
+		out[si] = svc
+		out[si].Nodes = make([]status.Node, len(svc.Nodes))
+		for ni, node := range svc.Nodes {
+			out[si].Nodes[ni] = node
+			out[si].Nodes[ni].Replicas = append([]status.Replica(nil), node.Replicas...)
+		}
+	}
+	return out
+}

@@ -1,0 +1,55 @@
+package monitor
+
+import (
+	"context"
+	"strconv"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/probe"
+)
+
+// pollProber builds the probe of one poll replica, wrapped in Vigil's retry
+// and sick-latency policy.
+func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
+	met := m.cfg.Metrics
+	timeout := met.PollDelayDead.Duration()
+	var p probe.Prober
+	switch t.Kind {
+	case "http":
+		p = &probe.HTTP{
+			URL:           t.URL,
+			Method:        node.HTTPMethod,
+			Header:        node.Headers,
+			Body:          node.HTTPBody,
+			BodyMatch:     node.BodyMatch,
+			HealthyAbove:  met.PollHTTPStatusHealthyAbove,
+			HealthyBelow:  met.PollHTTPStatusHealthyBelow,
+			NoCacheBuster: node.HTTPNoCacheBuster,
+			UserAgent:     "vigil (+" + m.cfg.Branding.PageURL + ")",
+			Timeout:       timeout,
+			Now:           m.now,
+		}
+	case "tcp":
+		p = &probe.TCP{Host: t.Host, Port: t.Port, Timeout: timeout}
+	case "ssh":
+		p = &probe.SSH{Host: t.Host, Port: t.Port, Timeout: timeout}
+	case "icmp":
+		p = &probe.ICMP{Host: t.Host, Timeout: min(timeout, time.Second)}
+	}
+	policy := probe.Policy{
+		Retries:   met.PollRetry,
+		RetryWait: met.PollRetryWait.Duration(),
+		SickAfter: met.PollDelaySick.Duration(),
+	}
+	return probe.Func(func(ctx context.Context) probe.Result { return policy.Run(ctx, p) })
+}
+
+// scriptProber builds the probe of one script replica. Scripts are not
+// retried, and their exit code alone says whether they are sick.
+func (m *Monitor) scriptProber(source string) probe.Prober {
+	return &probe.Script{Source: source, Timeout: m.cfg.Metrics.ScriptTimeout.Duration()}
+}
+
+// scriptID is the replica id of the i-th script of a node, as in Vigil.
+func scriptID(i int) string { return strconv.Itoa(i) }

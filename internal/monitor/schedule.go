@@ -1,0 +1,124 @@
+package monitor
+
+import (
+	"container/heap"
+	"context"
+	"sync"
+	"time"
+)
+
+// A task is one replica checked at a fixed rate.
+type task struct {
+	due time.Time
+	run func(ctx context.Context) // checks the replica and records the result
+}
+
+// scheduler runs tasks at a fixed rate: each task starts every interval,
+// measured from the start of its previous run, with at most parallelism runs
+// in flight. A run that outlasts its interval delays only its own next run;
+// the others keep their cadence as long as a slot is free.
+type scheduler struct {
+	interval    time.Duration
+	parallelism int
+	now         func() time.Time
+
+	mu    sync.Mutex
+	queue taskHeap
+	wake  chan struct{} // cap 1: a task was queued
+}
+
+func newScheduler(interval time.Duration, parallelism int, now func() time.Time) *scheduler {
+	return &scheduler{
+		interval:    interval,
+		parallelism: max(parallelism, 1),
+		now:         now,
+		wake:        make(chan struct{}, 1),
+	}
+}
+
+// add queues run, its first start spread over the first interval according
+// to its position among n tasks, so that n replicas do not all fire at once.
+func (s *scheduler) add(run func(ctx context.Context), position, n int, start time.Time) {
+	offset := time.Duration(0)
+	if n > 0 {
+		offset = s.interval * time.Duration(position) / time.Duration(n)
+	}
+	heap.Push(&s.queue, &task{due: start.Add(offset), run: run})
+}
+
+// Run starts tasks as they fall due until ctx ends, then waits for the runs
+// in flight to return.
+func (s *scheduler) Run(ctx context.Context) {
+	slots := make(chan struct{}, s.parallelism)
+	var wg sync.WaitGroup
+	defer wg.Wait()
+
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		s.mu.Lock()
+		var next *task
+		wait := time.Hour
+		if len(s.queue) > 0 {
+			if d := s.queue[0].due.Sub(s.now()); d <= 0 {
+				next = heap.Pop(&s.queue).(*task)
+			} else {
+				wait = d
+			}
+		}
+		s.mu.Unlock()
+
+		if next == nil {
+			timer.Reset(wait)
+			select {
+			case <-ctx.Done():
+				return
+			case <-timer.C:
+			case <-s.wake:
+			}
+			continue
+		}
+
+		// Wait for a free slot: with every slot held by a hung target, the
+		// others wait at most for the probe timeout that frees one.
+		select {
+		case <-ctx.Done():
+			return
+		case slots <- struct{}{}:
+		}
+		started := s.now()
+		wg.Go(func() {
+			defer func() { <-slots }()
+			next.run(ctx)
+			// Fixed rate from the start of this run; never two runs of one
+			// replica at once.
+			next.due = started.Add(s.interval)
+			if now := s.now(); next.due.Before(now) {
+				next.due = now
+			}
+			s.mu.Lock()
+			heap.Push(&s.queue, next)
+			s.mu.Unlock()
+			select {
+			case s.wake <- struct{}{}:
+			default:
+			}
+		})
+	}
+}
+
+// taskHeap orders tasks by due time (container/heap).
+type taskHeap []*task
+
+func (h taskHeap) Len() int           { return len(h) }
+func (h taskHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
+func (h taskHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
+func (h *taskHeap) Push(x any)        { *h = append(*h, x.(*task)) }
+func (h *taskHeap) Pop() any {
+	old := *h
+	n := len(old)
+	t := old[n-1]
+	old[n-1] = nil
+	*h = old[:n-1]
+	return t
+}

@@ -1,0 +1,117 @@
+package monitor
+
+import (
+	"context"
+	"sync"
+	"testing"
+	"testing/synctest"
+	"time"
+)
+
+// runLog records when each task started.
+type runLog struct {
+	mu     sync.Mutex
+	starts map[int][]time.Time
+}
+
+func (l *runLog) add(i int) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	l.starts[i] = append(l.starts[i], time.Now())
+}
+
+// TestSchedulerFixedRate checks that each task starts every interval from
+// the start of its previous run, not from its end, and that first runs are
+// spread over the first interval.
+func TestSchedulerFixedRate(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		const n = 4
+		s := newScheduler(time.Second, n, time.Now)
+		log := &runLog{starts: map[int][]time.Time{}}
+		start := time.Now()
+		for i := range n {
+			s.add(func(ctx context.Context) {
+				log.add(i)
+				time.Sleep(300 * time.Millisecond) // a slow target: must not drift the cadence
+			}, i, n, start)
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second-time.Millisecond)
+		defer cancel()
+		s.Run(ctx)
+
+		for i := range n {
+			got := log.starts[i]
+			if len(got) != 10 {
+				t.Fatalf("task %d ran %d times in 10s, want 10", i, len(got))
+			}
+			wantFirst := time.Duration(i) * time.Second / n
+			if d := got[0].Sub(start); d != wantFirst {
+				t.Errorf("task %d first run at +%v, want +%v", i, d, wantFirst)
+			}
+			for k := 1; k < len(got); k++ {
+				if d := got[k].Sub(got[k-1]); d != time.Second {
+					t.Errorf("task %d run %d came %v after the previous, want 1s", i, k, d)
+				}
+			}
+		}
+	})
+}
+
+// TestSchedulerHungTargets checks that hung targets holding slots do not
+// starve the others: with free slots the healthy tasks keep their exact
+// cadence, and with every slot held they wait at most one timeout.
+func TestSchedulerHungTargets(t *testing.T) {
+	tests := []struct {
+		name        string
+		parallelism int
+		hung        int
+		maxGap      time.Duration // longest allowed gap between runs of a healthy task
+		minRuns     int           // per healthy task over 60s
+	}{
+		{name: "free slots", parallelism: 4, hung: 2, maxGap: time.Second, minRuns: 60},
+		{name: "every slot hung", parallelism: 2, hung: 2, maxGap: time.Second + 5*time.Second, minRuns: 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			synctest.Test(t, func(t *testing.T) {
+				const total = 10
+				s := newScheduler(time.Second, tt.parallelism, time.Now)
+				log := &runLog{starts: map[int][]time.Time{}}
+				start := time.Now()
+				for i := range total {
+					hung := i < tt.hung
+					s.add(func(ctx context.Context) {
+						log.add(i)
+						if hung {
+							select { // hangs until its 5s timeout
+							case <-time.After(5 * time.Second):
+							case <-ctx.Done():
+							}
+						}
+					}, i, total, start)
+				}
+				ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second-time.Millisecond)
+				defer cancel()
+				s.Run(ctx)
+
+				for i := tt.hung; i < total; i++ {
+					got := log.starts[i]
+					if len(got) < tt.minRuns {
+						t.Errorf("healthy task %d ran %d times in 60s, want at least %d", i, len(got), tt.minRuns)
+					}
+					for k := 1; k < len(got); k++ {
+						if d := got[k].Sub(got[k-1]); d > tt.maxGap {
+							t.Errorf("healthy task %d waited %v between runs, want at most %v", i, d, tt.maxGap)
+							break
+						}
+					}
+				}
+				for i := range tt.hung {
+					if got := len(log.starts[i]); got > 12 {
+						t.Errorf("hung task %d ran %d times, want at most 12 (never two runs at once)", i, got)
+					}
+				}
+			})
+		})
+	}
+}

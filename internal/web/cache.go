@@ -1,0 +1,178 @@
+package web
+
+import (
+	"bytes"
+	"compress/gzip"
+	"crypto/sha256"
+	"encoding/base64"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+)
+
+// rendition is a response body rendered once and served many times: the
+// plain bytes, a gzip copy when that is smaller, and their strong ETags.
+//
+// The ETag is a hash of the plain body, so it changes exactly when the bytes
+// do: a new monitor state that renders the same report keeps its ETag and
+// clients keep getting 304s. The gzip copy is another representation and so
+// has its own tag (the plain one plus "-gzip"); If-None-Match accepts both.
+type rendition struct {
+	contentType string
+	body        []byte
+	etag        string
+	gzipped     []byte // nil when gzip would not be smaller
+	gzipETag    string
+	err         error // a rendering error, served as a 500
+}
+
+// newRendition hashes and compresses body.
+func newRendition(contentType string, body []byte) *rendition {
+	sum := sha256.Sum256(body)
+	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
+	r := &rendition{contentType: contentType, body: body, etag: `"` + tag + `"`}
+	var buf bytes.Buffer
+	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	if err != nil {
+		return r
+	}
+	if _, err := zw.Write(body); err != nil {
+		return r
+	}
+	if err := zw.Close(); err != nil {
+		return r
+	}
+	if buf.Len() < len(body) {
+		r.gzipped = buf.Bytes()
+		r.gzipETag = `"` + tag + `-gzip"`
+	}
+	return r
+}
+
+// serve writes the rendition, honouring Accept-Encoding and If-None-Match.
+// Clients must revalidate (no-cache), which costs a 304 while the state holds.
+func (rd *rendition) serve(w http.ResponseWriter, r *http.Request) {
+	h := w.Header()
+	if rd.err != nil {
+		h.Set("Content-Type", "text/plain; charset=utf-8")
+		h.Set("Cache-Control", "no-store")
+		w.WriteHeader(http.StatusInternalServerError)
+		_, _ = w.Write([]byte(rd.err.Error()))
+		return
+	}
+	body, etag := rd.body, rd.etag
+	gz := rd.gzipped != nil && acceptsGzip(r.Header.Values("Accept-Encoding"))
+	if gz {
+		body, etag = rd.gzipped, rd.gzipETag
+	}
+	h.Set("Cache-Control", "no-cache")
+	h.Set("ETag", etag)
+	h.Set("Vary", "Accept-Encoding")
+	if noneMatch(r.Header.Values("If-None-Match"), rd.etag, rd.gzipETag) {
+		w.WriteHeader(http.StatusNotModified)
+		return
+	}
+	h.Set("Content-Type", rd.contentType)
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("X-Content-Type-Options", "nosniff")
+	if gz {
+		h.Set("Content-Encoding", "gzip")
+	}
+	w.WriteHeader(http.StatusOK)
+	if r.Method != http.MethodHead {
+		_, _ = w.Write(body)
+	}
+}
+
+// acceptsGzip reports whether Accept-Encoding values allow gzip: listed with
+// a non-zero q, or covered by "*" without being refused by name.
+func acceptsGzip(values []string) bool {
+	star := false
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ",") {
+			coding, params, _ := strings.Cut(item, ";")
+			coding = strings.ToLower(strings.TrimSpace(coding))
+			if coding != "gzip" && coding != "*" {
+				continue
+			}
+			ok := qualityPositive(params)
+			if coding == "gzip" {
+				return ok
+			}
+			star = ok
+		}
+	}
+	return star
+}
+
+// qualityPositive reports whether the ";q=…" parameters of an
+// Accept-Encoding item leave it acceptable (no q means q=1).
+func qualityPositive(params string) bool {
+	for p := range strings.SplitSeq(params, ";") {
+		name, value, found := strings.Cut(strings.TrimSpace(p), "=")
+		if !found || !strings.EqualFold(strings.TrimSpace(name), "q") {
+			continue
+		}
+		q, err := strconv.ParseFloat(strings.TrimSpace(value), 64)
+		return err == nil && q > 0
+	}
+	return true
+}
+
+// noneMatch reports whether an If-None-Match header lists one of tags (or
+// "*"). It uses the weak comparison RFC 9110 prescribes for If-None-Match.
+func noneMatch(values []string, tags ...string) bool {
+	for _, v := range values {
+		for item := range strings.SplitSeq(v, ",") {
+			item = strings.TrimPrefix(strings.TrimSpace(item), "W/")
+			if item == "" {
+				continue
+			}
+			if item == "*" {
+				return true
+			}
+			for _, t := range tags {
+				if t != "" && item == t {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// memo keeps the rendition of the latest input. Concurrent requests that
+// find it stale render the new one once: the first takes the lock and
+// renders, the others wait for it and reuse its result.
+type memo[K any] struct {
+	mu  sync.Mutex
+	cur atomic.Pointer[memoEntry[K]]
+}
+
+type memoEntry[K any] struct {
+	key K
+	r   *rendition
+}
+
+// get returns the rendition for the current input. load reads the input
+// (cheaply: it runs on every request), same compares two inputs and render
+// builds the rendition of one.
+func (m *memo[K]) get(load func() K, same func(a, b K) bool, render func(K) *rendition) *rendition {
+	key := load()
+	if e := m.cur.Load(); e != nil && same(e.key, key) {
+		return e.r
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	// Read the input again: it may have moved on while this request waited,
+	// and the newest state is the one worth rendering.
+	key = load()
+	if e := m.cur.Load(); e != nil && same(e.key, key) {
+		return e.r
+	}
+	r := render(key)
+	m.cur.Store(&memoEntry[K]{key: key, r: r})
+	return r
+}

@@ -1,0 +1,31 @@
+package web
+
+// routes registers every route of the server. It is the one place to look
+// for what the server answers: to add the reporter or manager API, write the
+// handlers as Server methods in their own file of this package and register
+// them here, e.g.
+//
+//	s.mux.HandleFunc("POST /reporter/{probe}/{node}", s.handleReport)
+//
+// Paths are registered without trailing slashes: normalizePath has already
+// trimmed them (and merged repeated slashes) when the mux sees a request.
+// Wildcards are percent-decoded single segments (r.PathValue).
+//
+// HEAD is answered on every GET route (Go's mux maps HEAD to GET). This is a
+// deliberate difference from Vigil, which answers 404: uptime checkers often
+// probe a status page with HEAD. Any other wrong method, and any unknown path,
+// reaches the catch-all and gets 404 with an empty body, never 405.
+func (s *Server) routes() {
+	s.mux.HandleFunc("GET /{$}", s.handleIndex)
+	s.mux.HandleFunc("GET /status/text", s.handleStatusText)
+	s.mux.HandleFunc("GET /status/report", s.handleStatusReport)
+	s.mux.HandleFunc("GET /badge/{kind}", s.handleBadge)
+	s.mux.HandleFunc("GET /robots.txt", s.handleRobots)
+
+	s.mux.HandleFunc("GET /assets/fonts/{folder}/{file}", s.handleAsset("fonts"))
+	s.mux.HandleFunc("GET /assets/images/{folder}/{file}", s.handleAsset("images"))
+	s.mux.HandleFunc("GET /assets/stylesheets/{file}", s.handleAsset("stylesheets"))
+	s.mux.HandleFunc("GET /assets/javascripts/{file}", s.handleAsset("javascripts"))
+
+	s.mux.HandleFunc("/", notFound)
+}

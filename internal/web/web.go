@@ -1,0 +1,242 @@
+// Package web serves Vigil's HTTP interface: the status page, the public
+// status routes (text, JSON report, badges), the theme's static files and,
+// registered in routes.go, the reporter and manager APIs.
+//
+// The page and the JSON report are rendered once per monitor state and kept
+// as bytes (plain and gzip), so the crowd that reloads a status page during
+// an outage costs a map lookup and a write, or a 304.
+package web
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"runtime/debug"
+	"strings"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/status"
+)
+
+// Source publishes the monitor's state; Snapshot never blocks and returns an immutable value.
+//
+// The returned snapshot's Version must change whenever anything in it
+// changes: the server caches what it renders per version.
+type Source interface {
+	Snapshot() *status.Snapshot
+}
+
+// Announcement is a message shown on the page above the services.
+type Announcement struct {
+	Title     string
+	Text      string    // plain text; newlines become line breaks on the page
+	Published time.Time // zero: no date shown
+}
+
+// Options configures a Server. Config and Source are required.
+type Options struct {
+	// Config supplies the branding, the assets path and the server section.
+	Config *config.Config
+	// Source publishes the monitor's state.
+	Source Source
+	// Announcements, when set, returns the current announcements, in any
+	// order (the page shows them newest first). It is called on every page
+	// request, must not block, and its result must not be modified afterwards.
+	Announcements func() []Announcement
+	// Logger receives the server's log lines; nil discards them.
+	Logger *slog.Logger
+	// Version is the binary's version. It is part of the ?v= cache buster of
+	// the page's stylesheets and scripts. Empty means "dev".
+	Version string
+	// Now returns the current time (the footer year, "Last report" dates);
+	// nil means time.Now.
+	Now func() time.Time
+}
+
+// Server is Vigil's HTTP handler. Create it with New; it is safe for
+// concurrent use.
+type Server struct {
+	cfg           *config.Config
+	source        Source
+	announcements func() []Announcement
+	log           *slog.Logger
+	now           func() time.Time
+	theme         *theme
+
+	mux     *http.ServeMux
+	handler http.Handler
+
+	page   memo[pageKey]
+	report memo[*status.Snapshot]
+}
+
+// New checks the options, loads the theme (the custom one in
+// cfg.Assets.Path when it holds templates/index.html, the embedded one
+// otherwise) and registers the routes. A missing assets directory is not an
+// error; a custom theme whose templates do not parse is.
+func New(o Options) (*Server, error) {
+	if o.Config == nil {
+		return nil, errors.New("web: no config")
+	}
+	if o.Source == nil {
+		return nil, errors.New("web: no source")
+	}
+	s := &Server{
+		cfg:           o.Config,
+		source:        o.Source,
+		announcements: o.Announcements,
+		log:           o.Logger,
+		now:           o.Now,
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	version := o.Version
+	if version == "" {
+		version = "dev"
+	}
+	t, err := loadTheme(o.Config.Assets.Path, version, s.log)
+	if err != nil {
+		return nil, err
+	}
+	s.theme = t
+	s.mux = http.NewServeMux()
+	s.routes()
+	s.handler = s.recoverPanics(normalizePath(s.mux))
+	return s, nil
+}
+
+// ServeHTTP answers one request.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	s.handler.ServeHTTP(w, r)
+}
+
+// snapshot returns the monitor's current state, never nil.
+func (s *Server) snapshot() *status.Snapshot {
+	if snap := s.source.Snapshot(); snap != nil {
+		return snap
+	}
+	return &status.Snapshot{}
+}
+
+// notFound answers 404 with an empty body, as Vigil does for unknown paths
+// and wrong methods alike.
+func notFound(w http.ResponseWriter, _ *http.Request) {
+	w.WriteHeader(http.StatusNotFound)
+}
+
+// normalizePath trims trailing slashes and merges repeated ones before
+// routing, so "/status/text/", "//status//text" and "/status/text" are one
+// route (Vigil's clients use the trailing-slash forms). Paths with "." or
+// ".." segments, also percent-encoded, are answered 404: no route has them
+// and no file may be reached through them.
+func normalizePath(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		escaped := r.URL.EscapedPath()
+		clean, ok := cleanPath(escaped)
+		if !ok {
+			notFound(w, r)
+			return
+		}
+		if clean != escaped {
+			decoded, err := url.PathUnescape(clean)
+			if err != nil {
+				notFound(w, r)
+				return
+			}
+			r2 := new(http.Request)
+			*r2 = *r
+			r2.URL = new(url.URL)
+			*r2.URL = *r.URL
+			r2.URL.Path = decoded
+			r2.URL.RawPath = clean
+			r = r2
+		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// cleanPath merges repeated slashes and drops trailing ones in an escaped
+// path. It reports false for a path holding a "." or ".." segment or an
+// invalid escape.
+func cleanPath(escaped string) (string, bool) {
+	var b strings.Builder
+	b.Grow(len(escaped))
+	for seg := range strings.SplitSeq(escaped, "/") {
+		if seg == "" {
+			continue
+		}
+		decoded, err := url.PathUnescape(seg)
+		if err != nil || decoded == "." || decoded == ".." {
+			return "", false
+		}
+		b.WriteByte('/')
+		b.WriteString(seg)
+	}
+	if b.Len() == 0 {
+		return "/", true
+	}
+	return b.String(), true
+}
+
+// recoverPanics turns a panic in a handler into a logged stack and a 500, so
+// no visitor ever sees a reset connection because of a bug. When the
+// response had already started, the connection is aborted instead, so the
+// client cannot mistake a truncated body for a whole one.
+func (s *Server) recoverPanics(next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		tw := &trackingWriter{ResponseWriter: w}
+		defer func() {
+			v := recover()
+			if v == nil {
+				return
+			}
+			if v == http.ErrAbortHandler {
+				panic(v)
+			}
+			s.log.Error("panic serving request",
+				"method", r.Method, "path", r.URL.Path,
+				"panic", fmt.Sprint(v), "stack", string(debug.Stack()))
+			if tw.started {
+				panic(http.ErrAbortHandler)
+			}
+			h := w.Header()
+			for k := range h {
+				delete(h, k)
+			}
+			h.Set("Content-Type", "text/plain; charset=utf-8")
+			h.Set("Cache-Control", "no-store")
+			w.WriteHeader(http.StatusInternalServerError)
+			_, _ = io.WriteString(w, "internal server error")
+		}()
+		next.ServeHTTP(tw, r)
+	})
+}
+
+// trackingWriter records whether the response has started.
+type trackingWriter struct {
+	http.ResponseWriter
+	started bool
+}
+
+func (w *trackingWriter) WriteHeader(code int) {
+	if code >= 200 {
+		w.started = true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *trackingWriter) Write(b []byte) (int, error) {
+	w.started = true
+	return w.ResponseWriter.Write(b)
+}
+
+// Unwrap lets http.ResponseController reach the underlying writer.
+func (w *trackingWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
