@@ -83,15 +83,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			fmt.Fprintln(stderr, "warning:", w)
 		}
 		if err != nil {
-			fmt.Fprintln(stderr, "error:", err)
+			printErrors(stderr, "error: ", err)
 			return errReported
 		}
 		fmt.Fprintf(stdout, "%s: ok (%d warnings)\n", *path, len(warnings))
 		return nil
 	}
 	if err != nil {
-		fmt.Fprintln(stderr, "vigil: invalid configuration:")
-		fmt.Fprintln(stderr, err)
+		for _, w := range warnings {
+			fmt.Fprintln(stderr, "vigil: warning:", w)
+		}
+		printErrors(stderr, "vigil: ", err)
 		return errReported
 	}
 	return daemon.Run(ctx, daemon.Options{
@@ -100,4 +102,16 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Version:  version,
 		Stdout:   stdout,
 	})
+}
+
+// printErrors prints a config error, one problem per line.
+func printErrors(w io.Writer, prefix string, err error) {
+	var problems config.Errors
+	if !errors.As(err, &problems) {
+		fmt.Fprintln(w, prefix+err.Error())
+		return
+	}
+	for _, p := range problems {
+		fmt.Fprintln(w, prefix+p.String())
+	}
 }
