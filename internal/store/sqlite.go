@@ -1,0 +1,83 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"runtime"
+	"strings"
+
+	// The store is the one package that knows which SQL drivers exist, so it
+	// imports them itself and callers never need a blank import. It opens them
+	// through connectors (sql.OpenDB), not through the names they register.
+	"modernc.org/sqlite"
+)
+
+// SQLite connection settings. The writer is one connection, so writers in
+// this process queue in database/sql instead of meeting SQLITE_BUSY; each of
+// its transactions starts with BEGIN IMMEDIATE, so another process writing
+// the same file makes it wait (busy_timeout) instead of failing half-way.
+// WAL lets the readers run while the writer writes, and synchronous=NORMAL is
+// the setting WAL is designed for: a committed transaction survives a crash of
+// vigil, and only a power cut may lose the last few.
+const (
+	sqliteWriterParams = "_pragma=busy_timeout(10000)&_pragma=journal_mode(WAL)&_pragma=synchronous(NORMAL)&_pragma=foreign_keys(1)&_txlock=immediate"
+	sqliteReaderParams = "_pragma=busy_timeout(10000)&_pragma=foreign_keys(1)&_pragma=query_only(1)"
+)
+
+func (s *Store) openSQLite(ctx context.Context, file string) error {
+	if file == "" {
+		return fmt.Errorf("sqlite: empty path: %w", ErrInvalid)
+	}
+	if strings.Contains(file, "?") {
+		// The driver takes everything after '?' as its parameters.
+		return fmt.Errorf("sqlite: path %q contains '?': %w", file, ErrInvalid)
+	}
+	w, err := openSQLiteDB(file + "?" + sqliteWriterParams)
+	if err != nil {
+		return err
+	}
+	w.SetMaxOpenConns(1)
+	w.SetMaxIdleConns(1)
+	w.SetConnMaxLifetime(0)
+	w.SetConnMaxIdleTime(0)
+	var mode string
+	if err := w.QueryRowContext(ctx, "PRAGMA journal_mode").Scan(&mode); err != nil {
+		w.Close()
+		return fmt.Errorf("sqlite %s: %w", file, err)
+	}
+	if !strings.EqualFold(mode, "wal") {
+		w.Close()
+		return fmt.Errorf("sqlite %s: journal mode is %q, want wal (is the file on a network file system?)", file, mode)
+	}
+	if err := migrate(ctx, w, SQLite, func(context.Context, *sql.Tx) error {
+		return nil // BEGIN IMMEDIATE already holds the write lock
+	}); err != nil {
+		w.Close()
+		return fmt.Errorf("sqlite %s: %w", file, err)
+	}
+	r, err := openSQLiteDB(file + "?" + sqliteReaderParams)
+	if err != nil {
+		w.Close()
+		return err
+	}
+	n := max(4, runtime.GOMAXPROCS(0))
+	r.SetMaxOpenConns(n)
+	r.SetMaxIdleConns(n)
+	if err := r.PingContext(ctx); err != nil {
+		w.Close()
+		r.Close()
+		return fmt.Errorf("sqlite %s: %w", file, err)
+	}
+	s.w, s.r = w, r
+	s.placeholder = func(int) string { return "?" }
+	return nil
+}
+
+func openSQLiteDB(dsn string) (*sql.DB, error) {
+	c, err := sqlite.NewConnector(dsn)
+	if err != nil {
+		return nil, fmt.Errorf("sqlite: %w", err)
+	}
+	return sql.OpenDB(c), nil
+}
