@@ -1,0 +1,258 @@
+// Package notify sends Vigil's notifications: one file per channel (email,
+// Twilio, Slack, Zulip, Telegram, Pushover, Gotify, XMPP, Matrix, Webex,
+// webhook), one shared HTTP helper (post.go) and all human wording in one
+// place (message.go).
+//
+// The package decides nothing about *when* to notify; it turns a Message into
+// the exact request each channel expects and reports whether a failure is
+// worth retrying. Retrying itself belongs to the caller, in one place.
+package notify
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/status"
+)
+
+// Kind is why a notification is sent.
+type Kind string
+
+const (
+	// Startup is sent once when Vigil starts, if startup_notification is on.
+	Startup Kind = "startup"
+	// Changed is sent when the page status moves into or out of dead.
+	Changed Kind = "changed"
+	// Reminder is sent while the page stays dead, every reminder_interval
+	// (with backoff).
+	Reminder Kind = "reminder"
+)
+
+// Message is everything a channel needs to render one notification. It is
+// plain data so that it can be stored (for example in an outbox) and sent
+// later, after a restart.
+type Message struct {
+	Kind   Kind          `json:"kind"`
+	Status status.Health `json:"status"`
+	// Time is when the status was observed, formatted as Vigil does:
+	// "HH:MM:SS UTC+00:00" (see FormatTime).
+	Time string `json:"time"`
+	// Dead lists every dead replica as "service:node:replica", in page order.
+	Dead []string `json:"dead"`
+	// Recovered lists the replicas that came back since the previous
+	// notification. Channels show it only where it adds to, rather than
+	// changes, what Vigil sends: an extra line, field or attachment.
+	Recovered []string `json:"recovered,omitempty"`
+	PageTitle string   `json:"page_title"`
+	PageURL   string   `json:"page_url"`
+	// Escalated asks the target for a raised priority (Pushover priority=1,
+	// Gotify priority=10). It is set per target, and only on reminders.
+	Escalated bool `json:"escalated,omitempty"`
+}
+
+// FormatTime formats t the way every Vigil notification shows time:
+// "08:58:28 UTC+00:00", always in UTC.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format("15:04:05") + " UTC+00:00"
+}
+
+// A Notifier delivers one message to one target of one channel.
+//
+// Notify returns nil once the target accepted the message. Otherwise the
+// error says whether to retry (see ShouldRetry); it never contains a URL,
+// token or password. Notify does not retry by itself.
+type Notifier interface {
+	Notify(ctx context.Context, m Message) error
+}
+
+// Target is one recipient of a channel: each Twilio number and each Pushover
+// user key is its own target, so that a retry never re-sends to a target
+// that already got the message. Other channels have a single target.
+type Target struct {
+	// Channel is the name of the channel the target belongs to ("twilio").
+	Channel string
+	// Key identifies the target within its channel: the phone number for
+	// Twilio, the user key for Pushover, and "" for single-target channels,
+	// so that a pending message for them follows a changed destination.
+	// Keys are identifiers, not credentials, but keep them off public pages.
+	Key string
+	// Notifier sends to this target only.
+	Notifier Notifier
+}
+
+// Channel is one configured [notify.*] section.
+type Channel struct {
+	Name string // "email", "twilio", "slack", …
+	// RemindersOnly is the channel's reminders_only key: it then receives
+	// reminders only, no startup or change notification.
+	RemindersOnly bool
+	// Targets are the channel's recipients in configuration order; a
+	// target's index is what reminder escalation counts.
+	Targets []Target
+	// Warnings lists configuration problems that do not stop the channel,
+	// such as an SMTP username without a password (mail is then sent
+	// without authentication, as Vigil does).
+	Warnings []string
+}
+
+// Options carries what every channel shares.
+type Options struct {
+	// Client sends every HTTP request; nil means a client with a 10 s
+	// timeout. The caller's context bounds each request as well.
+	Client *http.Client
+	// Version goes into the User-Agent header ("vigil/<Version>") of HTTP
+	// requests and into email headers.
+	Version string
+	// Timeout bounds SMTP and XMPP connections; 0 means 10 s.
+	Timeout time.Duration
+	// TLS is the base TLS configuration for SMTP and XMPP, for example to
+	// trust a private CA; nil means the system roots. ServerName is set per
+	// connection.
+	TLS *tls.Config
+	// XMPPAddr is the host:port of the XMPP server. Empty means the DNS SRV
+	// record of the sender's domain, then that domain on port 5222.
+	XMPPAddr string
+	// Now returns the current time, for Retry-After dates and XMPP message
+	// ids; nil means time.Now.
+	Now func() time.Time
+}
+
+// defaultTimeout is Vigil's dispatch timeout.
+const defaultTimeout = 10 * time.Second
+
+func (o Options) withDefaults() Options {
+	if o.Client == nil {
+		o.Client = &http.Client{Timeout: defaultTimeout}
+	}
+	if o.Timeout <= 0 {
+		o.Timeout = defaultTimeout
+	}
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Version == "" {
+		o.Version = "dev"
+	}
+	return o
+}
+
+func (o Options) poster() poster {
+	return poster{client: o.Client, userAgent: "vigil/" + o.Version, now: o.Now}
+}
+
+// Build returns the configured channels in Vigil's fixed order: email,
+// twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex,
+// webhook. A nil cfg has no channels. The error lists every channel that
+// could not be built (an unparsable URL or address), the others are still
+// returned.
+func Build(cfg *config.Notify, o Options) ([]Channel, error) {
+	if cfg == nil {
+		return nil, nil
+	}
+	o = o.withDefaults()
+	var (
+		channels []Channel
+		errs     []error
+	)
+	add := func(name string, remindersOnly bool, build func() ([]Target, []string, error)) {
+		targets, warnings, err := build()
+		if err != nil {
+			errs = append(errs, fmt.Errorf("notify.%s: %w", name, err))
+			return
+		}
+		for i := range targets {
+			targets[i].Channel = name
+		}
+		channels = append(channels, Channel{Name: name, RemindersOnly: remindersOnly, Targets: targets, Warnings: warnings})
+	}
+	single := func(n Notifier, err error) ([]Target, []string, error) {
+		if err != nil {
+			return nil, nil, err
+		}
+		return []Target{{Notifier: n}}, nil, nil
+	}
+
+	if c := cfg.Email; c != nil {
+		add("email", c.RemindersOnly, func() ([]Target, []string, error) {
+			n, warnings, err := newEmail(c, o)
+			if err != nil {
+				return nil, nil, err
+			}
+			return []Target{{Notifier: n}}, warnings, nil
+		})
+	}
+	if c := cfg.Twilio; c != nil {
+		add("twilio", c.RemindersOnly, func() ([]Target, []string, error) {
+			var targets []Target
+			for _, to := range c.To {
+				n, err := newTwilio(c, to, o)
+				if err != nil {
+					return nil, nil, err
+				}
+				targets = append(targets, Target{Key: to, Notifier: n})
+			}
+			return targets, nil, nil
+		})
+	}
+	if c := cfg.Slack; c != nil {
+		add("slack", c.RemindersOnly, func() ([]Target, []string, error) { return single(newSlack(c, o)) })
+	}
+	if c := cfg.Zulip; c != nil {
+		add("zulip", c.RemindersOnly, func() ([]Target, []string, error) { return single(newZulip(c, o)) })
+	}
+	if c := cfg.Telegram; c != nil {
+		add("telegram", c.RemindersOnly, func() ([]Target, []string, error) { return single(newTelegram(c, o)) })
+	}
+	if c := cfg.Pushover; c != nil {
+		add("pushover", c.RemindersOnly, func() ([]Target, []string, error) {
+			var targets []Target
+			for _, user := range c.UserKeys {
+				n, err := newPushover(c, user, o)
+				if err != nil {
+					return nil, nil, err
+				}
+				targets = append(targets, Target{Key: user, Notifier: n})
+			}
+			return targets, nil, nil
+		})
+	}
+	if c := cfg.Gotify; c != nil {
+		add("gotify", c.RemindersOnly, func() ([]Target, []string, error) { return single(newGotify(c, o)) })
+	}
+	if c := cfg.XMPP; c != nil {
+		add("xmpp", c.RemindersOnly, func() ([]Target, []string, error) { return single(newXMPP(c, o)) })
+	}
+	if c := cfg.Matrix; c != nil {
+		add("matrix", c.RemindersOnly, func() ([]Target, []string, error) { return single(newMatrix(c, o)) })
+	}
+	if c := cfg.Webex; c != nil {
+		add("webex", c.RemindersOnly, func() ([]Target, []string, error) { return single(newWebex(c, o)) })
+	}
+	if c := cfg.Webhook; c != nil {
+		// Vigil's webhook has no reminders_only: it receives everything.
+		add("webhook", false, func() ([]Target, []string, error) { return single(newWebhook(c, o)) })
+	}
+	return channels, errors.Join(errs...)
+}
+
+// Find returns the target with the given channel name and key, for example
+// to deliver a stored message after a restart. It reports false when the
+// configuration no longer has that target.
+func Find(channels []Channel, channel, key string) (Target, bool) {
+	for _, c := range channels {
+		if c.Name != channel {
+			continue
+		}
+		for _, t := range c.Targets {
+			if t.Key == key {
+				return t, true
+			}
+		}
+	}
+	return Target{}, false
+}
