@@ -53,7 +53,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 
 	mon := monitor.New(monitor.Options{Config: cfg, Logger: log})
-	site, err := web.New(web.Options{Config: cfg, Source: mon, Logger: log, Version: o.Version})
+	site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log, Version: o.Version})
 	if err != nil {
 		return err
 	}

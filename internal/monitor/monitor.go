@@ -28,16 +28,25 @@ const minRepublish = 250 * time.Millisecond
 // Monitor owns the state of every replica. Its methods are safe for
 // concurrent use.
 type Monitor struct {
-	cfg    *config.Config
-	log    *slog.Logger
-	now    func() time.Time
-	poll   *scheduler
-	script *scheduler
+	cfg       *config.Config
+	log       *slog.Logger
+	now       func() time.Time
+	published func(prev, cur *status.Snapshot)
+	observed  func(Observation)
+	poll      *scheduler
+	script    *scheduler
 
 	mu       sync.Mutex
 	services []status.Service // the live tree; replicas of poll/script nodes never move
 	general  status.Health
 	version  uint64
+	nodes    map[[2]string]nodeRef                  // (service id, node id) → node
+	dynamic  map[nodeRef]map[string]*dynamicReplica // push and local replicas by id
+	queues   map[nodeRef]*queueState                // last RabbitMQ check per push node
+	nextDue  time.Time                              // when a push/local replica would next expire
+
+	queueCheckers map[nodeRef]*queueChecker // read-only after New
+	queueRequests chan nodeRef
 
 	snap  atomic.Pointer[status.Snapshot]
 	dirty chan struct{} // cap 1: something changed, publish soon
@@ -48,6 +57,22 @@ type Options struct {
 	Config *config.Config
 	Logger *slog.Logger
 	Now    func() time.Time // defaults to time.Now
+
+	// Published, when set, is called by the aggregator with each new
+	// snapshot and the one before it (history, alerts). It runs on the
+	// aggregation path: it must return quickly and hand slow work (disk,
+	// network) to its own goroutine.
+	Published func(prev, cur *status.Snapshot)
+	// Observed, when set, is called with every probe result of a poll or
+	// script replica (samples for the history). Same rule: return quickly.
+	Observed func(o Observation)
+}
+
+// Observation is one probe result of one replica.
+type Observation struct {
+	Service, Node, Replica string
+	At                     time.Time
+	Result                 probe.Result
 }
 
 // New builds the replica tree and the probes from a validated config. Every
@@ -58,10 +83,16 @@ func New(o Options) *Monitor {
 		now = time.Now
 	}
 	m := &Monitor{
-		cfg:   o.Config,
-		log:   o.Logger,
-		now:   now,
-		dirty: make(chan struct{}, 1),
+		cfg:           o.Config,
+		log:           o.Logger,
+		now:           now,
+		published:     o.Published,
+		observed:      o.Observed,
+		dirty:         make(chan struct{}, 1),
+		nodes:         map[[2]string]nodeRef{},
+		dynamic:       map[nodeRef]map[string]*dynamicReplica{},
+		queues:        map[nodeRef]*queueState{},
+		queueCheckers: map[nodeRef]*queueChecker{},
 	}
 	met := o.Config.Metrics
 	m.poll = newScheduler(met.PollInterval.Duration(), met.PollParallelism, now)
@@ -83,6 +114,11 @@ func New(o Options) *Monitor {
 				LinkURL:           node.LinkURL,
 				LinkLabel:         node.LinkLabel,
 			}
+			ref := nodeRef{si, ni}
+			m.nodes[[2]string{svc.ID, node.ID}] = ref
+			if c := newQueueChecker(o.Config, node); c != nil {
+				m.queueCheckers[ref] = c
+			}
 			switch n.Mode {
 			case status.Poll:
 				for ri, target := range node.Targets {
@@ -100,6 +136,7 @@ func New(o Options) *Monitor {
 		m.services = append(m.services, s)
 	}
 
+	m.queueRequests = make(chan nodeRef, len(m.queueCheckers))
 	start := now()
 	for i, j := range polls {
 		m.poll.add(m.checker(j.ref, j.prober), i, len(polls), start)
@@ -121,6 +158,7 @@ func (m *Monitor) Run(ctx context.Context) {
 	wg.Go(func() { m.poll.Run(ctx) })
 	wg.Go(func() { m.script.Run(ctx) })
 	wg.Go(func() { m.aggregate(ctx) })
+	wg.Go(func() { m.checkQueues(ctx) })
 	wg.Wait()
 }
 
@@ -154,8 +192,12 @@ func (m *Monitor) record(ref replicaRef, res probe.Result) {
 	prev := r.Health
 	r.Health, r.Latency, r.HasLatency, r.Reason, r.Checked = res.Health, res.Latency, true, res.Reason, now
 	id := status.DeadID(svc.ID, node.ID, r.ID)
+	obs := Observation{Service: svc.ID, Node: node.ID, Replica: r.ID, At: now, Result: res}
 	m.mu.Unlock()
 
+	if m.observed != nil {
+		m.observed(obs)
+	}
 	m.log.Debug("probe result", "replica", id, "health", res.Health, "latency", res.Latency, "reason", res.Reason)
 	if prev != res.Health && !(first && res.Health == status.Healthy) {
 		m.log.Info("replica status changed", "replica", id, "from", prev, "to", res.Health, "reason", res.Reason)
@@ -177,12 +219,25 @@ func (m *Monitor) markDirty() {
 func (m *Monitor) aggregate(ctx context.Context) {
 	tick := time.NewTicker(aggregateEvery)
 	defer tick.Stop()
-	m.publish(m.now())
+	expiry := time.NewTimer(time.Hour)
+	defer expiry.Stop()
 	for {
+		m.publish(m.now())
+		// Wake up when a push or local replica would go dead, so that it
+		// shows at once rather than at the next tick.
+		m.mu.Lock()
+		next := m.nextDue
+		m.mu.Unlock()
+		wait := time.Hour
+		if !next.IsZero() {
+			wait = max(next.Sub(m.now()), 0) + time.Millisecond
+		}
+		expiry.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
+		case <-expiry.C:
 		case <-m.dirty:
 			// Let a burst of changes land, then publish them together.
 			select {
@@ -191,7 +246,6 @@ func (m *Monitor) aggregate(ctx context.Context) {
 			case <-time.After(minRepublish):
 			}
 		}
-		m.publish(m.now())
 	}
 }
 
@@ -199,6 +253,10 @@ func (m *Monitor) aggregate(ctx context.Context) {
 // A zero refreshed time means "not yet refreshed".
 func (m *Monitor) publish(refreshed time.Time) {
 	m.mu.Lock()
+	var changes []transition
+	if !refreshed.IsZero() {
+		m.nextDue, changes = m.refreshDynamic(refreshed)
+	}
 	services := cloneTree(m.services)
 	health, dead := status.Rollup(services)
 	prev := m.general
@@ -211,9 +269,15 @@ func (m *Monitor) publish(refreshed time.Time) {
 		Services:  services,
 		Dead:      dead,
 	}
-	m.snap.Store(snap)
+	old := m.snap.Swap(snap)
 	m.mu.Unlock()
 
+	if m.published != nil && old != nil {
+		m.published(old, snap)
+	}
+	for _, c := range changes {
+		m.log.Info("replica status changed", "replica", c.replica, "from", c.from, "to", c.to, "reason", c.reason)
+	}
 	if health != prev {
 		m.log.Info("general status changed", "from", prev, "to", health, "dead", dead)
 	}

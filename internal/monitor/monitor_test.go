@@ -233,3 +233,60 @@ replicas = ["%s"]
 		t.Errorf("versions %d then %d, want growing", healthy.Version, dead.Version)
 	}
 }
+
+// TestMonitorHooks checks that every probe result is observed and every
+// published snapshot is handed over with its predecessor.
+func TestMonitorHooks(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer target.Close()
+	cfg, _, err := config.Parse("test.cfg", []byte(baseConfig+fmt.Sprintf(`
+[[probe.service]]
+id = "s"
+label = "S"
+[[probe.service.node]]
+id = "n"
+label = "N"
+mode = "poll"
+replicas = ["%s"]
+`, target.URL)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var mu sync.Mutex
+	var observed []Observation
+	var versions [][2]uint64
+	m := New(Options{
+		Config: cfg,
+		Logger: slog.New(slog.DiscardHandler),
+		Observed: func(o Observation) {
+			mu.Lock()
+			observed = append(observed, o)
+			mu.Unlock()
+		},
+		Published: func(prev, cur *status.Snapshot) {
+			mu.Lock()
+			versions = append(versions, [2]uint64{prev.Version, cur.Version})
+			mu.Unlock()
+		},
+	})
+	run(t, m)
+	waitFor(t, m, "two checks", func(*status.Snapshot) bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(observed) >= 2
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if o := observed[0]; o.Service != "s" || o.Node != "n" || o.Replica != target.URL || o.Result.Health != status.Healthy || o.At.IsZero() {
+		t.Errorf("observation = %+v", o)
+	}
+	if len(versions) == 0 {
+		t.Fatal("no snapshot published")
+	}
+	for i, v := range versions {
+		if v[1] != v[0]+1 || (i > 0 && v[0] != versions[i-1][1]) {
+			t.Errorf("published versions %v, want each (previous, previous+1) in sequence", versions)
+			break
+		}
+	}
+}

@@ -27,5 +27,11 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /assets/stylesheets/{file}", s.handleAsset("stylesheets"))
 	s.mux.HandleFunc("GET /assets/javascripts/{file}", s.handleAsset("javascripts"))
 
+	if s.reporter != nil {
+		token := s.cfg.Server.ReporterToken
+		s.mux.HandleFunc("POST /reporter/{probe}/{node}", requireToken(token, s.handleReport))
+		s.mux.HandleFunc("DELETE /reporter/{probe}/{node}/{replica}", requireToken(token, s.handleFlush))
+	}
+
 	s.mux.HandleFunc("/", notFound)
 }

@@ -47,6 +47,9 @@ type Options struct {
 	// order (the page shows them newest first). It is called on every page
 	// request, must not block, and its result must not be modified afterwards.
 	Announcements func() []Announcement
+	// Reporter, when set, receives the reports of push and local replicas
+	// (POST and DELETE /reporter/…); without it those routes answer 404.
+	Reporter Reporter
 	// Logger receives the server's log lines; nil discards them.
 	Logger *slog.Logger
 	// Version is the binary's version. It is part of the ?v= cache buster of
@@ -63,6 +66,7 @@ type Server struct {
 	cfg           *config.Config
 	source        Source
 	announcements func() []Announcement
+	reporter      Reporter
 	log           *slog.Logger
 	now           func() time.Time
 	theme         *theme
@@ -89,6 +93,7 @@ func New(o Options) (*Server, error) {
 		cfg:           o.Config,
 		source:        o.Source,
 		announcements: o.Announcements,
+		reporter:      o.Reporter,
 		log:           o.Logger,
 		now:           o.Now,
 	}
