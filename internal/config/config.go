@@ -32,6 +32,8 @@ type Config struct {
 	Plugins  Plugins  `toml:"plugins"`
 	Notify   *Notify  `toml:"notify"` // nil: no notifications at all
 	Probe    Probe    `toml:"probe"`
+	Storage  Storage  `toml:"storage"`
+	Cluster  Cluster  `toml:"cluster"`
 
 	// File is the path the config was read from, for messages.
 	File string `toml:"-"`
@@ -45,6 +47,10 @@ type Server struct {
 	MCPServer     bool   `toml:"mcp_server"`
 	ManagerToken  string `toml:"manager_token"`  // required
 	ReporterToken string `toml:"reporter_token"` // required
+	// ProbeSourceAddress, when set, is the local IP address outgoing poll
+	// probes are sent from (multi-homed hosts; one vantage point per cluster
+	// member on one machine).
+	ProbeSourceAddress string `toml:"probe_source_address"`
 }
 
 // Assets is the [assets] section.
@@ -115,6 +121,9 @@ type Notify struct {
 	ReminderBackoffFunction string   `toml:"reminder_backoff_function"`
 	ReminderBackoffLimit    int      `toml:"reminder_backoff_limit"` // 3
 	ReminderEscalate        bool     `toml:"reminder_escalate"`
+	// OutboxMaxAge is how long an undelivered notification is retried
+	// before it is given up with an error log (default 86400: one day).
+	OutboxMaxAge Seconds `toml:"outbox_max_age"`
 
 	Email    *Email    `toml:"email"`
 	Twilio   *Twilio   `toml:"twilio"`
@@ -223,6 +232,33 @@ type Webex struct {
 // Webhook is [notify.webhook].
 type Webhook struct {
 	HookURL string `toml:"hook_url"`
+}
+
+// Storage is the [storage] section: where history and durable state live.
+// Retention keys are in seconds.
+type Storage struct {
+	Driver string `toml:"driver"` // "sqlite" (default) or "postgres"
+	Path   string `toml:"path"`   // SQLite file, "./vigil.db"; its directory must exist
+	URL    string `toml:"url"`    // PostgreSQL connection URL, required with driver = "postgres"
+
+	RetentionMinuteSamples Seconds `toml:"retention_minute_samples"` // 172800 (48 h)
+	RetentionHourSamples   Seconds `toml:"retention_hour_samples"`   // 7776000 (90 days)
+	RetentionChanges       Seconds `toml:"retention_changes"`        // 7776000 (90 days)
+	RetentionIncidents     Seconds `toml:"retention_incidents"`      // 31536000 (365 days)
+	RetentionOutbox        Seconds `toml:"retention_outbox"`         // 604800 (7 days)
+}
+
+// Cluster is the [cluster] section: several vigil processes sharing one
+// PostgreSQL database, probing from several vantage points.
+type Cluster struct {
+	Enabled bool   `toml:"enabled"`
+	NodeID  string `toml:"node_id"` // default: the host name
+	Label   string `toml:"label"`   // vantage point shown to people, such as "eu-west"; default NodeID
+	// Confirmations is how many members must see a replica's new status
+	// before it flips; 0 (default) means a majority of the live members.
+	Confirmations     int     `toml:"confirmations"`
+	HeartbeatInterval Seconds `toml:"heartbeat_interval"` // 5
+	MemberTimeout     Seconds `toml:"member_timeout"`     // 15
 }
 
 // Probe is the [probe] section.

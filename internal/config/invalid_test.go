@@ -30,6 +30,11 @@ func TestInvalidConfigs(t *testing.T) {
 		{"bad-log-level.cfg", `bad-log-level.cfg:2:1: server.log_level: unknown log level "verbose" (want off, error, warn, info, debug or trace)`},
 		{"bad-mode.cfg", `bad-mode.cfg:24:1: probe.service[0].node[0].mode: unknown mode "pull" (want poll, push, script or local)`},
 		{"bad-regex.cfg", "bad-regex.cfg:26:1: probe.service[0].node[0].http_body_healthy_match: invalid regular expression: missing closing ): `(ok`"},
+		{"bad-storage.cfg", lines(
+			`bad-storage.cfg:28:1: storage.driver: unknown driver "mysql" (want sqlite or postgres)`,
+			`bad-storage.cfg:29:1: storage.retention_outbox: must be at least 1 (seconds), got 0`,
+		)},
+		{"cluster-without-postgres.cfg", `cluster-without-postgres.cfg:28:1: cluster.enabled: cluster mode needs the PostgreSQL backend: set [storage] driver = "postgres" and url, the database every member shares`},
 		{"bad-scheme.cfg", `bad-scheme.cfg:28:3: probe.service[0].node[0].replicas[2]: unsupported scheme "udp" (want http, https, tcp, ssh or icmp)`},
 		{"duplicate-key.cfg", `duplicate-key.cfg:8:1: branding.company_name: key company_name is already defined`},
 		{"duplicate-node-id.cfg", `duplicate-node-id.cfg:28:1: probe.service[0].node[1].id: duplicate node id "api" in service "web" (first used on line 22)`},

@@ -39,6 +39,19 @@ func Default() *Config {
 			ScriptTimeout:              60,
 			LocalDelayDead:             40,
 		},
+		Storage: Storage{
+			Driver:                 "sqlite",
+			Path:                   "./vigil.db",
+			RetentionMinuteSamples: 2 * 86400,
+			RetentionHourSamples:   90 * 86400,
+			RetentionChanges:       90 * 86400,
+			RetentionIncidents:     365 * 86400,
+			RetentionOutbox:        7 * 86400,
+		},
+		Cluster: Cluster{
+			HeartbeatInterval: 5,
+			MemberTimeout:     15,
+		},
 	}
 }
 

@@ -111,6 +111,61 @@ func (c *checker) validate(cfg *Config) {
 	c.validateRabbitMQ(cfg.Plugins.RabbitMQ)
 	c.validateNotify(cfg.Notify)
 	c.validateProbe(cfg)
+	c.validateStorage(&cfg.Storage)
+	c.validateCluster(cfg)
+}
+
+func (c *checker) validateStorage(s *Storage) {
+	const k = "storage."
+	switch s.Driver {
+	case "sqlite":
+		if s.Path == "" {
+			c.errorf(k+"path", "must not be empty: it is the SQLite database file")
+		}
+		if s.URL != "" {
+			c.warnf(k+"url", "ignored with driver = \"sqlite\" (set driver = \"postgres\" to use it)")
+		}
+	case "postgres":
+		if c.required(k+"url", s.URL) && strings.Contains(s.URL, "://") {
+			if u := c.url(k+"url", s.URL); u != nil && u.Scheme != "postgres" && u.Scheme != "postgresql" {
+				c.errorf(k+"url", "scheme %q is not PostgreSQL's (want postgres://user@host:5432/database)", u.Scheme)
+			}
+		}
+	default:
+		c.errorf(k+"driver", "unknown driver %q (want sqlite or postgres)", s.Driver)
+	}
+	for _, f := range []struct {
+		key string
+		v   Seconds
+	}{
+		{"retention_minute_samples", s.RetentionMinuteSamples},
+		{"retention_hour_samples", s.RetentionHourSamples},
+		{"retention_changes", s.RetentionChanges},
+		{"retention_incidents", s.RetentionIncidents},
+		{"retention_outbox", s.RetentionOutbox},
+	} {
+		if f.v < 1 {
+			c.errorf(k+f.key, "must be at least 1 (seconds), got %d", f.v)
+		}
+	}
+}
+
+func (c *checker) validateCluster(cfg *Config) {
+	const k = "cluster."
+	cl := &cfg.Cluster
+	c.nonNegative(k+"confirmations", int64(cl.Confirmations))
+	if cl.HeartbeatInterval < 1 {
+		c.errorf(k+"heartbeat_interval", "must be at least 1 (seconds), got %d", cl.HeartbeatInterval)
+	}
+	if cl.MemberTimeout <= cl.HeartbeatInterval {
+		c.errorf(k+"member_timeout", "must be longer than heartbeat_interval (%d s), got %d", cl.HeartbeatInterval, cl.MemberTimeout)
+	}
+	if !cl.Enabled {
+		return
+	}
+	if cfg.Storage.Driver != "postgres" {
+		c.errorf(k+"enabled", "cluster mode needs the PostgreSQL backend: set [storage] driver = \"postgres\" and url, the database every member shares")
+	}
 }
 
 func (c *checker) validateServer(s *Server) {
@@ -130,6 +185,11 @@ func (c *checker) validateServer(s *Server) {
 	c.nonNegative("server.workers", int64(s.Workers))
 	c.required("server.manager_token", s.ManagerToken)
 	c.required("server.reporter_token", s.ReporterToken)
+	if s.ProbeSourceAddress != "" {
+		if _, err := netip.ParseAddr(s.ProbeSourceAddress); err != nil {
+			c.errorf("server.probe_source_address", "invalid address %q: want a literal local IP such as 192.0.2.10", s.ProbeSourceAddress)
+		}
+	}
 }
 
 func (c *checker) validateBranding(b *Branding) {
@@ -268,6 +328,12 @@ func (c *checker) validateNotify(n *Notify) {
 	c.nonNegative(k+"reminder_backoff_limit", int64(n.ReminderBackoffLimit))
 	if n.ReminderInterval != nil {
 		c.nonNegative(k+"reminder_interval", int64(*n.ReminderInterval))
+	}
+	if n.OutboxMaxAge == 0 && !c.has(k+"outbox_max_age") {
+		n.OutboxMaxAge = 86400
+	}
+	if n.OutboxMaxAge < 1 {
+		c.errorf(k+"outbox_max_age", "must be at least 1 (seconds), got %d", n.OutboxMaxAge)
 	}
 
 	channels := 0
