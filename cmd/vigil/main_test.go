@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"os"
@@ -100,6 +101,7 @@ func TestServeAndStop(t *testing.T) {
 	good := strings.Replace(string(src), "poll_parallelism = 0", "poll_parallelism = 2", 1)
 	good = strings.Replace(good, "udp://10.0.0.1:53", "tcp://127.0.0.1:9", 1)
 	good = strings.Replace(good, "[server]", "[server]\nlog_level = \"info\"", 1)
+	good += fmt.Sprintf("\n[storage]\npath = %q\n", filepath.Join(filepath.Dir(cfg), "vigil.db"))
 	if err := os.WriteFile(cfg, []byte(good), 0o600); err != nil {
 		t.Fatal(err)
 	}

@@ -1,5 +1,5 @@
-// Package daemon wires Vigil together: the logger, the monitor and the web
-// server, with a graceful shutdown.
+// Package daemon wires Vigil together: the logger, the store, the monitor and
+// the web server, with a graceful shutdown.
 package daemon
 
 import (
@@ -18,6 +18,8 @@ import (
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/probe"
+	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/store"
 	"github.com/vigil-go/vigil/internal/web"
 )
 
@@ -52,7 +54,17 @@ func Run(ctx context.Context, o Options) error {
 		}
 	}
 
-	mon := monitor.New(monitor.Options{Config: cfg, Logger: log})
+	st, err := OpenStore(ctx, cfg)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	log.Info("store opened", "driver", st.Driver())
+
+	// Consumers of the monitor's snapshots and probe results (history,
+	// alerts) register here before the monitor starts.
+	var hooks hooks
+	mon := monitor.New(monitor.Options{Config: cfg, Logger: log, Published: hooks.published, Observed: hooks.observed})
 	site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log, Version: o.Version})
 	if err != nil {
 		return err
@@ -99,6 +111,51 @@ func Run(ctx context.Context, o Options) error {
 	wg.Wait()
 	log.Info("vigil stopped")
 	return err
+}
+
+// OpenStore opens the database that [storage] names and applies its
+// migrations.
+func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
+	sc := cfg.Storage
+	st, err := store.Open(ctx, store.Config{
+		Driver: sc.Driver,
+		Path:   sc.Path,
+		URL:    sc.URL,
+		Retention: store.Retention{
+			Minutes:   sc.RetentionMinuteSamples.Duration(),
+			Hours:     sc.RetentionHourSamples.Duration(),
+			Changes:   sc.RetentionChanges.Duration(),
+			Incidents: sc.RetentionIncidents.Duration(),
+			Outbox:    sc.RetentionOutbox.Duration(),
+		},
+	})
+	if err != nil {
+		where := sc.Path
+		if sc.Driver == store.Postgres {
+			where = "the database at storage.url"
+		}
+		return nil, fmt.Errorf("open %s store (%s): %w", sc.Driver, where, err)
+	}
+	return st, nil
+}
+
+// hooks fans the monitor's callbacks out to every consumer. Consumers are
+// added before the monitor runs and never after, so no lock is needed.
+type hooks struct {
+	onPublished []func(prev, cur *status.Snapshot)
+	onObserved  []func(monitor.Observation)
+}
+
+func (h *hooks) published(prev, cur *status.Snapshot) {
+	for _, f := range h.onPublished {
+		f(prev, cur)
+	}
+}
+
+func (h *hooks) observed(o monitor.Observation) {
+	for _, f := range h.onObserved {
+		f(o)
+	}
 }
 
 // openURL is the address to print for a person: a wildcard listener is
