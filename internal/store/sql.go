@@ -1265,6 +1265,16 @@ func (s *Store) MarkFailed(ctx context.Context, id, errText string, next time.Ti
 		errText, ms(next), id)
 }
 
+// Abandon gives up one pending entry at now, keeping errText: a failure
+// that no retry can fix (the server rejected the message, or the target is
+// no longer configured). It returns ErrNotFound if there is no pending entry
+// with that id.
+func (s *Store) Abandon(ctx context.Context, id, errText string, now time.Time) error {
+	return s.execOne(ctx, fmt.Sprintf("abandon %q", id), `UPDATE outbox
+		SET state = 'given_up', attempts = attempts + 1, last_error = $1, done_ms = $2
+		WHERE id = $3 AND state = 'pending'`, errText, ms(now), id)
+}
+
 // GiveUp ends the pending entries created before olderThan, marking them
 // given up at now, and returns them in insertion order so the caller can log
 // each one.

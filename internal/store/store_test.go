@@ -979,6 +979,20 @@ func testOutbox(t *testing.T, fresh func(testing.TB) Config) {
 	if got := due("slack", 45, 0); !slices.Contains(got, "s4") {
 		t.Errorf("Due(slack, 45m) = %q, want s4 due", got)
 	}
+	// Abandon gives up one entry at once and lets the next one of its
+	// target through; it only applies to pending entries.
+	if err := s.Abandon(ctx, "s2", "slack: status 404 Not Found", at(46)); err != nil {
+		t.Fatal(err)
+	}
+	if e, _ := s.OutboxEntry(ctx, "s2"); e.State != GivenUp || e.LastError != "slack: status 404 Not Found" || e.Attempts != 1 || !e.Done.Equal(at(46)) {
+		t.Errorf("abandoned entry = %+v, want given up at 46m after 1 attempt, with its error", e)
+	}
+	if got := due("slack", 46, 0); slices.Contains(got, "s2") {
+		t.Errorf("Due(slack) after Abandon(s2) = %q, want s2 gone", got)
+	}
+	if err := s.Abandon(ctx, "s2", "again", at(47)); !errors.Is(err, ErrNotFound) {
+		t.Errorf("Abandon(given up) = %v, want ErrNotFound", err)
+	}
 	for _, bad := range []OutboxEntry{{Channel: "x", CreatedAt: at(0)}, {ID: "x", CreatedAt: at(0)}, {ID: "x", Channel: "x"}} {
 		if _, err := s.Enqueue(ctx, []OutboxEntry{bad}); !errors.Is(err, ErrInvalid) {
 			t.Errorf("Enqueue(%+v) = %v, want ErrInvalid", bad, err)
