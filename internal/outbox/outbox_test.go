@@ -183,7 +183,7 @@ func entryState(t *testing.T, st *store.Store, id string) store.OutboxEntry {
 // alert arrives, exactly once.
 func TestFaultsDeliverExactlyOnce(t *testing.T) {
 	faults := []struct {
-		name  string
+		name   string
 		break_ func(rec *recorder)
 	}{
 		{"500", func(rec *recorder) {
@@ -461,7 +461,10 @@ func TestRestartDeliversPending(t *testing.T) {
 	st2 := openStore(t, path)
 	// The failed attempt asked for a retry in an hour; a restart after that
 	// hour finds it due.
-	start(t, st2, chs, func(o *Options) { o.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }; o.MaxAge = 24 * time.Hour })
+	start(t, st2, chs, func(o *Options) {
+		o.Now = func() time.Time { return time.Now().Add(2 * time.Hour) }
+		o.MaxAge = 24 * time.Hour
+	})
 	waitFor(t, "delivery after restart", func() bool { a, _ := rec.got(); return len(a) == 1 })
 	settle()
 	if a, _ := rec.got(); len(a) != 1 {
