@@ -183,8 +183,8 @@ func entryState(t *testing.T, st *store.Store, id string) store.OutboxEntry {
 // alert arrives, exactly once.
 func TestFaultsDeliverExactlyOnce(t *testing.T) {
 	faults := []struct {
-		name   string
-		break_ func(rec *recorder)
+		name    string
+		breakIt func(rec *recorder)
 	}{
 		{"500", func(rec *recorder) {
 			rec.fail = func(*http.Request, []byte) int { return http.StatusInternalServerError }
@@ -197,7 +197,7 @@ func TestFaultsDeliverExactlyOnce(t *testing.T) {
 	for _, f := range faults {
 		t.Run(f.name, func(t *testing.T) {
 			rec := &recorder{}
-			rec.set(func() { f.break_(rec) })
+			rec.set(func() { f.breakIt(rec) })
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
 			chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL + "/hook"}})

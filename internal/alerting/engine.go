@@ -1,0 +1,366 @@
+// Package alerting runs Vigil's alert policy on the monitor's snapshots: it
+// feeds each snapshot to alert.Policy.Decide, keeps the decision's state in
+// the store (so that a restart neither repeats an announced outage nor
+// forgets one), mutes what maintenance windows cover, and writes every
+// resulting message to the outbox, which delivers it.
+//
+// Deciding (package alert) and delivering (package outbox) stay apart: this
+// package only connects them.
+package alerting
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/notify"
+	"github.com/vigil-go/vigil/internal/outbox"
+	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/store"
+)
+
+// Scope is the store's reminder-state scope of the page-wide status.
+const Scope = ""
+
+// Store is the part of *store.Store the engine uses.
+type Store interface {
+	Reminder(ctx context.Context, scope string) (store.ReminderState, bool, error)
+	PutReminder(ctx context.Context, scope string, st store.ReminderState) error
+	Maintenance(ctx context.Context, since, until time.Time) ([]store.Window, error)
+}
+
+// Outbox receives the messages to deliver; *outbox.Worker is one.
+type Outbox interface {
+	Enqueue(ctx context.Context, items []outbox.Item) (int, error)
+}
+
+// DefaultSettleTimeout is how long after the start a snapshot in which some
+// replicas were never checked is decided on anyway.
+const DefaultSettleTimeout = 5 * time.Minute
+
+// Options configures an Engine.
+type Options struct {
+	Policy   alert.Policy
+	Channels []notify.Channel
+	Page     alert.Page
+	Store    Store
+	Outbox   Outbox
+	Logger   *slog.Logger
+	Now      func() time.Time // time.Now when nil
+	// SettleTimeout bounds the wait for a first complete picture. Until
+	// every replica has been checked once, a snapshot shows unchecked
+	// replicas as healthy: deciding on it would announce a recovery (and
+	// then the outage again) after each restart during an outage.
+	SettleTimeout time.Duration
+}
+
+// maxPending bounds the snapshots waiting to be decided on; see Published.
+const maxPending = 256
+
+// Engine decides and queues Vigil's notifications. Its methods are safe for
+// concurrent use.
+type Engine struct {
+	o       Options
+	log     *slog.Logger
+	now     func() time.Time
+	started time.Time
+
+	mu      sync.Mutex
+	pending []*status.Snapshot
+	wake    chan struct{}
+
+	// decide serialises decisions and state writes (IgnoreReminders).
+	decide  sync.Mutex
+	state   alert.State // the state after the last decision
+	saved   alert.State // the state last written to the store
+	settled bool
+	windows []store.Window // the last maintenance windows read
+	// lastMuted identifies the last alert maintenance muted, so that it is
+	// logged once rather than at every snapshot.
+	lastMuted string
+
+	ignoreMu    sync.Mutex
+	ignoreUntil time.Time
+}
+
+// New loads the stored state and returns an engine; Run starts it.
+func New(ctx context.Context, o Options) (*Engine, error) {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.SettleTimeout <= 0 {
+		o.SettleTimeout = DefaultSettleTimeout
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{o: o, log: log, now: o.Now, started: o.Now(), wake: make(chan struct{}, 1)}
+	rs, ok, err := o.Store.Reminder(ctx, Scope)
+	if err != nil {
+		return nil, fmt.Errorf("alerting: load state: %w", err)
+	}
+	if ok {
+		e.state = fromStore(rs)
+		e.saved = e.state
+		e.ignoreUntil = e.state.IgnoreRemindersUntil
+		if e.state.Status == status.Dead {
+			log.Info("alerting resumes an announced outage", "since", e.state.LastNotified, "dead", e.state.Dead)
+		}
+	}
+	return e, nil
+}
+
+// Published hands a new snapshot to the engine and returns at once: it is
+// the monitor's hook. Snapshots that do not differ in what matters (dead or
+// not, and which replicas are dead) replace each other while they wait, so
+// that a slow database costs memory for transitions only, and none is lost.
+func (e *Engine) Published(_, cur *status.Snapshot) {
+	e.mu.Lock()
+	n := len(e.pending)
+	if (n > 0 && sameAlertView(e.pending[n-1], cur)) || n >= maxPending {
+		e.pending[n-1] = cur
+	} else {
+		e.pending = append(e.pending, cur)
+	}
+	e.mu.Unlock()
+	select {
+	case e.wake <- struct{}{}:
+	default:
+	}
+}
+
+func sameAlertView(a, b *status.Snapshot) bool {
+	return (a.Health == status.Dead) == (b.Health == status.Dead) && slices.Equal(a.Dead, b.Dead)
+}
+
+// Run queues the startup notification, then decides on each snapshot until
+// ctx ends.
+func (e *Engine) Run(ctx context.Context) {
+	e.startup(ctx)
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-e.wake:
+		}
+		e.mu.Lock()
+		batch := e.pending
+		e.pending = nil
+		e.mu.Unlock()
+		for _, s := range batch {
+			if ctx.Err() != nil {
+				return
+			}
+			e.Process(ctx, s)
+		}
+	}
+}
+
+// startup queues the startup notification, once per start.
+func (e *Engine) startup(ctx context.Context) {
+	a, ok := e.o.Policy.Startup(e.started)
+	if !ok {
+		return
+	}
+	key := fmt.Sprintf("startup|%d", e.started.UnixNano())
+	e.queue(ctx, a, key)
+}
+
+// Process decides on one snapshot: it is what Run does with each one, and
+// lets tests drive the engine with a synthetic clock.
+func (e *Engine) Process(ctx context.Context, snap *status.Snapshot) {
+	now := e.now()
+	e.decide.Lock()
+	defer e.decide.Unlock()
+	if !e.settled {
+		switch {
+		case snap.Refreshed.IsZero():
+			return
+		case allChecked(snap):
+			e.settled = true
+		case now.Sub(e.started) >= e.o.SettleTimeout:
+			e.log.Info("alerting starts before every replica was checked", "waited", now.Sub(e.started))
+			e.settled = true
+		default:
+			return
+		}
+	}
+
+	view, muted := e.withoutMaintenance(ctx, snap, now)
+	prev := e.state
+	next, alerts := e.o.Policy.Decide(prev, view, now)
+	if len(alerts) == 0 && len(muted) > 0 {
+		// Say once per distinct alert what maintenance kept from being
+		// sent; it would be decided again at every snapshot.
+		if _, raw := e.o.Policy.Decide(prev, snap, now); len(raw) > 0 {
+			if k := fmt.Sprint(raw[0].Kind, raw[0].Status, raw[0].Dead); k != e.lastMuted {
+				e.lastMuted = k
+				e.log.Info("alert muted by maintenance", "kind", raw[0].Kind, "status", raw[0].Status,
+					"dead", raw[0].Dead, "maintenance", muted)
+			}
+		}
+	}
+	for _, a := range alerts {
+		key := fmt.Sprintf("%s|%s|%s|%d", a.Kind, prev.Status, a.Status, prev.LastNotified.UnixMilli())
+		if !e.queue(ctx, a, key) {
+			// Not written: keep the previous state, so that the next
+			// snapshot decides (and queues) the same alert again.
+			return
+		}
+	}
+	e.state = next
+	if !sameState(next, e.saved) {
+		if err := e.o.Store.PutReminder(ctx, Scope, toStore(next)); err != nil {
+			if ctx.Err() == nil {
+				e.log.Error("alerting: cannot save the alert state; will retry", "error", err)
+			}
+			return
+		}
+		e.saved = next
+	}
+}
+
+// queue writes a's deliveries to the outbox with ids derived from key, so
+// that deciding the same alert again (after a crash before the state was
+// saved) queues nothing new. It reports whether the write succeeded.
+func (e *Engine) queue(ctx context.Context, a alert.Alert, key string) bool {
+	deliveries := a.Deliveries(e.o.Channels, e.o.Page)
+	if len(deliveries) == 0 {
+		e.log.Info("alert not sent: no channel receives it", "kind", a.Kind, "status", a.Status)
+		return true
+	}
+	items := make([]outbox.Item, len(deliveries))
+	for i, d := range deliveries {
+		items[i] = outbox.Item{ID: itemID(a.Kind, key, d.Channel, d.Target), Channel: d.Channel, Target: d.Target, Message: d.Message}
+	}
+	n, err := e.o.Outbox.Enqueue(ctx, items)
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Error("alert not queued; will retry", "kind", a.Kind, "status", a.Status, "error", err)
+		}
+		return false
+	}
+	e.log.Info("alert queued", "kind", a.Kind, "status", a.Status, "dead", a.Dead,
+		"recovered", a.Recovered, "deliveries", len(items), "new", n)
+	return true
+}
+
+// itemID is the outbox idempotency key of one delivery.
+func itemID(kind notify.Kind, key, channel, target string) string {
+	sum := sha256.Sum256([]byte(key + "\x00" + channel + "\x00" + target))
+	return string(kind) + "-" + hex.EncodeToString(sum[:16])
+}
+
+// allChecked reports whether every replica of snap was checked at least once.
+func allChecked(snap *status.Snapshot) bool {
+	for _, s := range snap.Services {
+		for _, n := range s.Nodes {
+			for _, r := range n.Replicas {
+				if r.Checked.IsZero() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
+// withoutMaintenance returns snap without the replicas of the nodes that an
+// active maintenance window covers, and those nodes ("service:node").
+func (e *Engine) withoutMaintenance(ctx context.Context, snap *status.Snapshot, now time.Time) (*status.Snapshot, []string) {
+	ws, err := e.o.Store.Maintenance(ctx, now, now.Add(time.Millisecond))
+	if err != nil {
+		if ctx.Err() == nil {
+			e.log.Warn("alerting: cannot read maintenance windows; using the last ones read", "error", err)
+		}
+		ws = e.windows
+	} else {
+		e.windows = ws
+	}
+	var active []store.Window
+	for _, w := range ws {
+		if !now.Before(w.Start) && now.Before(w.End) {
+			active = append(active, w)
+		}
+	}
+	if len(active) == 0 {
+		return snap, nil
+	}
+	var muted []string
+	services := make([]status.Service, len(snap.Services))
+	for si, svc := range snap.Services {
+		services[si] = svc
+		services[si].Nodes = slices.Clone(svc.Nodes)
+		for ni, n := range svc.Nodes {
+			if slices.ContainsFunc(active, func(w store.Window) bool { return w.Covers(svc.ID, n.ID) }) {
+				services[si].Nodes[ni].Replicas = nil
+				muted = append(muted, svc.ID+":"+n.ID)
+			}
+		}
+	}
+	if len(muted) == 0 {
+		return snap, nil
+	}
+	health, dead := status.Rollup(services)
+	return &status.Snapshot{Version: snap.Version, Health: health, Refreshed: snap.Refreshed, Services: services, Dead: dead}, muted
+}
+
+// IgnoreReminders mutes reminders until the given time (the manager API's
+// "ignore reminders"); the zero time unmutes them. It is stored, so it
+// survives a restart.
+func (e *Engine) IgnoreReminders(ctx context.Context, until time.Time) error {
+	e.decide.Lock()
+	defer e.decide.Unlock()
+	next := e.state
+	next.IgnoreRemindersUntil = until
+	if err := e.o.Store.PutReminder(ctx, Scope, toStore(next)); err != nil {
+		return fmt.Errorf("ignore reminders: %w", err)
+	}
+	e.state, e.saved = next, next
+	e.ignoreMu.Lock()
+	e.ignoreUntil = until
+	e.ignoreMu.Unlock()
+	return nil
+}
+
+// RemindersIgnoredUntil returns when muted reminders resume; zero when they
+// are not muted. It never waits for the database.
+func (e *Engine) RemindersIgnoredUntil() time.Time {
+	e.ignoreMu.Lock()
+	defer e.ignoreMu.Unlock()
+	return e.ignoreUntil
+}
+
+func toStore(s alert.State) store.ReminderState {
+	return store.ReminderState{
+		LastNotified: s.LastNotified,
+		Backoff:      s.Backoff,
+		Escalation:   s.Escalation,
+		IgnoreUntil:  s.IgnoreRemindersUntil,
+		LastStatus:   s.Status,
+		LastDead:     slices.Clone(s.Dead),
+	}
+}
+
+func fromStore(r store.ReminderState) alert.State {
+	return alert.State{
+		Status:               r.LastStatus,
+		Dead:                 slices.Clone(r.LastDead),
+		LastNotified:         r.LastNotified,
+		Backoff:              r.Backoff,
+		Escalation:           r.Escalation,
+		IgnoreRemindersUntil: r.IgnoreUntil,
+	}
+}
+
+func sameState(a, b alert.State) bool {
+	return a.Status == b.Status && slices.Equal(a.Dead, b.Dead) && a.LastNotified.Equal(b.LastNotified) &&
+		a.Backoff == b.Backoff && a.Escalation == b.Escalation && a.IgnoreRemindersUntil.Equal(b.IgnoreRemindersUntil)
+}
