@@ -2,6 +2,7 @@
 //
 //	vigil [-c config.cfg]            run the daemon
 //	vigil check-config [-c path]     validate a config file and print every problem
+//	vigil notify-test [-c path] [channel…]  send a test message through each channel
 //	vigil version                    print the version
 package main
 
@@ -41,7 +42,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	cmd := "run"
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "check-config", "version", "help":
+		case "run", "check-config", "notify-test", "version", "help":
 			cmd, args = args[0], args[1:]
 		}
 	}
@@ -54,6 +55,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  vigil [-c config.cfg]          run the status page\n"+
 			"  vigil check-config [-c path]   check a config file and print every problem\n"+
+			"  vigil notify-test [-c path] [channel…]\n"+
+			"                                 send a test message through each notification channel\n"+
 			"  vigil version                  print the version\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
@@ -67,7 +70,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		return errReported
 	}
-	if fs.NArg() > 0 {
+	if fs.NArg() > 0 && cmd != "notify-test" {
 		fmt.Fprintf(stderr, "vigil: unexpected argument %q\n", fs.Arg(0))
 		fs.Usage()
 		return errReported
@@ -95,6 +98,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		}
 		printErrors(stderr, "vigil: ", err)
 		return errReported
+	}
+	if cmd == "notify-test" {
+		return notifyTest(ctx, cfg, fs.Args(), stdout, stderr)
 	}
 	return daemon.Run(ctx, daemon.Options{
 		Config:   cfg,

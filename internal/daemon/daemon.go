@@ -64,6 +64,11 @@ func Run(ctx context.Context, o Options) error {
 	// Consumers of the monitor's snapshots and probe results (history,
 	// alerts) register here before the monitor starts.
 	var hooks hooks
+	alerts, err := newAlerts(ctx, cfg, st, log, o.Version)
+	if err != nil {
+		return err
+	}
+	alerts.register(&hooks)
 	mon := monitor.New(monitor.Options{Config: cfg, Logger: log, Published: hooks.published, Observed: hooks.observed})
 	site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log, Version: o.Version})
 	if err != nil {
@@ -85,6 +90,7 @@ func Run(ctx context.Context, o Options) error {
 	defer cancel()
 	var wg sync.WaitGroup
 	wg.Go(func() { mon.Run(ctx) })
+	wg.Go(func() { alerts.run(ctx) })
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 

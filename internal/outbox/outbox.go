@@ -60,7 +60,7 @@ const (
 	DefaultMinBackoff     = 5 * time.Second
 	DefaultMaxBackoff     = 5 * time.Minute
 	DefaultAttemptTimeout = 30 * time.Second
-	DefaultPollEvery      = 30 * time.Second
+	DefaultPollEvery      = 5 * time.Second
 )
 
 // Options configures a Worker. Zero durations take their defaults.

@@ -1,0 +1,90 @@
+package daemon
+
+import (
+	"context"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alerting"
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/notify"
+	"github.com/vigil-go/vigil/internal/outbox"
+	"github.com/vigil-go/vigil/internal/store"
+)
+
+// alerts is the alerting of a running vigil: the engine that decides what
+// to send, and the outbox worker that sends it.
+type alerts struct {
+	engine *alerting.Engine
+	worker *outbox.Worker
+}
+
+// newAlerts builds the channels of [notify], the outbox worker and the
+// engine. Without [notify] there is no alerting at all, and it returns nil.
+// A channel that cannot be built is logged and left out; the others work.
+func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, version string) (*alerts, error) {
+	n := cfg.Notify
+	if n == nil {
+		return nil, nil
+	}
+	channels, err := notify.Build(n, notify.Options{Version: version})
+	if err != nil {
+		log.Error("notify: some channels cannot be used", "error", err)
+	}
+	for _, ch := range channels {
+		for _, w := range ch.Warnings {
+			log.Warn("notify."+ch.Name+": "+w, "channel", ch.Name)
+		}
+	}
+	worker := outbox.New(outbox.Options{
+		Store:    st,
+		Channels: channels,
+		Logger:   log,
+		MaxAge:   n.OutboxMaxAge.Duration(),
+	})
+	engine, err := alerting.New(ctx, alerting.Options{
+		Policy:        alert.NewPolicy(n),
+		Channels:      channels,
+		Page:          alert.Page{Title: cfg.Branding.PageTitle, URL: cfg.Branding.PageURL},
+		Store:         st,
+		Outbox:        worker,
+		Logger:        log,
+		SettleTimeout: settleTimeout(cfg.Metrics),
+	})
+	if err != nil {
+		return nil, err
+	}
+	names := make([]string, len(channels))
+	for i, ch := range channels {
+		names[i] = ch.Name
+	}
+	log.Info("alerting ready", "channels", names, "outbox_max_age", n.OutboxMaxAge.Duration())
+	return &alerts{engine: engine, worker: worker}, nil
+}
+
+// settleTimeout is how long the engine waits, after a start, for every
+// replica to have been checked once: two rounds of the slowest scheduler,
+// plus a minute for timeouts and retries.
+func settleTimeout(m config.Metrics) time.Duration {
+	return 2*max(m.PollInterval.Duration(), m.ScriptInterval.Duration()) + time.Minute
+}
+
+// register subscribes the engine to the monitor's snapshots.
+func (a *alerts) register(h *hooks) {
+	if a != nil {
+		h.onPublished = append(h.onPublished, a.engine.Published)
+	}
+}
+
+// run decides and delivers until ctx ends.
+func (a *alerts) run(ctx context.Context) {
+	if a == nil {
+		return
+	}
+	var wg sync.WaitGroup
+	wg.Go(func() { a.worker.Run(ctx) })
+	wg.Go(func() { a.engine.Run(ctx) })
+	wg.Wait()
+}
