@@ -97,7 +97,7 @@ type Cluster struct {
 	leaderMu  sync.Mutex
 	isLeader  bool
 	onDecided []func(prev, cur *status.Snapshot)
-	handed    *status.Snapshot // the last snapshot handed to onDecided
+	handed    *handed // the last snapshot handed to onDecided; nil: none yet in this leadership
 }
 
 // view is the cluster's state as last read from the database.
@@ -158,14 +158,16 @@ func (c *Cluster) NodeID() string { return c.o.NodeID }
 // leads: the alerting subscribes here instead of to the monitor, so that it
 // fires on decided statuses, on one member only. Register before Run.
 //
-// f is called with each new decided snapshot and the previous one. When a
-// member becomes leader, f is first called with prev == cur, the state as
-// decided so far: a consumer that keeps its own state in the shared store
-// must reload it then, since the previous leader may have changed it, and
-// then act on the difference between that state and cur (an outage that
-// started during the failover is announced then, and one the previous
-// leader announced is not announced again). Like the monitor's hooks, f
-// must return quickly.
+// f is called with each new decided snapshot and the one handed before it.
+// In these snapshots Version is not the served one: it numbers the changes
+// of the page's status and dead list across the whole cluster, durably, so
+// the same change carries the same Version on whichever member hands it
+// (after a failover a change may be handed twice, never under two numbers,
+// and never lost). Key alerts by it. The first call after a member becomes
+// leader has as prev the status handed last by any member (only its Version,
+// Health and Dead are set): an outage that started during the failover is
+// handed then, and one handed before is not handed again. Like the
+// monitor's hooks, f must return quickly.
 func (c *Cluster) OnDecided(f func(prev, cur *status.Snapshot)) {
 	c.leaderMu.Lock()
 	defer c.leaderMu.Unlock()

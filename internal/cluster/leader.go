@@ -2,6 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -68,7 +71,12 @@ func (c *Cluster) campaign(ctx context.Context, conn *pgx.Conn) {
 			}
 			return
 		}
-		c.handOff()
+		if err := c.handOff(ctx, conn); err != nil {
+			if ctx.Err() == nil {
+				c.log.Error("cluster: leadership lost: cannot record the hand-off", "error", err)
+			}
+			return
+		}
 		if time.Since(lastPrune) > time.Minute {
 			lastPrune = time.Now()
 			c.prune(ctx, conn)
@@ -158,27 +166,72 @@ func (c *Cluster) decideRound(ctx context.Context, conn *pgx.Conn) error {
 }
 
 // handOff gives the decided snapshot to the OnDecided consumers when it
-// changed since the last hand-off.
-func (c *Cluster) handOff() {
+// changed since the last hand-off, and records in the shared store each
+// change of the page's status or dead list, numbered: the number is the
+// Version of the snapshot handed over, the same on whichever member hands
+// it. The consumers run before the record is written, so a leader that dies
+// in between leaves the change to its successor, which hands it again under
+// the same number: a consumer keying its alerts by Version (the outbox's
+// idempotency key) sends each one once.
+func (c *Cluster) handOff(ctx context.Context, conn *pgx.Conn) error {
 	cur := c.Snapshot()
 	c.leaderMu.Lock()
-	prev, fns, leading := c.handed, c.onDecided, c.isLeader
-	if leading && (prev == nil || prev.Version != cur.Version) {
-		c.handed = cur
-	}
+	prev, fns := c.handed, c.onDecided
 	c.leaderMu.Unlock()
-	if !leading || (prev != nil && prev.Version == cur.Version) {
-		return
+	if prev != nil && prev.served == cur.Version {
+		return nil
 	}
 	if prev == nil {
-		prev = cur // first hand-off of this leadership: see OnDecided
+		// First hand-off of this leadership: start from what was handed
+		// last, by whichever member.
+		var v int64
+		var h, dead string
+		if err := conn.QueryRow(ctx, `SELECT handed_version, handed_health, handed_dead FROM cluster_state WHERE id = 1`).Scan(&v, &h, &dead); err != nil {
+			return err
+		}
+		health, err := status.ParseHealth(h)
+		if err != nil {
+			return err
+		}
+		prev = &handed{snap: &status.Snapshot{Version: uint64(v), Health: health, Dead: splitDead(dead)}}
 	}
-	if prev.Health != cur.Health {
-		c.log.Info("cluster: decided page status changed", "from", prev.Health, "to", cur.Health, "dead", cur.Dead)
+	next := *cur
+	next.Version = prev.snap.Version
+	changed := prev.snap.Health != cur.Health || !slices.Equal(prev.snap.Dead, cur.Dead)
+	if changed {
+		next.Version++
 	}
 	for _, f := range fns {
-		f(prev, cur)
+		f(prev.snap, &next)
 	}
+	if changed {
+		tag, err := conn.Exec(ctx, `UPDATE cluster_state SET handed_version = $1, handed_health = $2, handed_dead = $3
+			WHERE id = 1 AND handed_version = $4`, int64(next.Version), next.Health.String(), strings.Join(next.Dead, "\n"), int64(prev.snap.Version))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return errors.New("another member handed a decided status meanwhile")
+		}
+		c.log.Info("cluster: decided page status handed off", "key", next.Version, "from", prev.snap.Health, "to", next.Health, "dead", next.Dead)
+	}
+	c.leaderMu.Lock()
+	c.handed = &handed{snap: &next, served: cur.Version}
+	c.leaderMu.Unlock()
+	return nil
+}
+
+// handed is the last snapshot handed to the consumers.
+type handed struct {
+	snap   *status.Snapshot // as handed: Version is the hand-off number
+	served uint64           // the served snapshot's Version it came from
+}
+
+func splitDead(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
 }
 
 // prune drops reports older than the replay window, and members silent for

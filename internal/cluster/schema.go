@@ -45,12 +45,17 @@ CREATE TABLE IF NOT EXISTS cluster_decided (
 	version    BIGINT NOT NULL,
 	PRIMARY KEY (service, node, replica)
 );
--- One row: the version counter of decisions and the current leader.
+-- One row: the version counter of decisions, the current leader, and the
+-- page status last handed to the alerting (handed_version numbers those
+-- hand-offs: the idempotency key of an alert).
 CREATE TABLE IF NOT EXISTS cluster_state (
 	id              INTEGER PRIMARY KEY CHECK (id = 1),
 	version         BIGINT  NOT NULL,
 	leader          TEXT    NOT NULL,
-	leader_since_ms BIGINT  NOT NULL
+	leader_since_ms BIGINT  NOT NULL,
+	handed_version  BIGINT  NOT NULL DEFAULT 0,
+	handed_health   TEXT    NOT NULL DEFAULT 'healthy',
+	handed_dead     TEXT    NOT NULL DEFAULT ''
 );
 INSERT INTO cluster_state (id, version, leader, leader_since_ms) VALUES (1, 0, '', 0) ON CONFLICT (id) DO NOTHING;
 -- Every decided change, once: its version is the change's idempotency key.
