@@ -64,7 +64,7 @@ type Options struct {
 	// local reports the others received; 10 minutes when zero.
 	ReplayWindow time.Duration
 	Local        Source
-	Logger *slog.Logger
+	Logger       *slog.Logger
 }
 
 // Member is a member as the JSON endpoint and the logs show it.
