@@ -16,6 +16,7 @@ import (
 	"log/slog"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/alert"
@@ -87,6 +88,10 @@ type Engine struct {
 
 	ignoreMu    sync.Mutex
 	ignoreUntil time.Time
+
+	// reload asks the next decision to read the state from the store
+	// first: another process (a former cluster leader) may have written it.
+	reload atomic.Bool
 }
 
 // New loads the stored state and returns an engine; Run starts it.
@@ -102,20 +107,37 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 		log = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{o: o, log: log, now: o.Now, started: o.Now(), wake: make(chan struct{}, 1)}
-	rs, ok, err := o.Store.Reminder(ctx, Scope)
-	if err != nil {
-		return nil, fmt.Errorf("alerting: load state: %w", err)
-	}
-	if ok {
-		e.state = fromStore(rs)
-		e.saved = e.state
-		e.ignoreUntil = e.state.IgnoreRemindersUntil
-		if e.state.Status == status.Dead {
-			log.Info("alerting resumes an announced outage", "since", e.state.LastNotified, "dead", e.state.Dead)
-		}
+	if err := e.load(ctx); err != nil {
+		return nil, err
 	}
 	return e, nil
 }
+
+// load reads the stored state; the caller holds e.decide or has not
+// shared e yet.
+func (e *Engine) load(ctx context.Context) error {
+	rs, ok, err := e.o.Store.Reminder(ctx, Scope)
+	if err != nil {
+		return fmt.Errorf("alerting: load state: %w", err)
+	}
+	if !ok {
+		return nil
+	}
+	e.state = fromStore(rs)
+	e.saved = e.state
+	e.ignoreMu.Lock()
+	e.ignoreUntil = e.state.IgnoreRemindersUntil
+	e.ignoreMu.Unlock()
+	if e.state.Status == status.Dead {
+		e.log.Info("alerting resumes an announced outage", "since", e.state.LastNotified, "dead", e.state.Dead)
+	}
+	return nil
+}
+
+// Reload makes the next decision start from the stored state rather than
+// from this engine's memory. A member that becomes the cluster's leader
+// calls it: the former leader kept deciding and saving meanwhile.
+func (e *Engine) Reload() { e.reload.Store(true) }
 
 // Published hands a new snapshot to the engine and returns at once: it is
 // the monitor's hook. Snapshots that do not differ in what matters (dead or
@@ -179,6 +201,13 @@ func (e *Engine) Process(ctx context.Context, snap *status.Snapshot) {
 	now := e.now()
 	e.decide.Lock()
 	defer e.decide.Unlock()
+	if e.reload.Load() {
+		if err := e.load(ctx); err != nil {
+			e.log.Error("alerting: cannot reload the alert state; will retry", "error", err)
+			return
+		}
+		e.reload.Store(false)
+	}
 	if !e.settled {
 		switch {
 		case snap.Refreshed.IsZero():

@@ -8,6 +8,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/alert"
 	"github.com/vigil-go/vigil/internal/alerting"
+	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
@@ -24,7 +25,10 @@ type alerts struct {
 // newAlerts builds the channels of [notify], the outbox worker and the
 // engine. Without [notify] there is no alerting at all, and it returns nil.
 // A channel that cannot be built is logged and left out; the others work.
-func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, version string) (*alerts, error) {
+//
+// In a cluster (cl not nil) every member queues into the shared outbox but
+// only the leader delivers.
+func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, version string, cl *cluster.Cluster) (*alerts, error) {
 	n := cfg.Notify
 	if n == nil {
 		return nil, nil
@@ -38,12 +42,16 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 			log.Warn("notify."+ch.Name+": "+w, "channel", ch.Name)
 		}
 	}
-	worker := outbox.New(outbox.Options{
+	wo := outbox.Options{
 		Store:    st,
 		Channels: channels,
 		Logger:   log,
 		MaxAge:   n.OutboxMaxAge.Duration(),
-	})
+	}
+	if cl != nil {
+		wo.Active = cl.IsLeader
+	}
+	worker := outbox.New(wo)
 	engine, err := alerting.New(ctx, alerting.Options{
 		Policy:        alert.NewPolicy(n),
 		Channels:      channels,
@@ -71,9 +79,16 @@ func settleTimeout(m config.Metrics) time.Duration {
 	return 2*max(m.PollInterval.Duration(), m.ScriptInterval.Duration()) + time.Minute
 }
 
-// register subscribes the engine to the monitor's snapshots.
-func (a *alerts) register(h *hooks) {
-	if a != nil {
+// register subscribes the engine to the monitor's snapshots, or in a
+// cluster to the decided ones, which only the leader hands: a member that
+// becomes leader first reloads the alert state its predecessor saved.
+func (a *alerts) register(h *hooks, cl *cluster.Cluster) {
+	switch {
+	case a == nil:
+	case cl != nil:
+		cl.OnLeading(a.engine.Reload)
+		cl.OnDecided(a.engine.Published)
+	default:
 		h.onPublished = append(h.onPublished, a.engine.Published)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/probe"
@@ -64,15 +65,32 @@ func Run(ctx context.Context, o Options) error {
 	// Consumers of the monitor's snapshots and probe results (history,
 	// alerts) register here before the monitor starts.
 	var hooks hooks
-	alerts, err := newAlerts(ctx, cfg, st, log, o.Version)
+	mon := monitor.New(monitor.Options{Config: cfg, Logger: log, Published: hooks.published, Observed: hooks.observed})
+	var source web.Source = mon
+	var reporter web.Reporter = mon
+	var cl *cluster.Cluster
+	if cfg.Cluster.Enabled {
+		// In cluster mode the page, the APIs and the alerting use the
+		// decided status.
+		if cl, err = newCluster(ctx, cfg, log, mon); err != nil {
+			return err
+		}
+		defer cl.Close()
+		hooks.onObserved = append(hooks.onObserved, cl.Observe)
+		source, reporter = cl, cl
+	}
+	alerts, err := newAlerts(ctx, cfg, st, log, o.Version, cl)
 	if err != nil {
 		return err
 	}
-	alerts.register(&hooks)
-	mon := monitor.New(monitor.Options{Config: cfg, Logger: log, Published: hooks.published, Observed: hooks.observed})
-	site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log, Version: o.Version})
+	alerts.register(&hooks, cl)
+	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Logger: log, Version: o.Version})
 	if err != nil {
 		return err
+	}
+	var handler http.Handler = site
+	if cl != nil {
+		handler = withClusterEndpoint(site, cl)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
@@ -80,7 +98,7 @@ func Run(ctx context.Context, o Options) error {
 		return fmt.Errorf("listen on %s (server.inet): %w", cfg.Server.Inet, err)
 	}
 	srv := &http.Server{
-		Handler:           site,
+		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
@@ -91,6 +109,9 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	wg.Go(func() { mon.Run(ctx) })
 	wg.Go(func() { alerts.run(ctx) })
+	if cl != nil {
+		wg.Go(func() { cl.Run(ctx) })
+	}
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 

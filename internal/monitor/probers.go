@@ -2,6 +2,7 @@ package monitor
 
 import (
 	"context"
+	"net"
 	"strconv"
 	"time"
 
@@ -14,6 +15,8 @@ import (
 func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 	met := m.cfg.Metrics
 	timeout := met.PollDelayDead.Duration()
+	// Validation accepted only a literal IP (or nothing: nil, the system's choice).
+	src := net.ParseIP(m.cfg.Server.ProbeSourceAddress)
 	var p probe.Prober
 	switch t.Kind {
 	case "http":
@@ -29,13 +32,14 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 			UserAgent:     "vigil (+" + m.cfg.Branding.PageURL + ")",
 			Timeout:       timeout,
 			Now:           m.now,
+			SourceAddr:    src,
 		}
 	case "tcp":
-		p = &probe.TCP{Host: t.Host, Port: t.Port, Timeout: timeout}
+		p = &probe.TCP{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src}
 	case "ssh":
-		p = &probe.SSH{Host: t.Host, Port: t.Port, Timeout: timeout}
+		p = &probe.SSH{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src}
 	case "icmp":
-		p = &probe.ICMP{Host: t.Host, Timeout: min(timeout, time.Second)}
+		p = &probe.ICMP{Host: t.Host, Timeout: min(timeout, time.Second), SourceAddr: src}
 	}
 	policy := probe.Policy{
 		Retries:   met.PollRetry,

@@ -83,6 +83,10 @@ type Options struct {
 	// nothing woke it: it picks up retries scheduled before a restart.
 	PollEvery time.Duration
 	Now       func() time.Time
+	// Active, when set, says whether this worker may deliver now. In a
+	// cluster every member queues into the shared outbox but only the
+	// leader delivers, so that no message goes out twice.
+	Active func() bool
 }
 
 // Worker delivers the outbox. Its methods are safe for concurrent use.
@@ -149,6 +153,8 @@ func (w *Worker) Enqueue(ctx context.Context, items []Item) (int, error) {
 	return n, nil
 }
 
+func (w *Worker) active() bool { return w.o.Active == nil || w.o.Active() }
+
 // Run delivers until ctx ends. A message being sent when ctx ends stays in
 // the outbox and is sent again at the next start: delivery is at least
 // once, never none.
@@ -167,21 +173,28 @@ func (w *Worker) expire(ctx context.Context) {
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
-		now := w.now()
-		gone, err := w.o.Store.GiveUp(ctx, now.Add(-w.o.MaxAge), now)
-		if err != nil && ctx.Err() == nil {
-			w.log.Error("outbox: cannot give up old notifications", "error", err)
-		}
-		for _, e := range gone {
-			w.log.Error("notification given up: not delivered in time",
-				"channel", e.Channel, "id", e.ID, "created", e.CreatedAt, "attempts", e.Attempts,
-				"max_age", w.o.MaxAge, "last_error", e.LastError)
+		if w.active() { // in a cluster, the leader gives up for everyone
+			w.giveUpOld(ctx)
 		}
 		select {
 		case <-ctx.Done():
 			return
 		case <-tick.C:
 		}
+	}
+}
+
+// giveUpOld gives up the messages older than MaxAge, with an error log each.
+func (w *Worker) giveUpOld(ctx context.Context) {
+	now := w.now()
+	gone, err := w.o.Store.GiveUp(ctx, now.Add(-w.o.MaxAge), now)
+	if err != nil && ctx.Err() == nil {
+		w.log.Error("outbox: cannot give up old notifications", "error", err)
+	}
+	for _, e := range gone {
+		w.log.Error("notification given up: not delivered in time",
+			"channel", e.Channel, "id", e.ID, "created", e.CreatedAt, "attempts", e.Attempts,
+			"max_age", w.o.MaxAge, "last_error", e.LastError)
 	}
 }
 
@@ -211,13 +224,16 @@ func (w *Worker) drain(ctx context.Context, ch notify.Channel) {
 // deliverDue sends every message of ch that is due, until none is. retries
 // maps the ids that failed to when they are due again.
 func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[string]time.Time) {
+	if !w.active() {
+		return
+	}
 	now := w.now()
 	for id, at := range retries {
 		if !at.After(now) {
 			delete(retries, id) // due: Due returns it, if it is still pending
 		}
 	}
-	for ctx.Err() == nil {
+	for ctx.Err() == nil && w.active() {
 		due, err := w.o.Store.Due(ctx, ch.Name, w.now(), 0)
 		if err != nil {
 			if ctx.Err() == nil {

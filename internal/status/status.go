@@ -119,6 +119,16 @@ type Replica struct {
 	// modify what they point to.
 	Load  *Load  // push replicas only
 	Queue *Queue // push nodes with a RabbitMQ queue only
+	// Views is how each vantage point of a cluster sees the replica, by
+	// label; nil outside cluster mode. Shared like Load: never modify it.
+	Views []View
+}
+
+// View is what one cluster member last observed of a replica.
+type View struct {
+	Label  string // the member's vantage point, such as "eu-west"
+	Health Health
+	Reason string
 }
 
 // Node is a group of replicas checked the same way.

@@ -1,0 +1,500 @@
+// Package cluster runs several vigil processes as one: they share a
+// PostgreSQL database, each probes every poll and script replica from its
+// own vantage point and records what it saw, and one leader at a time
+// decides each replica's status from the fresh observations of the live
+// members. A status flips only when enough members agree, every member
+// serves the decided status, and only the leader hands changes to the
+// alerting, so an outage is alerted once however many members see it.
+//
+// Membership: each member upserts a heartbeat row every heartbeat interval;
+// a member is live while its heartbeat is younger than the member timeout.
+//
+// Leadership: the leader is whoever holds a session advisory lock on its own
+// dedicated connection, and it writes its decisions on that same
+// connection. When the connection dies (the process was killed, the network
+// or PostgreSQL went away) the lock goes with it, so no decision can be
+// written by a member that is no longer the leader, and another member
+// takes the lock at its next attempt.
+//
+// Decisions are durable (cluster_decided, with a version counter in
+// cluster_state), so a new leader starts from what the previous one decided:
+// it neither repeats a flip nor forgets one. Each flip is also recorded once
+// in cluster_transitions, its version being the flip's idempotency key.
+package cluster
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sort"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+
+	"github.com/vigil-go/vigil/internal/monitor"
+	"github.com/vigil-go/vigil/internal/status"
+)
+
+// Source is the local monitor: its snapshot, and the receiver of the push
+// and local reports replayed from the other members.
+type Source interface {
+	Snapshot() *status.Snapshot
+	Report(serviceID, nodeID string, r monitor.Report) error
+	Flush(serviceID, nodeID, replicaID string) error
+}
+
+// Options configures a Cluster.
+type Options struct {
+	URL           string // the PostgreSQL database every member shares
+	NodeID        string // unique per member
+	Label         string // vantage point shown to people; NodeID when empty
+	Confirmations int    // 0: a majority of the live members
+	Heartbeat     time.Duration
+	MemberTimeout time.Duration
+	// Fresh says for how long an observation of a node of the given mode
+	// counts (it should span a couple of probe intervals plus a probe's
+	// timeout); older observations are ignored by the decision.
+	Fresh func(mode status.Mode) time.Duration
+	// Tick is how often the leader decides and every member refreshes what
+	// it serves; 250 ms when zero.
+	Tick time.Duration
+	// ReplayWindow is how far back a starting member replays the push and
+	// local reports the others received; 10 minutes when zero.
+	ReplayWindow time.Duration
+	Local        Source
+	Logger       *slog.Logger
+}
+
+// Member is a member as the JSON endpoint and the logs show it.
+type Member struct {
+	NodeID      string    `json:"node_id"`
+	Label       string    `json:"label"`
+	Live        bool      `json:"live"`
+	HeartbeatAt time.Time `json:"heartbeat_at"`
+	StartedAt   time.Time `json:"started_at"`
+}
+
+// Cluster is one member. Its methods are safe for concurrent use.
+type Cluster struct {
+	o    Options
+	log  *slog.Logger
+	pool *pgxpool.Pool
+
+	pendingMu sync.Mutex
+	pending   map[Key]monitor.Observation // observations not yet written
+	reports   []reportRow                 // reports not yet written
+	wake      chan struct{}               // cap 1: something to write
+
+	mu        sync.Mutex
+	view      view // the last state read from the database
+	served    *status.Snapshot
+	servedFor uint64 // local snapshot version served is built from
+	servedGen uint64 // view generation served is built from
+	version   uint64
+
+	leaderMu  sync.Mutex
+	isLeader  bool
+	onDecided []func(prev, cur *status.Snapshot)
+	onLeading []func()
+	handed    *handed // the last snapshot handed to onDecided; nil: none yet in this leadership
+}
+
+// view is the cluster's state as last read from the database.
+type view struct {
+	gen      uint64
+	state    int64 // cluster_state.version when read: views never go back
+	leader   string
+	members  []Member
+	decided  map[Key]Decision
+	observed map[Key][]Observation // fresh observations of live members
+}
+
+// New connects to the database and creates the cluster's tables if needed.
+func New(ctx context.Context, o Options) (*Cluster, error) {
+	if o.NodeID == "" {
+		return nil, errors.New("cluster: empty node id")
+	}
+	if o.Label == "" {
+		o.Label = o.NodeID
+	}
+	if o.Tick <= 0 {
+		o.Tick = 250 * time.Millisecond
+	}
+	if o.Fresh == nil {
+		o.Fresh = func(status.Mode) time.Duration { return 3 * o.MemberTimeout }
+	}
+	cfg, err := pgxpool.ParseConfig(o.URL)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	cfg.MaxConns = 4
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("cluster: %w", err)
+	}
+	if err := ensureSchema(ctx, pool); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("cluster: create tables: %w", err)
+	}
+	c := &Cluster{
+		o:       o,
+		log:     o.Logger.With("member", o.NodeID),
+		pool:    pool,
+		pending: map[Key]monitor.Observation{},
+		wake:    make(chan struct{}, 1),
+		view:    view{decided: map[Key]Decision{}, observed: map[Key][]Observation{}},
+	}
+	return c, nil
+}
+
+// Close releases the database connections; call it after Run returned.
+func (c *Cluster) Close() { c.pool.Close() }
+
+// NodeID returns this member's id.
+func (c *Cluster) NodeID() string { return c.o.NodeID }
+
+// OnDecided registers f to receive the decided snapshots while this member
+// leads: the alerting subscribes here instead of to the monitor, so that it
+// fires on decided statuses, on one member only. Register before Run.
+//
+// f is called with each new decided snapshot and the one handed before it.
+// In these snapshots Version is not the served one: it numbers the changes
+// of the page's status and dead list across the whole cluster, durably, so
+// the same change carries the same Version on whichever member hands it
+// (after a failover a change may be handed twice, never under two numbers,
+// and never lost). Key alerts by it. The first call after a member becomes
+// leader has as prev the status handed last by any member (only its Version,
+// Health and Dead are set): an outage that started during the failover is
+// handed then, and one handed before is not handed again. Like the
+// monitor's hooks, f must return quickly.
+func (c *Cluster) OnDecided(f func(prev, cur *status.Snapshot)) {
+	c.leaderMu.Lock()
+	defer c.leaderMu.Unlock()
+	c.onDecided = append(c.onDecided, f)
+}
+
+// OnLeading registers f to be called each time this member becomes the
+// leader, before the first decided snapshot it hands. f must return quickly.
+func (c *Cluster) OnLeading(f func()) {
+	c.leaderMu.Lock()
+	defer c.leaderMu.Unlock()
+	c.onLeading = append(c.onLeading, f)
+}
+
+// IsLeader reports whether this member leads now.
+func (c *Cluster) IsLeader() bool {
+	c.leaderMu.Lock()
+	defer c.leaderMu.Unlock()
+	return c.isLeader
+}
+
+// Observe records a probe result of this member; it is the monitor's
+// Observed hook and returns at once (a writer goroutine stores it).
+func (c *Cluster) Observe(o monitor.Observation) {
+	c.pendingMu.Lock()
+	c.pending[Key{o.Service, o.Node, o.Replica}] = o
+	c.pendingMu.Unlock()
+	c.poke()
+}
+
+func (c *Cluster) poke() {
+	select {
+	case c.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run takes part in the cluster until ctx ends.
+func (c *Cluster) Run(ctx context.Context) {
+	var wg sync.WaitGroup
+	wg.Go(func() { c.heartbeat(ctx) })
+	wg.Go(func() { c.writer(ctx) })
+	wg.Go(func() { c.refresher(ctx) })
+	wg.Go(func() { c.replayer(ctx) })
+	wg.Go(func() { c.lead(ctx) })
+	wg.Wait()
+	// Leave at once rather than after a member timeout, so a clean stop
+	// does not count as a dead vantage point. Best effort.
+	sctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, err := c.pool.Exec(sctx, `DELETE FROM cluster_members WHERE node_id = $1`, c.o.NodeID); err != nil {
+		c.log.Warn("cluster: leave", "error", err)
+	}
+}
+
+// heartbeat keeps this member's row fresh.
+func (c *Cluster) heartbeat(ctx context.Context) {
+	failing := false
+	every(ctx, c.o.Heartbeat, func() {
+		_, err := c.pool.Exec(ctx, `INSERT INTO cluster_members (node_id, label, started_ms, heartbeat_ms)
+			VALUES ($1, $2, `+nowMS+`, `+nowMS+`)
+			ON CONFLICT (node_id) DO UPDATE SET label = EXCLUDED.label, heartbeat_ms = EXCLUDED.heartbeat_ms`,
+			c.o.NodeID, c.o.Label)
+		if err != nil && ctx.Err() == nil {
+			if !failing {
+				c.log.Error("cluster: heartbeat failed; retrying", "error", err)
+			}
+			failing = true
+			// The database may have been recreated empty.
+			_ = ensureSchema(ctx, c.pool)
+			return
+		}
+		if failing && err == nil {
+			c.log.Info("cluster: heartbeat restored")
+		}
+		failing = false
+	})
+}
+
+// writer stores this member's observations and received reports. What
+// cannot be written stays pending (the latest observation per replica, every
+// report) and is retried.
+func (c *Cluster) writer(ctx context.Context) {
+	retry := time.NewTicker(time.Second)
+	defer retry.Stop()
+	failing := false
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-c.wake:
+		case <-retry.C:
+		}
+		err := c.flushPending(ctx)
+		if err != nil && ctx.Err() == nil && !failing {
+			c.log.Error("cluster: cannot record observations; retrying", "error", err)
+		}
+		failing = err != nil
+	}
+}
+
+func (c *Cluster) flushPending(ctx context.Context) error {
+	c.pendingMu.Lock()
+	obs := c.pending
+	reps := c.reports
+	c.pending = map[Key]monitor.Observation{}
+	c.reports = nil
+	c.pendingMu.Unlock()
+	if len(obs) == 0 && len(reps) == 0 {
+		return nil
+	}
+	err := c.writeBatch(ctx, obs, reps)
+	if err != nil {
+		// Put back what failed, unless a newer observation arrived meanwhile.
+		c.pendingMu.Lock()
+		for k, o := range obs {
+			if _, newer := c.pending[k]; !newer {
+				c.pending[k] = o
+			}
+		}
+		c.reports = append(reps, c.reports...)
+		c.pendingMu.Unlock()
+	}
+	return err
+}
+
+func (c *Cluster) writeBatch(ctx context.Context, obs map[Key]monitor.Observation, reps []reportRow) error {
+	tx, err := c.pool.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	now := time.Now()
+	for k, o := range obs {
+		latency := int64(-1)
+		if o.Result.Latency > 0 || o.Result.Health == status.Healthy {
+			latency = o.Result.Latency.Milliseconds()
+		}
+		// The observation's age on this member's clock, subtracted from the
+		// database's clock.
+		age := max(now.Sub(o.At), 0).Milliseconds()
+		if _, err := tx.Exec(ctx, `INSERT INTO cluster_observations
+			(member, service, node, replica, health, latency_ms, reason, observed_ms)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, `+nowMS+` - $8)
+			ON CONFLICT (member, service, node, replica) DO UPDATE SET
+			health = EXCLUDED.health, latency_ms = EXCLUDED.latency_ms,
+			reason = EXCLUDED.reason, observed_ms = EXCLUDED.observed_ms`,
+			c.o.NodeID, k.Service, k.Node, k.Replica, o.Result.Health.String(), latency, o.Result.Reason, age); err != nil {
+			return err
+		}
+	}
+	for _, r := range reps {
+		if err := r.insert(ctx, tx, c.o.NodeID, now); err != nil {
+			return err
+		}
+	}
+	return tx.Commit(ctx)
+}
+
+// refresher reads the shared state every tick, so that every member serves
+// the decided status.
+func (c *Cluster) refresher(ctx context.Context) {
+	failing := false
+	every(ctx, c.o.Tick, func() {
+		v, err := c.read(ctx)
+		if err != nil {
+			if ctx.Err() == nil && !failing {
+				c.log.Error("cluster: cannot read the shared state; serving the last one read", "error", err)
+			}
+			failing = true
+			return
+		}
+		if failing {
+			c.log.Info("cluster: shared state readable again")
+		}
+		failing = false
+		c.setView(v)
+	})
+}
+
+// read loads members, leader, decisions and fresh observations.
+func (c *Cluster) read(ctx context.Context) (view, error) {
+	v := view{decided: map[Key]Decision{}, observed: map[Key][]Observation{}}
+	var now int64
+	err := c.pool.QueryRow(ctx, `SELECT version, leader, `+nowMS+` FROM cluster_state WHERE id = 1`).Scan(&v.state, &v.leader, &now)
+	if err != nil {
+		return v, err
+	}
+	members, err := readMembers(ctx, c.pool, now, c.o.MemberTimeout)
+	if err != nil {
+		return v, err
+	}
+	v.members = members
+	if v.decided, err = readDecided(ctx, c.pool); err != nil {
+		return v, err
+	}
+	if v.observed, err = readObservations(ctx, c.pool, now, members, c.modes(), c.o.Fresh); err != nil {
+		return v, err
+	}
+	return v, nil
+}
+
+// modes maps each node of the local tree to its mode.
+func (c *Cluster) modes() map[[2]string]status.Mode {
+	m := map[[2]string]status.Mode{}
+	for _, s := range c.o.Local.Snapshot().Services {
+		for _, n := range s.Nodes {
+			m[[2]string{s.ID, n.ID}] = n.Mode
+		}
+	}
+	return m
+}
+
+// setView installs a freshly read state if it differs from the current one.
+func (c *Cluster) setView(v view) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if v.state < c.view.state {
+		// Read before a decision this member already applied (the
+		// leader applies its own at once).
+		return
+	}
+	if c.view.leader != v.leader {
+		c.log.Info("cluster: leader", "leader", v.leader, "members", describeMembers(v.members))
+	} else if describeMembers(c.view.members) != describeMembers(v.members) {
+		c.log.Info("cluster: members changed", "leader", v.leader, "members", describeMembers(v.members))
+	}
+	if sameView(c.view, v) {
+		return
+	}
+	v.gen = c.view.gen + 1
+	c.view = v
+}
+
+// Status is what the JSON endpoint serves.
+type Status struct {
+	NodeID  string   `json:"node_id"`
+	Leader  string   `json:"leader"`
+	Members []Member `json:"members"`
+}
+
+// Status returns the members and the leader as last read.
+func (c *Cluster) Status() Status {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return Status{NodeID: c.o.NodeID, Leader: c.view.leader, Members: append([]Member{}, c.view.members...)}
+}
+
+// Snapshot returns the local monitor's snapshot with the decided status of
+// every poll and script replica, and how each vantage point sees it. Its
+// Version grows whenever the local snapshot or the decided state changes.
+func (c *Cluster) Snapshot() *status.Snapshot {
+	local := c.o.Local.Snapshot()
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.served != nil && c.servedFor == local.Version && c.servedGen == c.view.gen {
+		return c.served
+	}
+	c.version++
+	c.served = overlay(local, c.view, c.version)
+	c.servedFor, c.servedGen = local.Version, c.view.gen
+	return c.served
+}
+
+// overlay builds the served snapshot from the local one and the shared view.
+func overlay(local *status.Snapshot, v view, version uint64) *status.Snapshot {
+	snap := *local
+	snap.Version = version
+	snap.Services = make([]status.Service, len(local.Services))
+	for si, svc := range local.Services {
+		snap.Services[si] = svc
+		snap.Services[si].Nodes = make([]status.Node, len(svc.Nodes))
+		for ni, node := range svc.Nodes {
+			n := node
+			n.Replicas = append([]status.Replica(nil), node.Replicas...)
+			if n.Mode == status.Poll || n.Mode == status.Script {
+				for ri := range n.Replicas {
+					applyDecision(&n.Replicas[ri], Key{svc.ID, node.ID, n.Replicas[ri].ID}, v)
+				}
+			}
+			snap.Services[si].Nodes[ni] = n
+		}
+	}
+	snap.Health, snap.Dead = status.Rollup(snap.Services)
+	return &snap
+}
+
+// applyDecision replaces what this member saw of a replica by what the
+// cluster decided. Until the leader decided anything about a replica it is
+// healthy, as every replica is before its first check.
+func applyDecision(r *status.Replica, k Key, v view) {
+	d, ok := v.decided[k]
+	if !ok {
+		d = Decision{Health: status.Healthy}
+	}
+	r.Health, r.Reason = d.Health, d.Reason
+	if d.SinceMS > 0 {
+		r.Since = time.UnixMilli(d.SinceMS).UTC()
+	}
+	obs := v.observed[k]
+	if len(obs) == 0 {
+		r.Views = nil
+		return
+	}
+	r.Views = make([]status.View, 0, len(obs))
+	for _, o := range obs {
+		r.Views = append(r.Views, status.View{Label: o.Label, Health: o.Health, Reason: o.Reason})
+	}
+	sort.Slice(r.Views, func(i, j int) bool { return r.Views[i].Label < r.Views[j].Label })
+	// The page shows the reason of a replica that is not healthy: say which
+	// vantage points see what, after the decided reason.
+	if r.Health != status.Healthy {
+		r.Reason = d.Reason + " (" + describeViews(r.Views) + ")"
+	}
+}
+
+// every runs f now and then every d until ctx ends.
+func every(ctx context.Context, d time.Duration, f func()) {
+	t := time.NewTicker(d)
+	defer t.Stop()
+	for {
+		f()
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}

@@ -1,0 +1,265 @@
+package cluster
+
+import (
+	"context"
+	"errors"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-go/vigil/internal/status"
+)
+
+// lead competes for leadership and, while this member holds it, decides.
+// It retries every heartbeat interval: after the leader dies, the next
+// member to try takes over within about one interval of the database
+// noticing the dead connection.
+func (c *Cluster) lead(ctx context.Context) {
+	failing := false
+	for ctx.Err() == nil {
+		conn, err := pgx.Connect(ctx, c.o.URL)
+		if err != nil {
+			if ctx.Err() == nil && !failing {
+				c.log.Error("cluster: cannot connect for leadership; retrying", "error", err)
+			}
+			failing = true
+			sleep(ctx, c.o.Heartbeat)
+			continue
+		}
+		failing = false
+		c.campaign(ctx, conn)
+		cctx, cancel := context.WithTimeout(context.Background(), time.Second)
+		conn.Close(cctx)
+		cancel()
+	}
+}
+
+// campaign tries for the lock on conn until it gets it, then leads until
+// conn fails or ctx ends. It returns when conn should be dropped.
+func (c *Cluster) campaign(ctx context.Context, conn *pgx.Conn) {
+	for {
+		var got bool
+		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderLock).Scan(&got); err != nil {
+			if ctx.Err() == nil {
+				c.log.Warn("cluster: leadership attempt failed; reconnecting", "error", err)
+			}
+			return
+		}
+		if got {
+			break
+		}
+		if !sleep(ctx, c.o.Heartbeat) {
+			return
+		}
+	}
+	c.setLeader(true)
+	defer c.setLeader(false)
+	if _, err := conn.Exec(ctx, `UPDATE cluster_state SET leader = $1, leader_since_ms = `+nowMS+` WHERE id = 1`, c.o.NodeID); err != nil {
+		c.log.Warn("cluster: lost the database as it became leader", "error", err)
+		return
+	}
+	c.log.Info("cluster: this member leads now")
+	lastPrune := time.Time{}
+	t := time.NewTicker(c.o.Tick)
+	defer t.Stop()
+	for {
+		if err := c.decideRound(ctx, conn); err != nil {
+			if ctx.Err() == nil {
+				c.log.Error("cluster: leadership lost: the database connection failed", "error", err)
+			}
+			return
+		}
+		if err := c.handOff(ctx, conn); err != nil {
+			if ctx.Err() == nil {
+				c.log.Error("cluster: leadership lost: cannot record the hand-off", "error", err)
+			}
+			return
+		}
+		if time.Since(lastPrune) > time.Minute {
+			lastPrune = time.Now()
+			c.prune(ctx, conn)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
+}
+
+func (c *Cluster) setLeader(on bool) {
+	c.leaderMu.Lock()
+	c.isLeader = on
+	c.handed = nil
+	var leading []func()
+	if on {
+		leading = c.onLeading
+	}
+	c.leaderMu.Unlock()
+	for _, f := range leading {
+		f()
+	}
+	if !on {
+		c.log.Info("cluster: this member no longer leads")
+	}
+}
+
+// decideRound reads the observations and writes the decisions that change,
+// in one transaction on the leader's connection: if that connection lost
+// the lock, it is dead too, so nothing is written by a former leader.
+func (c *Cluster) decideRound(ctx context.Context, conn *pgx.Conn) error {
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback(ctx)
+	v := view{leader: c.o.NodeID}
+	var version, now int64
+	if err := tx.QueryRow(ctx, `SELECT version, `+nowMS+` FROM cluster_state WHERE id = 1 FOR UPDATE`).Scan(&version, &now); err != nil {
+		return err
+	}
+	if v.members, err = readMembers(ctx, tx, now, c.o.MemberTimeout); err != nil {
+		return err
+	}
+	if v.decided, err = readDecided(ctx, tx); err != nil {
+		return err
+	}
+	if v.observed, err = readObservations(ctx, tx, now, v.members, c.modes(), c.o.Fresh); err != nil {
+		return err
+	}
+	live := 0
+	for _, m := range v.members {
+		if m.Live {
+			live++
+		}
+	}
+	need := required(c.o.Confirmations, live)
+	for k, obs := range v.observed {
+		cur := v.decided[k]
+		h, reason, changed := decide(cur.Health, obs, need)
+		if !changed {
+			continue
+		}
+		version++
+		if _, err := tx.Exec(ctx, `INSERT INTO cluster_decided (service, node, replica, health, reason, since_ms, decided_ms, version)
+			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
+			ON CONFLICT (service, node, replica) DO UPDATE SET health = EXCLUDED.health, reason = EXCLUDED.reason,
+			since_ms = EXCLUDED.since_ms, decided_ms = EXCLUDED.decided_ms, version = EXCLUDED.version`,
+			k.Service, k.Node, k.Replica, h.String(), reason, now, version); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO cluster_transitions (version, service, node, replica, from_health, to_health, reason, at_ms, decided_by)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
+			version, k.Service, k.Node, k.Replica, cur.Health.String(), h.String(), reason, now, c.o.NodeID); err != nil {
+			return err
+		}
+		v.decided[k] = Decision{Health: h, Reason: reason, SinceMS: now, Version: version}
+		c.log.Info("cluster: replica status decided", "replica", status.DeadID(k.Service, k.Node, k.Replica),
+			"from", cur.Health, "to", h, "reason", reason, "confirmations", need, "live", live, "version", version)
+	}
+	if _, err := tx.Exec(ctx, `UPDATE cluster_state SET version = $1, leader = $2 WHERE id = 1`, version, c.o.NodeID); err != nil {
+		return err
+	}
+	if err := tx.Commit(ctx); err != nil {
+		return err
+	}
+	// Serve (and hand off) what was just decided without waiting for the
+	// next refresh.
+	v.state = version
+	c.setView(v)
+	return nil
+}
+
+// handOff gives the decided snapshot to the OnDecided consumers when it
+// changed since the last hand-off, and records in the shared store each
+// change of the page's status or dead list, numbered: the number is the
+// Version of the snapshot handed over, the same on whichever member hands
+// it. The consumers run before the record is written, so a leader that dies
+// in between leaves the change to its successor, which hands it again under
+// the same number: a consumer keying its alerts by Version (the outbox's
+// idempotency key) sends each one once.
+func (c *Cluster) handOff(ctx context.Context, conn *pgx.Conn) error {
+	cur := c.Snapshot()
+	c.leaderMu.Lock()
+	prev, fns := c.handed, c.onDecided
+	c.leaderMu.Unlock()
+	if prev != nil && prev.served == cur.Version {
+		return nil
+	}
+	if prev == nil {
+		// First hand-off of this leadership: start from what was handed
+		// last, by whichever member.
+		var v int64
+		var h, dead string
+		if err := conn.QueryRow(ctx, `SELECT handed_version, handed_health, handed_dead FROM cluster_state WHERE id = 1`).Scan(&v, &h, &dead); err != nil {
+			return err
+		}
+		health, err := status.ParseHealth(h)
+		if err != nil {
+			return err
+		}
+		prev = &handed{snap: &status.Snapshot{Version: uint64(v), Health: health, Dead: splitDead(dead)}}
+	}
+	next := *cur
+	next.Version = prev.snap.Version
+	changed := prev.snap.Health != cur.Health || !slices.Equal(prev.snap.Dead, cur.Dead)
+	if changed {
+		next.Version++
+	}
+	for _, f := range fns {
+		f(prev.snap, &next)
+	}
+	if changed {
+		tag, err := conn.Exec(ctx, `UPDATE cluster_state SET handed_version = $1, handed_health = $2, handed_dead = $3
+			WHERE id = 1 AND handed_version = $4`, int64(next.Version), next.Health.String(), strings.Join(next.Dead, "\n"), int64(prev.snap.Version))
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() != 1 {
+			return errors.New("another member handed a decided status meanwhile")
+		}
+		c.log.Info("cluster: decided page status handed off", "key", next.Version, "from", prev.snap.Health, "to", next.Health, "dead", next.Dead)
+	}
+	c.leaderMu.Lock()
+	c.handed = &handed{snap: &next, served: cur.Version}
+	c.leaderMu.Unlock()
+	return nil
+}
+
+// handed is the last snapshot handed to the consumers.
+type handed struct {
+	snap   *status.Snapshot // as handed: Version is the hand-off number
+	served uint64           // the served snapshot's Version it came from
+}
+
+func splitDead(s string) []string {
+	if s == "" {
+		return nil
+	}
+	return strings.Split(s, "\n")
+}
+
+// prune drops reports older than the replay window, and members silent for
+// a day (a member renamed or retired).
+func (c *Cluster) prune(ctx context.Context, conn *pgx.Conn) {
+	if _, err := conn.Exec(ctx, `DELETE FROM cluster_reports WHERE at_ms < `+nowMS+` - $1`, 2*c.replayWindow().Milliseconds()); err != nil {
+		c.log.Warn("cluster: prune reports", "error", err)
+	}
+	if _, err := conn.Exec(ctx, `DELETE FROM cluster_members WHERE heartbeat_ms < `+nowMS+` - 86400000`); err != nil {
+		c.log.Warn("cluster: prune members", "error", err)
+	}
+}
+
+// sleep waits for d or the end of ctx; it reports whether ctx is still on.
+func sleep(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
+}
