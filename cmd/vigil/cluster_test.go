@@ -224,12 +224,18 @@ id = "api"
 label = "API"
 mode = "poll"
 replicas = ["%s"]
+
+[notify]
+startup_notification = false
+
+[notify.webhook]
+hook_url = "%s"
 `
 
-func startMember(t *testing.T, dir, dbURL, target string, m *member) {
+func startMember(t *testing.T, dir, dbURL, target, hook string, m *member) {
 	t.Helper()
 	cfg := filepath.Join(dir, m.id+".cfg")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(clusterConfig, m.source, dbURL, m.id, m.label, target)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(clusterConfig, m.source, dbURL, m.id, m.label, target, hook)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m.cmd = exec.Command(vigilBin, "-c", cfg)
@@ -309,6 +315,46 @@ func handedOff(members []*member) (intoDead, outOfDead int) {
 	return
 }
 
+// webhookSink receives the cluster's alerts, as a user's webhook would.
+type webhookSink struct {
+	mu              sync.Mutex
+	intoDead, other int
+}
+
+func (w *webhookSink) ServeHTTP(rw http.ResponseWriter, r *http.Request) {
+	var p struct{ Type, Status string }
+	if err := json.NewDecoder(r.Body).Decode(&p); err != nil {
+		http.Error(rw, err.Error(), http.StatusBadRequest)
+		return
+	}
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if p.Type == "changed" && p.Status == "dead" {
+		w.intoDead++
+	} else if p.Type == "changed" {
+		w.other++
+	}
+}
+
+// received waits until the webhook got exactly in alerts into dead and out
+// out of it, and fails if it got more or, within 15 s, fewer.
+func (w *webhookSink) received(t *testing.T, in, out int) {
+	t.Helper()
+	counts := func() (int, int) {
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		return w.intoDead, w.other
+	}
+	eventually(t, 15*time.Second, fmt.Sprintf("%d/%d webhook alerts into/out of dead", in, out), func() bool {
+		i, o := counts()
+		return i >= in && o >= out
+	})
+	time.Sleep(time.Second) // a duplicate would arrive by now
+	if i, o := counts(); i != in || o != out {
+		t.Fatalf("webhook alerts into/out of dead: %d/%d, want %d/%d", i, o, in, out)
+	}
+}
+
 func transitions(t *testing.T, dbURL string) []string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -361,6 +407,9 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 	target := &flakyTarget{}
 	ts := httptest.NewServer(target)
 	defer ts.Close()
+	hook := &webhookSink{}
+	hs := httptest.NewServer(hook)
+	defer hs.Close()
 
 	dir := t.TempDir()
 	members := []*member{
@@ -369,7 +418,7 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 		{id: "n4", label: "us-west", source: "127.0.0.4"},
 	}
 	for _, m := range members {
-		startMember(t, dir, pg.url(), ts.URL+"/", m)
+		startMember(t, dir, pg.url(), ts.URL+"/", hs.URL+"/", m)
 	}
 	allLive := func(ms []*member, n int) func() bool {
 		return func() bool {
@@ -405,6 +454,7 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 	if in, _ := handedOff(members); in != 0 {
 		t.Fatalf("%d alerts with one dissenting vantage point, want 0", in)
 	}
+	hook.received(t, 0, 0)
 
 	// Seen dead from two: one flip, one alert, on every page.
 	target.set("127.0.0.2", "127.0.0.3")
@@ -420,6 +470,7 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 	if in, _ := handedOff(members); in != 1 {
 		t.Fatalf("%d alerts for one outage, want 1", in)
 	}
+	hook.received(t, 1, 0)
 
 	// Recovery, confirmed by two as well.
 	target.set("127.0.0.2")
@@ -454,6 +505,7 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 	if in, out := handedOff(members); in != 2 || out != 1 {
 		t.Fatalf("alerts into/out of dead: %d/%d, want 2/1", in, out)
 	}
+	hook.received(t, 2, 1)
 
 	// PostgreSQL restarts during the outage: members reconnect, nothing is
 	// alerted twice.
@@ -471,6 +523,7 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 	if in, out := handedOff(members); in != 2 || out != 1 {
 		t.Fatalf("alerts into/out of dead after the restart: %d/%d, want 2/1", in, out)
 	}
+	hook.received(t, 2, 1)
 
 	// And the members still decide: recovery after the restart.
 	target.set()
@@ -479,4 +532,5 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 	if in, out := handedOff(members); in != 2 || out != 2 {
 		t.Fatalf("alerts into/out of dead at the end: %d/%d, want 2/2", in, out)
 	}
+	hook.received(t, 2, 2)
 }
