@@ -65,7 +65,7 @@ func Run(ctx context.Context, o Options) error {
 	// alerts) register here before the monitor starts.
 	var hooks hooks
 	mon := monitor.New(monitor.Options{Config: cfg, Logger: log, Published: hooks.published, Observed: hooks.observed})
-	site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log, Version: o.Version})
+	site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Store: st, Logger: log, Version: o.Version})
 	if err != nil {
 		return err
 	}
