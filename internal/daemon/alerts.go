@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/web"
 )
 
 // alerts is the alerting of a running vigil: the engine that decides what
@@ -91,6 +92,15 @@ func (a *alerts) register(h *hooks, cl *cluster.Cluster) {
 	default:
 		h.onPublished = append(h.onPublished, a.engine.Published)
 	}
+}
+
+// control is what the manager API uses to mute reminders; nil without
+// [notify] (the web server then keeps the deadline itself, as Vigil does).
+func (a *alerts) control() web.Alerting {
+	if a == nil {
+		return nil
+	}
+	return a.engine
 }
 
 // run decides and delivers until ctx ends.

@@ -84,7 +84,8 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	alerts.register(&hooks, cl)
-	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Logger: log, Version: o.Version})
+	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
+		Alerting: alerts.control(), Logger: log, Version: o.Version})
 	if err != nil {
 		return err
 	}

@@ -41,6 +41,12 @@ type pageData struct {
 
 	Announcements []announcementView // newest first
 	Services      []serviceView
+
+	// HasHistory is set when a store keeps history: nodes then carry
+	// History, and Incidents and Maintenance are filled.
+	HasHistory  bool
+	Incidents   []incidentView    // the most recent, newest first
+	Maintenance []maintenanceView // in force or upcoming, by start
 }
 
 type brandingView struct {
@@ -80,6 +86,9 @@ type nodeView struct {
 	LinkURL           string
 	LinkLabel         string
 	Replicas          []replicaView
+	// Maintenance is set when a maintenance window covers the node now.
+	Maintenance *maintenanceView
+	History     *nodeHistoryView // nil without a store
 }
 
 type replicaView struct {
@@ -107,10 +116,13 @@ type pageKey struct {
 	snap          *status.Snapshot
 	year          int
 	announcements []Announcement
+	hist          *history // nil without a store
+	windows       string   // the maintenance windows in force
+	now           time.Time
 }
 
 func samePage(a, b pageKey) bool {
-	return a.snap.Version == b.snap.Version && a.year == b.year &&
+	return a.snap.Version == b.snap.Version && a.year == b.year && a.hist == b.hist && a.windows == b.windows &&
 		slices.EqualFunc(a.announcements, b.announcements, func(x, y Announcement) bool {
 			return x.Title == y.Title && x.Text == y.Text && x.Published.Equal(y.Published)
 		})
@@ -122,9 +134,12 @@ func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pageKey() pageKey {
-	k := pageKey{snap: s.snapshot(), year: s.now().UTC().Year()}
-	if s.announcements != nil {
-		k.announcements = s.announcements()
+	now := s.now().UTC()
+	k := pageKey{snap: s.snapshot(), year: now.Year(), now: now}
+	if s.data != nil {
+		k.announcements = s.data.announcements().page
+		k.hist = s.data.history()
+		k.windows = windowsKey(k.hist.activeWindows(now))
 	}
 	return k
 }
@@ -149,10 +164,10 @@ func (s *Server) renderPage(k pageKey) *rendition {
 func (s *Server) pageData(k pageKey) *pageData {
 	b := s.cfg.Branding
 	snap := k.snap
-	now := s.now().UTC()
+	now := k.now
 	d := &pageData{
 		AssetVersion: s.theme.version,
-		RenderKey:    fmt.Sprintf("%d-%d-%x", snap.Version, k.year, announcementsHash(k.announcements)),
+		RenderKey:    fmt.Sprintf("%d-%d-%x", snap.Version, k.year, announcementsHash(k.announcements)) + historyKey(k),
 		Status:       snap.Health.String(),
 		Year:         k.year,
 		ProjectURL:   projectURL,
@@ -192,9 +207,15 @@ func (s *Server) pageData(k pageKey) *pageData {
 			for i, rep := range node.Replicas {
 				nv.Replicas = append(nv.Replicas, replicaViewOf(svc.ID, node, i, rep, now))
 			}
+			if k.hist != nil {
+				s.addNodeHistory(&nv, svc.ID, node, k)
+			}
 			sv.Nodes = append(sv.Nodes, nv)
 		}
 		d.Services = append(d.Services, sv)
+	}
+	if k.hist != nil {
+		s.addPageHistory(d, k)
 	}
 	return d
 }

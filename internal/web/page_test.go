@@ -320,17 +320,24 @@ func TestPageReplicaStatuses(t *testing.T) {
 }
 
 func TestPageAnnouncements(t *testing.T) {
-	var list atomicValue[[]Announcement]
-	ts := newTestServer(t, Options{Announcements: func() []Announcement { return list.load() }})
+	st := openStore(t)
+	ts := newManagerServer(t, st, Options{})
 
 	if body := ts.get(t, "/").body; strings.Contains(body, "Announcement") || strings.Contains(body, "announcement-preceding") {
 		t.Error("page without announcements shows an announcement section")
 	}
 
-	list.store([]Announcement{
-		{Title: "Maintenance", Text: "Database upgrade.\nExpect <b>short</b> outages.\r\nThanks.", Published: time.Date(2022, 7, 5, 9, 3, 1, 0, time.UTC)},
-		{Title: "Resolved & done", Text: "All good.", Published: time.Date(2022, 7, 6, 10, 0, 0, 0, time.FixedZone("CEST", 7200))},
-	})
+	ctx := t.Context()
+	if _, err := st.AddAnnouncement(ctx, "Maintenance", "Database upgrade.\nExpect <b>short</b> outages.\r\nThanks.", time.Date(2022, 7, 5, 9, 3, 1, 0, time.UTC)); err != nil {
+		t.Fatal(err)
+	}
+	resolved, err := st.AddAnnouncement(ctx, "Resolved & done", "All good.", time.Date(2022, 7, 6, 10, 0, 0, 0, time.FixedZone("CEST", 7200)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What the page shows is read at start and after writes through the
+	// manager API, never on a page view: a restarted server shows them.
+	ts = newManagerServer(t, st, Options{})
 	body := ts.get(t, "/").body
 	section := element(t, body, `<section class="announcement`, "</section>")
 	if !strings.Contains(body, "announcement-preceding") {
@@ -351,7 +358,8 @@ func TestPageAnnouncements(t *testing.T) {
 
 	// New announcements change the page even when the monitor's state does not.
 	first := ts.get(t, "/")
-	list.store(append(list.load()[:1:1], Announcement{Title: "Another", Text: "x"}))
+	ts.manager(t, "POST", "/manager/announcement/", `{"title": "Another", "text": "x"}`)
+	ts.manager(t, "DELETE", "/manager/announcement/"+resolved.ID+"/", "")
 	second := ts.get(t, "/", "If-None-Match", first.header.Get("ETag"))
 	if second.code != http.StatusOK || !strings.Contains(second.body, "Another") || strings.Contains(second.body, "Resolved") {
 		t.Errorf("GET / after the announcements changed = %d, want the new announcements", second.code)

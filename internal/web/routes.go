@@ -33,5 +33,12 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("DELETE /reporter/{probe}/{node}/{replica}", requireToken(token, s.handleFlush))
 	}
 
+	if s.data != nil {
+		s.mux.HandleFunc("GET /status/history/{service}/{node}", s.handleNodeHistory)
+		s.mux.HandleFunc("GET /status/incidents", s.handleIncidents)
+		s.mux.HandleFunc("GET /status/feed.atom", s.handleFeed)
+		s.managerRoutes()
+	}
+
 	s.mux.HandleFunc("/", notFound)
 }

@@ -8,6 +8,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -43,10 +44,18 @@ type Options struct {
 	Config *config.Config
 	// Source publishes the monitor's state.
 	Source Source
-	// Announcements, when set, returns the current announcements, in any
-	// order (the page shows them newest first). It is called on every page
-	// request, must not block, and its result must not be modified afterwards.
-	Announcements func() []Announcement
+	// Store, when set, keeps the announcements, maintenance windows,
+	// incidents and history the page shows, and serves the manager API
+	// (/manager/…) and the history feeds (/status/history/…,
+	// /status/incidents, /status/feed.atom). Without it those routes answer
+	// 404 and the page shows no history. What the page shows is read into
+	// memory at New and after every write through the manager API; history
+	// recorded by others shows within a minute.
+	Store Store
+	// Alerting, when set, keeps the reminder muting of
+	// /manager/prober/alerts/ignored/; without it the server keeps the
+	// deadline in memory, as Vigil does.
+	Alerting Alerting
 	// Reporter, when set, receives the reports of push and local replicas
 	// (POST and DELETE /reporter/…); without it those routes answer 404.
 	Reporter Reporter
@@ -63,13 +72,14 @@ type Options struct {
 // Server is Vigil's HTTP handler. Create it with New; it is safe for
 // concurrent use.
 type Server struct {
-	cfg           *config.Config
-	source        Source
-	announcements func() []Announcement
-	reporter      Reporter
-	log           *slog.Logger
-	now           func() time.Time
-	theme         *theme
+	cfg      *config.Config
+	source   Source
+	data     *data // nil without a store
+	alerting Alerting
+	reporter Reporter
+	log      *slog.Logger
+	now      func() time.Time
+	theme    *theme
 
 	mux     *http.ServeMux
 	handler http.Handler
@@ -90,12 +100,11 @@ func New(o Options) (*Server, error) {
 		return nil, errors.New("web: no source")
 	}
 	s := &Server{
-		cfg:           o.Config,
-		source:        o.Source,
-		announcements: o.Announcements,
-		reporter:      o.Reporter,
-		log:           o.Logger,
-		now:           o.Now,
+		cfg:      o.Config,
+		source:   o.Source,
+		reporter: o.Reporter,
+		log:      o.Logger,
+		now:      o.Now,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -112,6 +121,21 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.theme = t
+	s.alerting = o.Alerting
+	if s.alerting == nil {
+		s.alerting = &memoryAlerting{now: s.now}
+	}
+	if o.Store != nil {
+		s.data = &data{st: o.Store, now: s.now, src: s.snapshot, log: s.log}
+		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		defer cancel()
+		if err := s.data.reloadAnnouncements(ctx); err != nil {
+			return nil, fmt.Errorf("web: read announcements: %w", err)
+		}
+		if err := s.data.reloadHistory(ctx); err != nil {
+			return nil, fmt.Errorf("web: read history: %w", err)
+		}
+	}
 	s.mux = http.NewServeMux()
 	s.routes()
 	s.handler = s.recoverPanics(normalizePath(s.mux))

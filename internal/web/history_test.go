@@ -1,0 +1,206 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"encoding/xml"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/store"
+)
+
+// fillHistory writes three days of history of web/api into st: vigil
+// running since testNow-3d, the node healthy except a 30-minute outage on
+// 3 March (with its incident), and two hourly latency samples.
+func fillHistory(t *testing.T, st *store.Store) {
+	t.Helper()
+	ctx := context.Background()
+	start := testNow.Add(-72 * time.Hour)
+	for at := start; !at.After(testNow); at = at.Add(time.Hour) {
+		if err := st.MarkAlive(ctx, "test", at); err != nil {
+			t.Fatal(err)
+		}
+	}
+	down := time.Date(2031, 3, 3, 12, 0, 0, 0, time.UTC)
+	node := func(at time.Time, from, to status.Health) store.Change {
+		return store.Change{Time: at, Level: store.LevelNode, Service: "web", Node: "api", From: from, To: to}
+	}
+	if err := st.RecordChanges(ctx,
+		node(start, status.Healthy, status.Healthy),
+		node(down, status.Healthy, status.Dead),
+		node(down.Add(30*time.Minute), status.Dead, status.Healthy),
+	); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.OpenIncident(ctx, store.Incident{Title: "API outage", Auto: true, Nodes: []string{"web:api"},
+		Opened: down, Resolved: down.Add(30 * time.Minute)}); err != nil {
+		t.Fatal(err)
+	}
+	var samples []store.Sample
+	for i, ms := range []time.Duration{10, 30} {
+		samples = append(samples, store.Sample{Time: testNow.Add(time.Duration(i-2) * time.Hour), Service: "web", Node: "api",
+			Replica: "http://10.0.0.1/health", Health: status.Healthy, Latency: ms * time.Millisecond, HasLatency: true})
+	}
+	if err := st.AddSamples(ctx, samples); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// openStoreGap opens a store whose running intervals tolerate hour-long
+// gaps between MarkAlive calls, so tests need few of them.
+func openStoreGap(t *testing.T) *store.Store {
+	t.Helper()
+	st, err := store.Open(context.Background(), store.Config{Path: filepath.Join(t.TempDir(), "vigil.db"), AliveGap: 2 * time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	return st
+}
+
+func TestPageHistory(t *testing.T) {
+	st := openStoreGap(t)
+	fillHistory(t, st)
+	ts := newManagerServer(t, st, Options{})
+	ts.src.set(sampleServices(status.Healthy), testNow)
+	page := ts.get(t, "/").body
+
+	api := nodeItem(t, page, "API")
+	cells := regexp.MustCompile(`<span class="history-day history-day-(\w+)" title="([^"]*)"></span>`).FindAllStringSubmatch(api, -1)
+	if len(cells) != 90 {
+		t.Fatalf("API node: %d day cells, want 90", len(cells))
+	}
+	for i, want := range []struct{ status, title string }{
+		{"none", "5 Dec 2030: no data"},
+		{"none", "28 Feb 2031: no data"},
+		{"healthy", "1 Mar 2031: 100.00% uptime"},
+		{"healthy", "2 Mar 2031: 100.00% uptime"},
+		{"dead", "3 Mar 2031: 97.91% uptime, 1 incident: API outage"},
+		{"healthy", "4 Mar 2031: 100.00% uptime"},
+	} {
+		idx := []int{0, 85, 86, 87, 88, 89}[i]
+		if got := cells[idx]; got[1] != want.status || unescapeAttr(got[2]) != want.title {
+			t.Errorf("day %d = %s %q, want %s %q", idx, got[1], unescapeAttr(got[2]), want.status, want.title)
+		}
+	}
+	uptime := text(element(t, api, `<dl class="history-uptime">`, "</dl>"))
+	if want := "24h 97.91% 7d 99.30% 30d 99.30% 90d 99.30%"; uptime != want {
+		t.Errorf("API uptime = %q, want %q", uptime, want)
+	}
+	spark := element(t, api, `<svg class="history-sparkline"`, "</svg>")
+	if !strings.Contains(spark, `points="0.0,23.0 120.0,1.0"`) || !strings.Contains(spark, "Response time, last 24 h: 10–30 ms") {
+		t.Errorf("API sparkline: want two points from 10 to 30 ms: %s", spark)
+	}
+	// A push node has no sparkline, and no data yet.
+	workers := nodeItem(t, page, "Workers")
+	if strings.Contains(workers, "history-sparkline") {
+		t.Error("push node has a sparkline")
+	}
+	if got := text(element(t, workers, `<dl class="history-uptime">`, "</dl>")); got != "24h – 7d – 30d – 90d –" {
+		t.Errorf("Workers uptime = %q, want no data", got)
+	}
+	if !strings.Contains(page, `<link rel="alternate" type="application/atom+xml"`) {
+		t.Error("page does not link its Atom feed")
+	}
+
+	// No page view reads the store: the page is served from its cache, and
+	// stays the same until the history is refreshed.
+	first := ts.get(t, "/")
+	if again := ts.get(t, "/", "If-None-Match", first.header.Get("ETag")); again.code != 304 {
+		t.Errorf("second GET / = %d, want 304", again.code)
+	}
+}
+
+func TestHistoryJSON(t *testing.T) {
+	st := openStoreGap(t)
+	fillHistory(t, st)
+	ts := newManagerServer(t, st, Options{})
+	res := ts.get(t, "/status/history/web/api")
+	if res.code != 200 || res.header.Get("Content-Type") != "application/json" {
+		t.Fatalf("GET /status/history/web/api = %d %s", res.code, res.header.Get("Content-Type"))
+	}
+	var h historyJSON
+	if err := json.Unmarshal([]byte(res.body), &h); err != nil {
+		t.Fatal(err)
+	}
+	if h.Service != "web" || h.Node != "api" || len(h.Days) != 90 {
+		t.Fatalf("history = %s/%s with %d days, want web/api with 90", h.Service, h.Node, len(h.Days))
+	}
+	if d := h.Days[88]; d.Date != "2031-03-03" || d.Status != "dead" || d.Uptime == nil || *d.Uptime != ratio(1-30.0/1440) ||
+		len(d.Incidents) != 1 || d.Incidents[0] != "API outage" {
+		t.Errorf("3 March = %+v", d)
+	}
+	if d := h.Days[0]; d.Status != "none" || d.Uptime != nil {
+		t.Errorf("first day = %+v, want no data", d)
+	}
+	if u := h.Uptime["24h"]; u == nil || *u != ratio(1-30.0/1440) {
+		t.Errorf("24h uptime = %v", u)
+	}
+	if len(h.Latency) != 2 || h.Latency[0].AvgMS != 10 || h.Latency[1].AvgMS != 30 {
+		t.Errorf("latency = %+v, want 10 then 30 ms", h.Latency)
+	}
+	for _, p := range []string{"/status/history/web/nope", "/status/history/nope/api", "/status/history/web"} {
+		if res := ts.get(t, p); res.code != 404 {
+			t.Errorf("GET %s = %d, want 404", p, res.code)
+		}
+	}
+}
+
+func TestAtomFeed(t *testing.T) {
+	st := openStoreGap(t)
+	fillHistory(t, st)
+	ctx := context.Background()
+	if _, err := st.AddAnnouncement(ctx, "New region", "We opened Frankfurt.", testNow.Add(-time.Hour)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.AddMaintenance(ctx, store.Window{Start: testNow.Add(time.Hour), End: testNow.Add(2 * time.Hour),
+		Targets: []string{"web:api"}, Message: "Kernel update"}); err != nil {
+		t.Fatal(err)
+	}
+	ts := newManagerServer(t, st, Options{})
+	res := ts.get(t, "/status/feed.atom")
+	if res.code != 200 || res.header.Get("Content-Type") != "application/atom+xml; charset=utf-8" {
+		t.Fatalf("GET /status/feed.atom = %d %s", res.code, res.header.Get("Content-Type"))
+	}
+	var feed struct {
+		Title   string `xml:"title"`
+		Entries []struct {
+			Title    string `xml:"title"`
+			ID       string `xml:"id"`
+			Updated  string `xml:"updated"`
+			Category struct {
+				Term string `xml:"term,attr"`
+			} `xml:"category"`
+			Content string `xml:"content"`
+		} `xml:"entry"`
+	}
+	if err := xml.Unmarshal([]byte(res.body), &feed); err != nil {
+		t.Fatalf("feed is not XML: %v\n%s", err, res.body)
+	}
+	var got []string
+	for _, e := range feed.Entries {
+		got = append(got, e.Category.Term+": "+e.Title+" @ "+e.Updated)
+	}
+	want := []string{
+		"maintenance: Maintenance: Web / API @ 2031-03-04T10:03:01Z",
+		"announcement: New region @ 2031-03-04T08:03:01Z",
+		"incident: API outage (resolved) @ 2031-03-03T12:30:00Z",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("feed entries:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if feed.Title != "Acme Status" || !strings.Contains(feed.Entries[0].Content, "Kernel update") ||
+		feed.Entries[2].ID != "https://status.acme.test/#incident-1" {
+		t.Errorf("feed = %+v", feed)
+	}
+}
+
+// unescapeAttr unescapes the entities of an attribute value.
+func unescapeAttr(s string) string {
+	return strings.NewReplacer("&#43;", "+", "&amp;", "&", "&#39;", "'", "&#34;", `"`, "&lt;", "<", "&gt;", ">").Replace(s)
+}
