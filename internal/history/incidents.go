@@ -1,0 +1,101 @@
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/store"
+)
+
+// incidentRef is an automatic incident of one node. id is 0 until the
+// store has it.
+type incidentRef struct {
+	id     int64
+	opened time.Time
+}
+
+// incidentOp is a queued incident write. Ops run in order, so a resolution
+// never overtakes the opening it closes.
+type incidentOp struct {
+	ref     *incidentRef
+	resolve bool
+	node    string // "service:node"
+	title   string // opening only
+	at      time.Time
+	text    string // the update written with it
+}
+
+// incidentOnChange opens an automatic incident when a node goes dead, and
+// resolves it when the node is no longer dead. A node has at most one open
+// automatic incident; one found open at start is continued.
+func (r *Recorder) incidentOnChange(svc status.Service, node status.Node, from status.Health, at time.Time) {
+	key := svc.ID + ":" + node.ID
+	ref, open := r.incidents[key]
+	switch {
+	case node.Health == status.Dead && !open:
+		ref = &incidentRef{opened: at}
+		r.incidents[key] = ref
+		r.pending.incident = append(r.pending.incident, incidentOp{
+			ref: ref, node: key, at: at,
+			title: fmt.Sprintf("%s: %s is down", svc.Label, node.Label),
+			text:  nodeReason(node),
+		})
+	case node.Health != status.Dead && from == status.Dead && open:
+		delete(r.incidents, key)
+		r.pending.incident = append(r.pending.incident, incidentOp{
+			ref: ref, resolve: true, node: key, at: at,
+			text: fmt.Sprintf("%s is %s again after %s", node.Label, node.Health, at.Sub(ref.opened).Round(time.Second)),
+		})
+	}
+}
+
+// flushIncidents writes the queued incident ops in order, stopping at the
+// first failure so that the rest is retried in order.
+func (r *Recorder) flushIncidents(ctx context.Context) error {
+	p := &r.pending
+	for len(p.incident) > 0 {
+		op := p.incident[0]
+		if err := r.writeIncident(ctx, op); err != nil {
+			return err
+		}
+		p.incident = p.incident[1:]
+	}
+	p.incident = nil
+	return nil
+}
+
+func (r *Recorder) writeIncident(ctx context.Context, op incidentOp) error {
+	if !op.resolve {
+		in, err := r.st.OpenIncident(ctx, store.Incident{
+			Title: op.title, Auto: true, Nodes: []string{op.node}, Opened: op.at,
+			Updates: []store.IncidentUpdate{{Time: op.at, Status: "detected", Text: op.text}},
+		})
+		if err != nil {
+			return err
+		}
+		op.ref.id = in.ID
+		r.log.Info("incident opened", "id", in.ID, "node", op.node, "title", op.title)
+		return nil
+	}
+	err := r.st.ResolveIncident(ctx, op.ref.id, op.at)
+	switch {
+	case errors.Is(err, store.ErrConflict), errors.Is(err, store.ErrNotFound):
+		// An operator resolved or deleted it meanwhile: nothing left to do.
+		r.log.Info("incident already closed by an operator", "id", op.ref.id, "node", op.node)
+		return nil
+	case errors.Is(err, store.ErrInvalid):
+		r.log.Error("incident not resolved", "id", op.ref.id, "node", op.node, "error", err)
+		return nil
+	case err != nil:
+		return err
+	}
+	r.log.Info("incident resolved", "id", op.ref.id, "node", op.node, "duration", op.at.Sub(op.ref.opened).Round(time.Second))
+	if _, err := r.st.AddIncidentUpdate(ctx, op.ref.id, store.IncidentUpdate{Time: op.at, Status: "resolved", Text: op.text}); err != nil {
+		// The incident is resolved; only its closing note is missing.
+		r.log.Error("incident resolved without its note", "id", op.ref.id, "error", err)
+	}
+	return nil
+}
