@@ -99,7 +99,7 @@ type Recorder struct {
 	saved     map[replicaKey]time.Time // push/local replicas as stored: last report
 	incidents map[string]*incidentRef  // open auto incident by "service:node"
 
-	pending pending
+	pending  pending
 	failures int       // consecutive failed flushes
 	retryAt  time.Time // no flush before this after a failure
 }
