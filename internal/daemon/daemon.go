@@ -65,6 +65,10 @@ func Run(ctx context.Context, o Options) error {
 	// alerts) register here before the monitor starts.
 	var hooks hooks
 	mon := monitor.New(monitor.Options{Config: cfg, Logger: log, Published: hooks.published, Observed: hooks.observed})
+	hist, err := startHistory(ctx, cfg, st, log, &hooks, mon)
+	if err != nil {
+		return err
+	}
 	site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log, Version: o.Version})
 	if err != nil {
 		return err
@@ -84,7 +88,7 @@ func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { mon.Run(ctx) })
+	hist.run(ctx, &wg, mon) // the monitor, and the history it records
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 
