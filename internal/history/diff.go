@@ -23,6 +23,10 @@ func (r *Recorder) diff(s *status.Snapshot) {
 		return // the monitor's first snapshot, before any aggregation
 	}
 	at := s.Refreshed
+	if !r.diffed {
+		r.diffed = true
+		r.resolveRemoved(s, at)
+	}
 	pageKnown := true
 	var worstServices []string
 	for _, svc := range s.Services {
@@ -52,10 +56,8 @@ func (r *Recorder) diff(s *status.Snapshot) {
 				serviceKnown = false
 				continue
 			}
-			from, changed := r.note(entity{store.LevelNode, svc.ID, node.ID, ""}, node.Health, at, nodeReason(node))
-			if changed {
-				r.incidentOnChange(svc, node, from, at)
-			}
+			changed := r.note(entity{store.LevelNode, svc.ID, node.ID, ""}, node.Health, at, nodeReason(node))
+			r.incidentFor(svc, node, changed, at)
 			if node.Health == svc.Health && node.Health != status.Healthy {
 				worstNodes = append(worstNodes, node.Label)
 			}
@@ -82,10 +84,10 @@ func (r *Recorder) diff(s *status.Snapshot) {
 // note queues a change when e's health differs from the last one recorded.
 // The first status ever seen of e is recorded too (from equal to to): the
 // uptime counts from it, and time before it is "no data".
-func (r *Recorder) note(e entity, h status.Health, at time.Time, reason string) (from status.Health, changed bool) {
+func (r *Recorder) note(e entity, h status.Health, at time.Time, reason string) (changed bool) {
 	prev, ok := r.known[e]
 	if ok && prev == h {
-		return prev, false
+		return false
 	}
 	if !ok {
 		prev = h
@@ -95,7 +97,7 @@ func (r *Recorder) note(e entity, h status.Health, at time.Time, reason string) 
 		Time: at, Level: e.level, Service: e.service, Node: e.node, Replica: e.replica,
 		From: prev, To: h, Reason: reason,
 	})
-	return prev, true
+	return true
 }
 
 // nodeReason says why a node is not healthy, without naming its replicas

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/status"
@@ -28,14 +29,16 @@ type incidentOp struct {
 	text    string // the update written with it
 }
 
-// incidentOnChange opens an automatic incident when a node goes dead, and
-// resolves it when the node is no longer dead. A node has at most one open
-// automatic incident; one found open at start is continued.
-func (r *Recorder) incidentOnChange(svc status.Service, node status.Node, from status.Health, at time.Time) {
+// incidentFor opens an automatic incident when a node goes dead, and
+// resolves it once the node is no longer dead. A node has at most one open
+// automatic incident; one found open at start is continued. A node that was
+// already dead is not given a new incident, so one that an operator resolved
+// during the outage stays resolved.
+func (r *Recorder) incidentFor(svc status.Service, node status.Node, changed bool, at time.Time) {
 	key := svc.ID + ":" + node.ID
 	ref, open := r.incidents[key]
 	switch {
-	case node.Health == status.Dead && !open:
+	case node.Health == status.Dead && changed && !open:
 		ref = &incidentRef{opened: at}
 		r.incidents[key] = ref
 		r.pending.incident = append(r.pending.incident, incidentOp{
@@ -43,12 +46,29 @@ func (r *Recorder) incidentOnChange(svc status.Service, node status.Node, from s
 			title: fmt.Sprintf("%s: %s is down", svc.Label, node.Label),
 			text:  nodeReason(node),
 		})
-	case node.Health != status.Dead && from == status.Dead && open:
-		delete(r.incidents, key)
-		r.pending.incident = append(r.pending.incident, incidentOp{
-			ref: ref, resolve: true, node: key, at: at,
-			text: fmt.Sprintf("%s is %s again after %s", node.Label, node.Health, at.Sub(ref.opened).Round(time.Second)),
-		})
+	case node.Health != status.Dead && open:
+		// Also when the recovery was recorded but vigil stopped before
+		// resolving the incident.
+		r.resolve(key, ref, at, fmt.Sprintf("%s is %s again after %s", node.Label, node.Health, at.Sub(ref.opened).Round(time.Second)))
+	}
+}
+
+func (r *Recorder) resolve(key string, ref *incidentRef, at time.Time, text string) {
+	delete(r.incidents, key)
+	if at.Before(ref.opened) {
+		at = ref.opened
+	}
+	r.pending.incident = append(r.pending.incident, incidentOp{ref: ref, resolve: true, node: key, at: at, text: text})
+}
+
+// resolveRemoved resolves the open automatic incidents of nodes that are no
+// longer configured: nothing would ever resolve them.
+func (r *Recorder) resolveRemoved(s *status.Snapshot, at time.Time) {
+	for key, ref := range r.incidents {
+		svcID, nodeID, _ := strings.Cut(key, ":")
+		if _, node := s.Find(svcID, nodeID); node == nil {
+			r.resolve(key, ref, at, "the node was removed from the configuration")
+		}
 	}
 }
 

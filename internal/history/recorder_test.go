@@ -105,6 +105,7 @@ func TestRecorder(t *testing.T) {
 	storetest.Backends(t, func(t *testing.T, fresh func(testing.TB) store.Config) {
 		t.Run("Changes", func(t *testing.T) { testChanges(t, fresh) })
 		t.Run("Incidents", func(t *testing.T) { testIncidents(t, fresh) })
+		t.Run("IncidentsLeftOpen", func(t *testing.T) { testIncidentsLeftOpen(t, fresh) })
 		t.Run("Replicas", func(t *testing.T) { testReplicas(t, fresh) })
 		t.Run("Samples", func(t *testing.T) { testSamples(t, fresh) })
 		t.Run("Run", func(t *testing.T) { testRun(t, fresh) })
@@ -227,6 +228,48 @@ func testIncidents(t *testing.T, fresh func(testing.TB) store.Config) {
 	got, err := st.Incident(ctx, open[0].ID)
 	if err != nil || !got.Resolved.Equal(t0.Add(21*time.Minute)) {
 		t.Errorf("operator-resolved incident = %+v, %v; want it left as resolved at 21m", got, err)
+	}
+}
+
+// testIncidentsLeftOpen checks that a restart resolves the automatic
+// incidents nothing else would: of a node whose recovery was recorded just
+// before vigil stopped, and of a node no longer configured.
+func testIncidentsLeftOpen(t *testing.T, fresh func(testing.TB) store.Config) {
+	ctx := context.Background()
+	st := storetest.Open(t, fresh(t))
+	if err := st.RecordChanges(ctx,
+		store.Change{Time: t0, Level: store.LevelNode, Service: "web", Node: "api", From: status.Healthy, To: status.Dead},
+		store.Change{Time: t0.Add(time.Minute), Level: store.LevelNode, Service: "web", Node: "api", From: status.Dead, To: status.Healthy},
+	); err != nil {
+		t.Fatal(err)
+	}
+	var ids []int64
+	for _, node := range []string{"web:api", "web:gone"} {
+		in, err := st.OpenIncident(ctx, store.Incident{Title: node, Auto: true, Nodes: []string{node}, Opened: t0})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, in.ID)
+	}
+	manual, err := st.OpenIncident(ctx, store.Incident{Title: "planned", Nodes: []string{"web:api"}, Opened: t0})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := newRecorder(t, st)
+	record(t, r, tree{{"web/api/a", status.Healthy, "", t0.Add(2 * time.Minute)}}.snapshot(t0.Add(2*time.Minute)))
+	for _, id := range ids {
+		in, err := st.Incident(ctx, id)
+		if err != nil || !in.Resolved.Equal(t0.Add(2*time.Minute)) {
+			t.Errorf("incident %d = %+v, %v; want resolved at the first snapshot", id, in, err)
+		}
+	}
+	if in, err := st.Incident(ctx, manual.ID); err != nil || !in.IsOpen() {
+		t.Errorf("an operator's incident = %+v, %v; want it left open", in, err)
+	}
+	want := []string{"node web/api/ healthy>dead", "node web/api/ dead>healthy",
+		"replica web/api/a healthy>healthy", "service web// healthy>healthy", "general // healthy>healthy"}
+	if got := changeStrings(t, st); !slices.Equal(got, want) {
+		t.Errorf("changes = %q, want %q: no new node change", got, want)
 	}
 }
 
