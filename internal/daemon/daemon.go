@@ -79,6 +79,10 @@ func Run(ctx context.Context, o Options) error {
 		hooks.onObserved = append(hooks.onObserved, cl.Observe)
 		source, reporter = cl, cl
 	}
+	hist, err := startHistory(ctx, cfg, st, log, &hooks, mon, cl)
+	if err != nil {
+		return err
+	}
 	alerts, err := newAlerts(ctx, cfg, st, log, o.Version, cl)
 	if err != nil {
 		return err
@@ -108,7 +112,7 @@ func Run(ctx context.Context, o Options) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	var wg sync.WaitGroup
-	wg.Go(func() { mon.Run(ctx) })
+	hist.run(ctx, &wg, mon) // the monitor, and the history it records
 	wg.Go(func() { alerts.run(ctx) })
 	if cl != nil {
 		wg.Go(func() { cl.Run(ctx) })

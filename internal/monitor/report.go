@@ -86,7 +86,7 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 	}
 	d.interval = r.Interval
 	rep := &node.Replicas[replicaIndex(node, r.Replica)]
-	rep.Checked = now
+	rep.Checked, rep.Interval = now, r.Interval
 	if r.Load != nil {
 		load := *r.Load
 		rep.Load = &load

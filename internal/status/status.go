@@ -115,6 +115,9 @@ type Replica struct {
 	Reason     string    // why the replica is not healthy; empty when healthy
 	Since      time.Time // when Health last changed (zero before the first check)
 	Checked    time.Time // when the replica was last checked or reported (zero: never)
+	// Interval is how often a push or local replica promised to report
+	// (zero for poll and script replicas).
+	Interval time.Duration
 	// Load and Queue are shared between snapshots: replace them, never
 	// modify what they point to.
 	Load  *Load  // push replicas only

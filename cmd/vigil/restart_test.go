@@ -1,0 +1,372 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/store/storetest"
+)
+
+// TestRestartKeepsHistory kills vigil with SIGKILL in the middle of an
+// outage and starts it again on the same database: the push replica, the
+// open incident and the history must all be there, and the outage must end
+// as one incident when the target recovers.
+func TestRestartKeepsHistory(t *testing.T) {
+	storetest.Backends(t, testRestartKeepsHistory)
+}
+
+func testRestartKeepsHistory(t *testing.T, fresh func(testing.TB) store.Config) {
+	ctx := context.Background()
+	var failing atomic.Bool
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if failing.Load() {
+			http.Error(w, "down for the test", http.StatusServiceUnavailable)
+		}
+	}))
+	defer target.Close()
+
+	dir := t.TempDir()
+	sc := fresh(t)
+	storage := fmt.Sprintf("[storage]\npath = %q\n", filepath.Join(dir, "vigil.db"))
+	if sc.Driver == store.Postgres {
+		storage = fmt.Sprintf("[storage]\ndriver = \"postgres\"\nurl = %q\n", sc.URL)
+	} else {
+		sc.Path = filepath.Join(dir, "vigil.db")
+	}
+	cfgPath := filepath.Join(dir, "config.cfg")
+	if err := os.WriteFile(cfgPath, []byte(restartConfig(target.URL)+storage), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	v := startVigil(t, cfgPath)
+	st := storetest.Open(t, sc) // after vigil created the schema
+	if code := v.report(t, "fleet", "workers", `{"replica":"r1","interval":30,"load":{"cpu":0.1,"ram":0.2}}`); code != http.StatusOK {
+		t.Fatalf("push report = %d, want 200", code)
+	}
+	v.waitReport(t, "healthy and the push replica shown", func(r statusReport) bool {
+		return r.node("API").Status == status.Healthy && len(r.node("Workers").Replicas) == 1 &&
+			len(r.node("API").Replicas) == 1 && r.Health == status.Healthy
+	})
+	// The first check's status reaches the store before the outage, so the
+	// outage is a change from healthy.
+	waitStore(t, "the first status of the API node", func() bool {
+		return len(nodeChanges(t, st)) == 1
+	})
+
+	failing.Store(true)
+	v.waitReport(t, "the API dead", func(r statusReport) bool { return r.node("API").Status == status.Dead })
+	var before store.PushReplica
+	waitStore(t, "the incident opened and the replica saved", func() bool {
+		open := incidents(t, st, true)
+		reps, err := st.LoadReplicas(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(reps) == 1 {
+			before = reps[0]
+		}
+		return len(open) == 1 && len(reps) == 1
+	})
+	beforeKill := samples(t, st)
+
+	v.kill(t)
+	v = startVigil(t, cfgPath)
+
+	// The replica is back at once, healthy: it reported seconds ago and
+	// promised to report every 30 s.
+	r := v.getReport(t)
+	if w := r.node("Workers"); len(w.Replicas) != 1 || w.Replicas[0] != status.Healthy {
+		t.Errorf("push node after the restart = %+v, want the restored replica, healthy", w)
+	}
+	// Let the restarted vigil check the still-failing target and write it.
+	waitStore(t, "samples from the restarted vigil", func() bool {
+		return samples(t, st).Dead > beforeKill.Dead+1
+	})
+	if open := incidents(t, st, true); len(open) != 1 || len(incidents(t, st, false)) != 1 {
+		t.Fatalf("incidents after the restart: %d open of %d, want the one from before the kill", len(open), len(incidents(t, st, false)))
+	}
+	reps, err := st.LoadReplicas(ctx)
+	if err != nil || len(reps) != 1 || !reps[0].LastReport.Equal(before.LastReport) || reps[0].Interval != 30*time.Second ||
+		reps[0].Load == nil || reps[0].Load.RAM != 0.2 {
+		t.Errorf("stored replicas after the restart = %+v, %v; want r1 with its last report %v", reps, err, before.LastReport)
+	}
+
+	failing.Store(false)
+	v.waitReport(t, "the API healthy again", func(r statusReport) bool { return r.node("API").Status == status.Healthy })
+	waitStore(t, "the incident resolved", func() bool { return len(incidents(t, st, true)) == 0 })
+	all := incidents(t, st, false)
+	if len(all) != 1 || !all[0].Auto || !slices.Equal(all[0].Nodes, []string{"web:api"}) || all[0].Duration(time.Time{}) <= 0 {
+		t.Errorf("incidents = %+v, want one automatic web:api incident, resolved", all)
+	}
+	if got, want := nodeChanges(t, st), []string{"healthy>healthy", "healthy>dead", "dead>healthy"}; !slices.Equal(got, want) {
+		t.Errorf("API node changes = %q, want %q: nothing spurious around the restart", got, want)
+	}
+	if after := samples(t, st); after.Dead <= beforeKill.Dead || after.Healthy <= beforeKill.Healthy {
+		t.Errorf("sample buckets %+v after, %+v before the kill: want the old ones kept and new ones added", after, beforeKill)
+	}
+	v.stop(t)
+}
+
+func restartConfig(targetURL string) string {
+	return fmt.Sprintf(`[server]
+log_level = "info"
+inet = "127.0.0.1:0"
+manager_token = "m"
+reporter_token = "reporter-secret"
+
+[branding]
+page_url = "https://status.example.com"
+company_name = "Example"
+icon_color = "#000"
+icon_url = "https://example.com/icon.png"
+logo_color = "#000"
+logo_url = "https://example.com/logo.png"
+website_url = "https://example.com/"
+support_url = "mailto:support@example.com"
+
+[metrics]
+poll_interval = 1
+poll_retry = 0
+poll_delay_dead = 2
+poll_delay_sick = 2
+
+[[probe.service]]
+id = "web"
+label = "Web"
+
+[[probe.service.node]]
+id = "api"
+label = "API"
+mode = "poll"
+replicas = ["%s/health"]
+
+[[probe.service]]
+id = "fleet"
+label = "Fleet"
+
+[[probe.service.node]]
+id = "workers"
+label = "Workers"
+mode = "push"
+
+`, targetURL)
+}
+
+// running is a vigil process under test.
+type running struct {
+	cmd  *exec.Cmd
+	url  string
+	mu   sync.Mutex
+	logs strings.Builder
+	done chan struct{} // closed when its output ends
+}
+
+func startVigil(t *testing.T, cfg string) *running {
+	t.Helper()
+	v := &running{cmd: exec.Command(vigilBin, "-c", cfg), done: make(chan struct{})}
+	out, err := v.cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	v.cmd.Stderr = v.cmd.Stdout
+	if err := v.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		v.cmd.Process.Kill()
+		<-v.done
+		v.cmd.Wait()
+		if t.Failed() {
+			t.Logf("vigil output:\n%s", v.output())
+		}
+	})
+	urls := make(chan string, 1)
+	go func() {
+		defer close(v.done)
+		openRE := regexp.MustCompile(`is running: open (http://\S+)`)
+		lines := bufio.NewScanner(out)
+		for lines.Scan() {
+			v.mu.Lock()
+			v.logs.WriteString(lines.Text() + "\n")
+			v.mu.Unlock()
+			if m := openRE.FindStringSubmatch(lines.Text()); m != nil {
+				urls <- m[1]
+			}
+		}
+		io.Copy(io.Discard, out)
+	}()
+	select {
+	case v.url = <-urls:
+	case <-v.done:
+		t.Fatalf("vigil exited before serving:\n%s", v.output())
+	case <-time.After(30 * time.Second):
+		t.Fatalf("vigil did not start within 30 s:\n%s", v.output())
+	}
+	return v
+}
+
+func (v *running) output() string {
+	v.mu.Lock()
+	defer v.mu.Unlock()
+	return v.logs.String()
+}
+
+// kill ends vigil with SIGKILL: nothing is flushed.
+func (v *running) kill(t *testing.T) {
+	t.Helper()
+	if err := v.cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	<-v.done
+	v.cmd.Wait()
+}
+
+// stop ends vigil gracefully and checks that it flushed and stopped.
+func (v *running) stop(t *testing.T) {
+	t.Helper()
+	if err := v.cmd.Process.Signal(os.Interrupt); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-v.done:
+	case <-time.After(20 * time.Second):
+		t.Fatal("vigil did not stop within 20 s")
+	}
+	if err := v.cmd.Wait(); err != nil {
+		t.Errorf("vigil exited with %v, want 0", err)
+	}
+	if out := v.output(); strings.Contains(out, "level=ERROR") {
+		t.Errorf("errors logged:\n%s", out)
+	}
+}
+
+func (v *running) report(t *testing.T, service, node, body string) int {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodPost, v.url+"reporter/"+service+"/"+node+"/", strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("", "reporter-secret")
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
+
+type statusReport struct {
+	Health status.Health `json:"health"`
+	Probes []struct {
+		Name  string       `json:"name"`
+		Nodes []reportNode `json:"nodes"`
+	} `json:"probes"`
+}
+
+type reportNode struct {
+	Name     string          `json:"name"`
+	Status   status.Health   `json:"status"`
+	Replicas []status.Health `json:"replicas"`
+}
+
+func (r statusReport) node(label string) reportNode {
+	for _, p := range r.Probes {
+		for _, n := range p.Nodes {
+			if n.Name == label {
+				return n
+			}
+		}
+	}
+	return reportNode{}
+}
+
+func (v *running) getReport(t *testing.T) statusReport {
+	t.Helper()
+	resp, err := http.Get(v.url + "status/report")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var r statusReport
+	if err := json.NewDecoder(resp.Body).Decode(&r); err != nil {
+		t.Fatalf("GET /status/report: %v", err)
+	}
+	return r
+}
+
+func (v *running) waitReport(t *testing.T, what string, cond func(statusReport) bool) {
+	t.Helper()
+	var last statusReport
+	waitStore(t, what, func() bool {
+		last = v.getReport(t)
+		return cond(last)
+	})
+}
+
+// waitStore waits up to 30 s for cond.
+func waitStore(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); !cond(); time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+	}
+}
+
+func incidents(t *testing.T, st *store.Store, openOnly bool) []store.Incident {
+	t.Helper()
+	in, err := st.Incidents(context.Background(), store.IncidentFilter{OpenOnly: openOnly})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+// nodeChanges returns the API node's changes, oldest first, as "from>to".
+func nodeChanges(t *testing.T, st *store.Store) []string {
+	t.Helper()
+	cs, err := st.Changes(context.Background(), store.ChangeFilter{Service: "web", Node: "api", Level: store.LevelNode})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, c := range slices.Backward(cs) {
+		out = append(out, c.From.String()+">"+c.To.String())
+	}
+	return out
+}
+
+// samples sums the API's hour buckets.
+func samples(t *testing.T, st *store.Store) store.Bucket {
+	t.Helper()
+	now := time.Now()
+	bs, err := st.HourBuckets(context.Background(), store.SeriesKey{Service: "web", Node: "api"}, now.Add(-2*time.Hour), now.Add(time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sum store.Bucket
+	for _, b := range bs {
+		sum.Healthy += b.Healthy
+		sum.Sick += b.Sick
+		sum.Dead += b.Dead
+	}
+	return sum
+}

@@ -1,0 +1,410 @@
+// Package history records what the monitor sees into the store: every status
+// change of every replica, node, service and of the page, probe samples
+// (rolled up by the store), push and local replicas with their last report,
+// and an incident for each outage of a node. It also marks when vigil was
+// running, so that downtime of vigil itself counts as "no data", and prunes
+// old history.
+//
+// The monitor's hooks hand work over without blocking: Published and Observed
+// append to an unbounded in-memory queue, and the recorder's own goroutine
+// (Run) writes it in batches. A database error keeps the batch in memory and
+// retries it later.
+package history
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/monitor"
+	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/store"
+)
+
+// Store is what the recorder writes to; *store.Store implements it.
+type Store interface {
+	RecordChanges(ctx context.Context, changes ...store.Change) error
+	LastChanges(ctx context.Context) ([]store.Change, error)
+	AddSamples(ctx context.Context, samples []store.Sample) error
+	SaveReplica(ctx context.Context, r store.PushReplica) error
+	DeleteReplica(ctx context.Context, service, node, replica string) error
+	OpenIncident(ctx context.Context, in store.Incident) (store.Incident, error)
+	ResolveIncident(ctx context.Context, id int64, t time.Time) error
+	AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) (store.IncidentUpdate, error)
+	Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
+	MarkAlive(ctx context.Context, instance string, t time.Time) error
+	Prune(ctx context.Context, now time.Time) (store.Pruned, error)
+}
+
+// Defaults of Options.
+const (
+	DefaultFlushEvery   = time.Second
+	DefaultBatchSamples = 1000
+	DefaultAliveEvery   = 30 * time.Second // well inside store.DefaultAliveGap
+	DefaultPruneEvery   = time.Hour
+	DefaultMaxPending   = 1 << 20
+	// maxRetryWait bounds the wait between two attempts after a database error.
+	maxRetryWait = time.Minute
+	// sampleChunk is how many samples one AddSamples transaction carries.
+	sampleChunk = 5000
+	// shutdownFlush bounds the last flush on shutdown.
+	shutdownFlush = 10 * time.Second
+)
+
+// Options configures a Recorder.
+type Options struct {
+	Store    Store
+	Logger   *slog.Logger
+	Instance string           // this vigil's name in the running intervals (MarkAlive)
+	Now      func() time.Time // defaults to time.Now
+
+	// Replicas are the push and local replicas stored at start, so that the
+	// recorder neither saves them again unchanged nor forgets to delete the
+	// ones that are gone.
+	Replicas []store.PushReplica
+
+	FlushEvery   time.Duration // how often queued work is written; default 1 s
+	BatchSamples int           // write at once when this many samples wait; default 1000
+	AliveEvery   time.Duration // MarkAlive period; default 30 s
+	PruneEvery   time.Duration // Prune period; default 1 h
+	// MaxPending bounds the samples (and, separately, the changes) kept in
+	// memory while the database fails; beyond it the oldest are dropped
+	// with an error log. Default 1,048,576.
+	MaxPending int
+}
+
+// Recorder turns the monitor's snapshots and probe results into history.
+type Recorder struct {
+	st    Store
+	log   *slog.Logger
+	name  string
+	now   func() time.Time
+	every time.Duration
+	batch int
+	alive time.Duration
+	prune time.Duration
+	limit int
+
+	// The intake: filled by the hooks, emptied by Run.
+	mu      sync.Mutex
+	snaps   []*status.Snapshot
+	samples []store.Sample
+	wake    chan struct{} // cap 1
+
+	// Everything below belongs to Run's goroutine (or to New before it).
+	known     map[entity]status.Health // last recorded status of everything
+	saved     map[replicaKey]time.Time // push/local replicas as stored: last report
+	incidents map[string]*incidentRef  // open auto incident by "service:node"
+	diffed    bool                     // a refreshed snapshot was seen
+
+	pending  pending
+	failures int       // consecutive failed flushes
+	retryAt  time.Time // no flush before this after a failure
+}
+
+// pending is the work not yet written.
+type pending struct {
+	changes  []store.Change
+	samples  []store.Sample
+	saves    map[replicaKey]store.PushReplica
+	deletes  map[replicaKey]bool
+	incident []incidentOp
+	dropped  int // samples and changes dropped over the cap, not yet logged
+}
+
+func (p *pending) empty() bool {
+	return len(p.changes) == 0 && len(p.samples) == 0 && len(p.saves) == 0 &&
+		len(p.deletes) == 0 && len(p.incident) == 0
+}
+
+// entity names a replica, node, service or the page in the changes table.
+type entity struct {
+	level                  store.Level
+	service, node, replica string
+}
+
+type replicaKey struct{ service, node, replica string }
+
+// New builds a recorder that resumes from what the store holds: the last
+// recorded status of everything (so that a restart records no spurious
+// change) and the open automatic incidents (so that an outage that spans a
+// restart stays one incident).
+func New(ctx context.Context, o Options) (*Recorder, error) {
+	r := &Recorder{
+		st:        o.Store,
+		log:       o.Logger,
+		name:      o.Instance,
+		now:       o.Now,
+		every:     o.FlushEvery,
+		batch:     o.BatchSamples,
+		alive:     o.AliveEvery,
+		prune:     o.PruneEvery,
+		limit:     o.MaxPending,
+		wake:      make(chan struct{}, 1),
+		known:     map[entity]status.Health{},
+		saved:     map[replicaKey]time.Time{},
+		incidents: map[string]*incidentRef{},
+		pending:   pending{saves: map[replicaKey]store.PushReplica{}, deletes: map[replicaKey]bool{}},
+	}
+	if r.log == nil {
+		r.log = slog.New(slog.DiscardHandler)
+	}
+	if r.now == nil {
+		r.now = time.Now
+	}
+	if r.name == "" {
+		r.name = "vigil"
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&r.every, DefaultFlushEvery)
+	def(&r.alive, DefaultAliveEvery)
+	def(&r.prune, DefaultPruneEvery)
+	if r.batch <= 0 {
+		r.batch = DefaultBatchSamples
+	}
+	if r.limit <= 0 {
+		r.limit = DefaultMaxPending
+	}
+
+	last, err := o.Store.LastChanges(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("history: resume statuses: %w", err)
+	}
+	for _, c := range last {
+		r.known[entity{c.Level, c.Service, c.Node, c.Replica}] = c.To
+	}
+	open, err := o.Store.Incidents(ctx, store.IncidentFilter{OpenOnly: true})
+	if err != nil {
+		return nil, fmt.Errorf("history: resume incidents: %w", err)
+	}
+	// Most recently opened first: keep the oldest open incident of a node,
+	// the one that tells when the outage began.
+	for _, in := range open {
+		if in.Auto && len(in.Nodes) == 1 {
+			r.incidents[in.Nodes[0]] = &incidentRef{id: in.ID, opened: in.Opened}
+		}
+	}
+	for _, p := range o.Replicas {
+		r.saved[replicaKey{p.Service, p.Node, p.Replica}] = p.LastReport
+	}
+	return r, nil
+}
+
+// Published queues a new snapshot. It never blocks. prev is not needed: the
+// recorder compares with what it last recorded, which survives restarts.
+func (r *Recorder) Published(prev, cur *status.Snapshot) {
+	r.mu.Lock()
+	r.snaps = append(r.snaps, cur)
+	r.mu.Unlock()
+	r.signal()
+}
+
+// Observed queues a probe result as a sample. It never blocks.
+func (r *Recorder) Observed(o monitor.Observation) {
+	s := store.Sample{
+		Time:       o.At,
+		Service:    o.Service,
+		Node:       o.Node,
+		Replica:    o.Replica,
+		Health:     o.Result.Health,
+		Latency:    max(o.Result.Latency, 0),
+		HasLatency: true,
+	}
+	r.mu.Lock()
+	r.samples = append(r.samples, s)
+	r.mu.Unlock()
+	r.signal()
+}
+
+func (r *Recorder) signal() {
+	select {
+	case r.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Run writes queued work until ctx ends, then writes what is left and
+// returns. It also marks vigil alive every AliveEvery and prunes old history
+// at start and every PruneEvery.
+func (r *Recorder) Run(ctx context.Context) {
+	r.markAlive(ctx)
+	r.pruneNow(ctx)
+	flush := time.NewTicker(r.every)
+	defer flush.Stop()
+	alive := time.NewTicker(r.alive)
+	defer alive.Stop()
+	prune := time.NewTicker(r.prune)
+	defer prune.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			r.shutdown()
+			return
+		case <-r.wake:
+			r.take()
+			if len(r.pending.samples) >= r.batch {
+				r.flush(ctx)
+			}
+		case <-flush.C:
+			r.take()
+			r.flush(ctx)
+		case <-alive.C:
+			r.markAlive(ctx)
+		case <-prune.C:
+			r.pruneNow(ctx)
+		}
+	}
+}
+
+// shutdown writes everything still queued, ignoring the retry delay, within
+// shutdownFlush, and marks vigil alive one last time.
+func (r *Recorder) shutdown() {
+	ctx, cancel := context.WithTimeout(context.Background(), shutdownFlush)
+	defer cancel()
+	r.take()
+	r.retryAt = time.Time{}
+	r.flush(ctx)
+	if !r.pending.empty() {
+		r.log.Error("history: unwritten at shutdown", "changes", len(r.pending.changes),
+			"samples", len(r.pending.samples), "replicas", len(r.pending.saves)+len(r.pending.deletes),
+			"incident_updates", len(r.pending.incident))
+	}
+	r.markAlive(ctx)
+}
+
+// take moves the intake into the pending work, diffing each snapshot.
+func (r *Recorder) take() {
+	r.mu.Lock()
+	snaps, samples := r.snaps, r.samples
+	r.snaps, r.samples = nil, nil
+	r.mu.Unlock()
+	for _, s := range snaps {
+		r.diff(s)
+	}
+	r.pending.samples = append(r.pending.samples, samples...)
+	r.bound()
+}
+
+// bound drops the oldest samples and changes beyond the cap. It only bites
+// when the database has failed for a long time.
+func (r *Recorder) bound() {
+	if over := len(r.pending.samples) - r.limit; over > 0 {
+		r.pending.samples = append(r.pending.samples[:0:0], r.pending.samples[over:]...)
+		r.pending.dropped += over
+	}
+	if over := len(r.pending.changes) - r.limit; over > 0 {
+		r.pending.changes = append(r.pending.changes[:0:0], r.pending.changes[over:]...)
+		r.pending.dropped += over
+	}
+	if r.pending.dropped > 0 {
+		r.log.Error("history: the database has failed too long; oldest history dropped",
+			"dropped", r.pending.dropped, "kept", r.limit)
+		r.pending.dropped = 0
+	}
+}
+
+// flush writes the pending work. Each kind of work is written on its own,
+// so that one failing write does not hold the others back; what fails stays
+// pending and is retried after a growing delay.
+func (r *Recorder) flush(ctx context.Context) {
+	if r.pending.empty() || r.now().Before(r.retryAt) {
+		return
+	}
+	p := &r.pending
+	var errs []error
+	if len(p.changes) > 0 {
+		err := r.st.RecordChanges(ctx, p.changes...)
+		if errors.Is(err, store.ErrInvalid) {
+			// Retrying would fail forever; say what is lost.
+			r.log.Error("history: status changes rejected", "error", err, "changes", len(p.changes))
+			err = nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+		} else {
+			p.changes = nil
+		}
+	}
+	for len(p.samples) > 0 {
+		n := min(len(p.samples), sampleChunk)
+		err := r.st.AddSamples(ctx, p.samples[:n])
+		if errors.Is(err, store.ErrInvalid) {
+			r.log.Error("history: samples rejected", "error", err, "samples", n)
+			err = nil
+		}
+		if err != nil {
+			errs = append(errs, err)
+			break
+		}
+		p.samples = p.samples[n:]
+	}
+	if len(p.samples) == 0 {
+		p.samples = nil // let the backing array go
+	}
+	errs = append(errs, r.flushIncidents(ctx))
+	errs = append(errs, r.flushReplicas(ctx))
+	err := errors.Join(errs...)
+	if err == nil {
+		if r.failures > 0 {
+			r.log.Info("history: the database accepts writes again", "after_failures", r.failures)
+		}
+		r.failures, r.retryAt = 0, time.Time{}
+		return
+	}
+	r.failures++
+	wait := min(r.every<<min(r.failures, 10), maxRetryWait)
+	r.retryAt = r.now().Add(wait)
+	r.log.Error("history: write failed; kept in memory and retried", "error", err,
+		"retry_in", wait, "changes", len(p.changes), "samples", len(p.samples))
+}
+
+func (r *Recorder) flushReplicas(ctx context.Context) error {
+	p := &r.pending
+	var errs []error
+	for k := range p.deletes {
+		err := r.st.DeleteReplica(ctx, k.service, k.node, k.replica)
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			errs = append(errs, err)
+			continue
+		}
+		delete(p.deletes, k)
+	}
+	for k, rep := range p.saves {
+		if err := r.st.SaveReplica(ctx, rep); err != nil {
+			if errors.Is(err, store.ErrInvalid) {
+				r.log.Error("history: replica not saved", "error", err)
+				delete(p.saves, k)
+				continue
+			}
+			errs = append(errs, err)
+			continue
+		}
+		delete(p.saves, k)
+	}
+	return errors.Join(errs...)
+}
+
+func (r *Recorder) markAlive(ctx context.Context) {
+	if err := r.st.MarkAlive(ctx, r.name, r.now()); err != nil {
+		// The next heartbeat retries; a missed one at worst turns a few
+		// seconds of running into "no data".
+		r.log.Error("history: mark alive", "error", err)
+	}
+}
+
+func (r *Recorder) pruneNow(ctx context.Context) {
+	p, err := r.st.Prune(ctx, r.now())
+	if err != nil {
+		r.log.Error("history: prune", "error", err)
+	}
+	r.log.Info("history: pruned old records", "minute_buckets", p.Minutes, "hour_buckets", p.Hours,
+		"changes", p.Changes, "running", p.Running, "incidents", p.Incidents,
+		"maintenance", p.Maintenance, "outbox", p.Outbox)
+}
