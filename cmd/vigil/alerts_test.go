@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -147,61 +145,6 @@ hook_url = "%s/hook?key=another-secret-key"
 	}
 }
 
-// vigilProc is a running vigil process whose log lines can be awaited.
-type vigilProc struct {
-	cmd   *exec.Cmd
-	mu    sync.Mutex
-	lines []string
-	more  chan struct{}
-}
-
-func startVigil(t *testing.T, cfg string) *vigilProc {
-	t.Helper()
-	d := &vigilProc{cmd: exec.Command(vigilBin, "-c", cfg), more: make(chan struct{}, 1)}
-	stdout, err := d.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	d.cmd.Stderr = os.Stderr
-	if err := d.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { d.cmd.Process.Kill(); d.cmd.Wait() })
-	go func() {
-		sc := bufio.NewScanner(stdout)
-		for sc.Scan() {
-			d.mu.Lock()
-			d.lines = append(d.lines, sc.Text())
-			d.mu.Unlock()
-			select {
-			case d.more <- struct{}{}:
-			default:
-			}
-		}
-	}()
-	return d
-}
-
-func (d *vigilProc) log() string {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return strings.Join(d.lines, "\n")
-}
-
-// await waits up to 60 s for a log line containing s.
-func (d *vigilProc) await(t *testing.T, s string) {
-	t.Helper()
-	deadline := time.After(60 * time.Second)
-	for !strings.Contains(d.log(), s) {
-		select {
-		case <-d.more:
-		case <-time.After(100 * time.Millisecond):
-		case <-deadline:
-			t.Fatalf("no log line with %q after 60 s; log:\n%s", s, d.log())
-		}
-	}
-}
-
 // TestKillBeforeDelivery: vigil records an alert while the webhook is down
 // and is killed with SIGKILL before delivering it. Restarted once the
 // webhook is up, it delivers the alert exactly once and does not announce
@@ -241,7 +184,7 @@ hook_url = "http://%s/hook"
 	if len(got) != 1 || !strings.Contains(got[0], `"type":"changed","status":"dead"`) || !strings.Contains(got[0], `"replicas":["web:lb:tcp://`) {
 		t.Errorf("webhook received %q, want the outage once", got)
 	}
-	if n := strings.Count(second.log(), `msg="alert queued"`); n != 0 {
-		t.Errorf("the restarted vigil queued %d alerts, want none:\n%s", n, second.log())
+	if n := strings.Count(second.output(), `msg="alert queued"`); n != 0 {
+		t.Errorf("the restarted vigil queued %d alerts, want none:\n%s", n, second.output())
 	}
 }

@@ -58,20 +58,10 @@ func (f *flakyTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(http.StatusOK)
 }
 
-// member is one running vigil process.
+// member is one vigil process of the cluster.
 type member struct {
 	id, label, source string
-	cmd               *exec.Cmd
-	url               string
-	mu                sync.Mutex
-	logs              strings.Builder
-	exited            chan struct{}
-}
-
-func (m *member) output() string {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return m.logs.String()
+	*running
 }
 
 type clusterStatus struct {
@@ -238,45 +228,7 @@ func startMember(t *testing.T, dir, dbURL, target, hook string, m *member) {
 	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(clusterConfig, m.source, dbURL, m.id, m.label, target, hook)), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	m.cmd = exec.Command(vigilBin, "-c", cfg)
-	stdout, err := m.cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	m.cmd.Stderr = m.cmd.Stdout
-	if err := m.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	m.exited = make(chan struct{})
-	urls := make(chan string, 1)
-	go func() {
-		defer close(m.exited)
-		openRE := regexp.MustCompile(`is running: open (http://\S+)`)
-		lines := bufio.NewScanner(stdout)
-		for lines.Scan() {
-			m.mu.Lock()
-			m.logs.WriteString(lines.Text() + "\n")
-			m.mu.Unlock()
-			if u := openRE.FindStringSubmatch(lines.Text()); u != nil {
-				urls <- u[1]
-			}
-		}
-		m.cmd.Wait()
-	}()
-	t.Cleanup(func() {
-		m.cmd.Process.Kill()
-		<-m.exited
-		if t.Failed() {
-			t.Logf("output of %s:\n%s", m.id, m.output())
-		}
-	})
-	select {
-	case m.url = <-urls:
-	case <-m.exited:
-		t.Fatalf("%s exited at start:\n%s", m.id, m.output())
-	case <-time.After(30 * time.Second):
-		t.Fatalf("%s did not start:\n%s", m.id, m.output())
-	}
+	m.running = startVigil(t, cfg)
 }
 
 // eventually polls cond every 100 ms until it holds or within passes.
