@@ -5,8 +5,6 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
-	"net/url"
-	"os"
 	"path/filepath"
 	"reflect"
 	"regexp"
@@ -15,14 +13,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/stdlib"
-
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/store/pgtest"
 )
-
-// defaultPostgres is the test server every project machine runs (trust auth).
-const defaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 
 // freshSQLite returns the configuration of a new, empty SQLite database.
 func freshSQLite(t testing.TB) Config {
@@ -30,48 +23,10 @@ func freshSQLite(t testing.TB) Config {
 }
 
 // freshPostgres returns the configuration of a new, empty schema in the test
-// database, dropped when the test ends, so tests can run in parallel and
-// leave nothing behind. Without a server the test fails, unless
-// VIGIL_SKIP_POSTGRES=1 asks to skip it. VIGIL_TEST_POSTGRES overrides the URL.
+// database, dropped when the test ends; see pgtest.FreshSchema.
 func freshPostgres(t testing.TB) Config {
 	t.Helper()
-	base := os.Getenv("VIGIL_TEST_POSTGRES")
-	if base == "" {
-		base = defaultPostgres
-	}
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		t.Fatalf("VIGIL_TEST_POSTGRES: %v", err)
-	}
-	cfg.ConnectTimeout = 5 * time.Second
-	admin := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { admin.Close() })
-	ctx := context.Background()
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("VIGIL_SKIP_POSTGRES") == "1" {
-			t.Skipf("PostgreSQL at %s:%d unreachable (%v); skipped because VIGIL_SKIP_POSTGRES=1", cfg.Host, cfg.Port, err)
-		}
-		t.Fatalf("PostgreSQL at %s:%d unreachable: %v\n"+
-			"start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
-			"or set VIGIL_SKIP_POSTGRES=1 to skip the PostgreSQL tests", cfg.Host, cfg.Port, err)
-	}
-	schema := fmt.Sprintf("vigil_test_%x", randomBytes(6))
-	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
-		t.Fatalf("create schema: %v", err)
-	}
-	t.Cleanup(func() {
-		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
-			t.Errorf("drop schema %s: %v", schema, err)
-		}
-	})
-	u, err := url.Parse(base)
-	if err != nil {
-		t.Fatalf("VIGIL_TEST_POSTGRES must be a URL: %v", err)
-	}
-	q := u.Query()
-	q.Set("search_path", schema)
-	u.RawQuery = q.Encode()
-	return Config{Driver: Postgres, URL: u.String()}
+	return Config{Driver: Postgres, URL: pgtest.FreshSchema(t)}
 }
 
 func randomBytes(n int) []byte {

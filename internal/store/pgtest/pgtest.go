@@ -1,0 +1,68 @@
+// Package pgtest gives tests a PostgreSQL schema of their own on the test
+// server. It imports nothing of Vigil, so that every package's tests,
+// the store's included, can use it.
+package pgtest
+
+import (
+	"context"
+	"crypto/rand"
+	"fmt"
+	"net/url"
+	"os"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/stdlib"
+)
+
+// DefaultPostgres is the test server every project machine runs (trust auth).
+const DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
+
+// FreshSchema returns the URL of a new, empty schema in the test database
+// (the URL selects it with search_path), dropped when the test ends, so
+// tests can run in parallel and leave nothing behind. Without a server the
+// test fails, unless VIGIL_SKIP_POSTGRES=1 asks to skip it.
+// VIGIL_TEST_POSTGRES overrides the server's URL.
+func FreshSchema(t testing.TB) string {
+	t.Helper()
+	base := os.Getenv("VIGIL_TEST_POSTGRES")
+	if base == "" {
+		base = DefaultPostgres
+	}
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatalf("VIGIL_TEST_POSTGRES: %v", err)
+	}
+	cfg.ConnectTimeout = 5 * time.Second
+	admin := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { admin.Close() })
+	ctx := context.Background()
+	if err := admin.PingContext(ctx); err != nil {
+		if os.Getenv("VIGIL_SKIP_POSTGRES") == "1" {
+			t.Skipf("PostgreSQL at %s:%d unreachable (%v); skipped because VIGIL_SKIP_POSTGRES=1", cfg.Host, cfg.Port, err)
+		}
+		t.Fatalf("PostgreSQL at %s:%d unreachable: %v\n"+
+			"start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
+			"or set VIGIL_SKIP_POSTGRES=1 to skip the PostgreSQL tests", cfg.Host, cfg.Port, err)
+	}
+	b := make([]byte, 6)
+	rand.Read(b)
+	schema := fmt.Sprintf("vigil_test_%x", b)
+	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
+		t.Fatalf("create schema: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP SCHEMA "+schema+" CASCADE"); err != nil {
+			t.Errorf("drop schema %s: %v", schema, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("VIGIL_TEST_POSTGRES must be a URL: %v", err)
+	}
+	q := u.Query()
+	q.Set("search_path", schema)
+	u.RawQuery = q.Encode()
+	return u.String()
+}
