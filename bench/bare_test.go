@@ -26,26 +26,31 @@ const bareLoopEnv = "VIGIL_BENCH_BARE_LOOP"
 type bareSpec struct {
 	base string
 	n    int
-	rate float64
-	conc int
+	rate    float64
+	conc    int
+	timeout time.Duration // per request, as poll_delay_dead; 10 s when 0
 }
 
 func (s bareSpec) String() string {
-	return fmt.Sprintf("%s|%d|%g|%d", s.base, s.n, s.rate, s.conc)
+	return fmt.Sprintf("%s|%d|%g|%d|%d", s.base, s.n, s.rate, s.conc, s.timeout)
 }
 
 func parseBareSpec(v string) (bareSpec, error) {
 	f := strings.Split(v, "|")
-	if len(f) != 4 {
+	if len(f) != 5 {
 		return bareSpec{}, fmt.Errorf("bad spec %q", v)
 	}
 	n, err1 := strconv.Atoi(f[1])
 	rate, err2 := strconv.ParseFloat(f[2], 64)
 	conc, err3 := strconv.Atoi(f[3])
-	if err1 != nil || err2 != nil || err3 != nil || n < 1 || conc < 1 {
+	timeout, err4 := strconv.ParseInt(f[4], 10, 64)
+	if err1 != nil || err2 != nil || err3 != nil || err4 != nil || n < 1 || conc < 1 {
 		return bareSpec{}, fmt.Errorf("bad spec %q", v)
 	}
-	return bareSpec{base: f[0], n: n, rate: rate, conc: conc}, nil
+	if timeout <= 0 {
+		timeout = int64(10 * time.Second)
+	}
+	return bareSpec{base: f[0], n: n, rate: rate, conc: conc, timeout: time.Duration(timeout)}, nil
 }
 
 // startBareLoop runs the bare loop as a child process (this binary), so that
@@ -85,7 +90,7 @@ func runBareLoop(spec string) int {
 		},
 	}
 	one := func(i int) {
-		rctx, rcancel := context.WithTimeout(ctx, 10*time.Second)
+		rctx, rcancel := context.WithTimeout(ctx, s.timeout)
 		defer rcancel()
 		url := s.base + "/r/" + strconv.Itoa(i) + "?" + strconv.FormatInt(time.Now().Unix(), 10)
 		req, err := http.NewRequestWithContext(rctx, http.MethodHead, url, nil)
