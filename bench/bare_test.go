@@ -24,8 +24,8 @@ const bareLoopEnv = "VIGIL_BENCH_BARE_LOOP"
 // per second spread evenly over the paths, or as fast as conc workers can
 // (rate 0). At most conc requests are in flight, like poll_parallelism.
 type bareSpec struct {
-	base string
-	n    int
+	base    string
+	n       int
 	rate    float64
 	conc    int
 	timeout time.Duration // per request, as poll_delay_dead; 10 s when 0
