@@ -1,7 +1,7 @@
 // Command summary reads `go test -bench` output and prints, for every
 // benchmark and metric, the number of runs and the min, median and max
-// value, as a Markdown table. Reporter runs are also paired (each vigil run
-// with the bare run just before it) into a vigil/bare ratio.
+// value, as a Markdown table. Reporter runs are also paired (the i-th vigil run
+// with the i-th bare run) into a vigil/bare ratio.
 //
 //	go run ./bench/summary < bench/out/raw.txt
 package main
@@ -29,7 +29,10 @@ func main() {
 		}
 		values[k] = append(values[k], v)
 	}
-	lastBare := map[string]float64{} // reporter benchmark → posts/s of its last bare run
+	// Reporter runs, by benchmark: go test -count=N runs a sub-benchmark N
+	// times in a row, so the i-th vigil run is paired with the i-th bare one.
+	bare := map[string][]float64{}
+	vigilRuns := map[string]int{}
 
 	in := bufio.NewScanner(os.Stdin)
 	in.Buffer(make([]byte, 1<<20), 1<<20)
@@ -53,11 +56,12 @@ func main() {
 			parent, sub, _ := strings.Cut(name, "/")
 			switch sub {
 			case "bare":
-				lastBare[parent] = v
+				bare[parent] = append(bare[parent], v)
 			case "vigil":
-				if b := lastBare[parent]; b > 0 {
-					add(key{parent, "vigil/bare"}, v/b)
+				if i := vigilRuns[parent]; i < len(bare[parent]) {
+					add(key{parent, "vigil/bare"}, v/bare[parent][i])
 				}
+				vigilRuns[parent]++
 			}
 		}
 	}
