@@ -14,7 +14,7 @@ type task struct {
 }
 
 // scheduler runs tasks at a fixed rate: each task starts every interval,
-// measured from the start of its previous run, with at most parallelism runs
+// measured from when its previous run was due, with at most parallelism runs
 // in flight. A run that outlasts its interval delays only its own next run;
 // the others keep their cadence as long as a slot is free.
 type scheduler struct {
@@ -86,13 +86,14 @@ func (s *scheduler) Run(ctx context.Context) {
 			return
 		case slots <- struct{}{}:
 		}
-		started := s.now()
 		wg.Go(func() {
 			defer func() { <-slots }()
 			next.run(ctx)
-			// Fixed rate from the start of this run; never two runs of one
-			// replica at once.
-			next.due = started.Add(s.interval)
+			// Fixed rate from when this run was due, not from when it
+			// started: a late start (a busy CPU, a wait for a free slot)
+			// must not shift the cadence for good. A run that outlasted
+			// its interval starts again at once, never two at a time.
+			next.due = next.due.Add(s.interval)
 			if now := s.now(); next.due.Before(now) {
 				next.due = now
 			}

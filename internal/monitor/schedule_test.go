@@ -115,3 +115,37 @@ func TestSchedulerHungTargets(t *testing.T) {
 		})
 	}
 }
+
+// TestSchedulerLateStartKeepsCadence checks that a run that starts late,
+// here because the only slot was busy, does not shift the task's cadence:
+// its next run is due one interval after the late run was due.
+func TestSchedulerLateStartKeepsCadence(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		s := newScheduler(time.Second, 1, time.Now)
+		log := &runLog{starts: map[int][]time.Time{}}
+		start := time.Now()
+		first := true
+		s.add(func(ctx context.Context) {
+			log.add(0)
+			if first { // holds the slot past task 1's due time, once
+				first = false
+				time.Sleep(800 * time.Millisecond)
+			}
+		}, 0, 2, start)
+		s.add(func(ctx context.Context) { log.add(1) }, 1, 2, start)
+		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second-time.Millisecond)
+		defer cancel()
+		s.Run(ctx)
+
+		got := log.starts[1]
+		want := []time.Duration{800 * time.Millisecond, 1500 * time.Millisecond, 2500 * time.Millisecond, 3500 * time.Millisecond, 4500 * time.Millisecond}
+		if len(got) != len(want) {
+			t.Fatalf("task 1 ran %d times in 5s, want %d", len(got), len(want))
+		}
+		for k, w := range want {
+			if d := got[k].Sub(start); d != w {
+				t.Errorf("task 1 run %d at +%v, want +%v", k, d, w)
+			}
+		}
+	})
+}
