@@ -181,22 +181,45 @@ func (h *HTTP) requestURL() string {
 // target, as Vigil's does. Sharing one transport would save that struct but
 // force one source address and TLS setting on every replica.
 func (h *HTTP) init() {
-	dialer := &net.Dialer{}
-	if h.SourceAddr != nil {
-		dialer.LocalAddr = &net.TCPAddr{IP: h.SourceAddr}
-	}
-	transport := &http.Transport{
-		Proxy:              http.ProxyFromEnvironment, // as Vigil's HTTP client does
-		DialContext:        dialer.DialContext,
-		TLSClientConfig:    h.TLSConfig,
-		DisableKeepAlives:  true,
-		DisableCompression: true,
-		ForceAttemptHTTP2:  true,
-	}
 	h.client = &http.Client{
-		Transport: transport,
+		Transport: sharedTransport(h.SourceAddr, h.TLSConfig),
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
 	}
+}
+
+// transportKey tells apart the transports probes may share.
+type transportKey struct {
+	source string
+	tls    *tls.Config
+}
+
+// transports holds one transport per source address and TLS setting.
+// Probes open a fresh connection each time (keep-alives off), so sharing a
+// transport changes nothing on the wire, and thousands of replicas cost
+// one transport rather than one each.
+var transports sync.Map // transportKey → *http.Transport
+
+func sharedTransport(source net.IP, tlsConfig *tls.Config) *http.Transport {
+	key := transportKey{tls: tlsConfig}
+	if source != nil {
+		key.source = source.String()
+	}
+	if t, ok := transports.Load(key); ok {
+		return t.(*http.Transport)
+	}
+	dialer := &net.Dialer{}
+	if source != nil {
+		dialer.LocalAddr = &net.TCPAddr{IP: source}
+	}
+	t, _ := transports.LoadOrStore(key, &http.Transport{
+		Proxy:              http.ProxyFromEnvironment, // as Vigil's HTTP client does
+		DialContext:        dialer.DialContext,
+		TLSClientConfig:    tlsConfig,
+		DisableKeepAlives:  true,
+		DisableCompression: true,
+		ForceAttemptHTTP2:  true,
+	})
+	return t.(*http.Transport)
 }

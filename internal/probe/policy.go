@@ -15,8 +15,11 @@ type Policy struct {
 	// Retries is poll_retry: how many more attempts may follow a dead one
 	// (≤ 0: a single attempt). Sick results are never retried.
 	Retries int
-	// RetryWait is poll_retry_wait, waited before every attempt, the first
-	// included, as Vigil does (it spreads a round's probes a little).
+	// RetryWait is poll_retry_wait, waited before each retry. Vigil's code
+	// also waits before the first attempt (its README says before a retry);
+	// with fixed-rate scheduling that wait would only delay every check and
+	// hold a poll_parallelism slot doing nothing, so the first attempt
+	// starts at once.
 	RetryWait time.Duration
 	// SickAfter is poll_delay_sick: a healthy result whose latency is at
 	// least this becomes sick. Zero makes every success sick, as in Vigil;
@@ -30,11 +33,11 @@ type Policy struct {
 func (p Policy) Run(ctx context.Context, pr Prober) Result {
 	r := Result{Health: status.Dead}
 	attempts := 0
+	if ctx.Err() != nil {
+		return dead(0, errorText(ctx, context.Cause(ctx), 0))
+	}
 	for attempts == 0 || (attempts <= p.Retries && r.Health == status.Dead) {
-		if !sleep(ctx, p.RetryWait) {
-			if attempts == 0 {
-				return dead(0, errorText(ctx, context.Cause(ctx), 0))
-			}
+		if attempts > 0 && !sleep(ctx, p.RetryWait) {
 			break
 		}
 		r = pr.Probe(ctx)

@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -140,10 +141,9 @@ func TestPolicyRun(t *testing.T) {
 	}
 }
 
-func TestPolicyWaitsBeforeEveryAttempt(t *testing.T) {
+func TestPolicyWaitsBeforeEachRetry(t *testing.T) {
 	const wait = 50 * time.Millisecond
 	var at []time.Time
-	start := time.Now()
 	target := Func(func(context.Context) Result {
 		at = append(at, time.Now())
 		if len(at) < 3 {
@@ -155,23 +155,33 @@ func TestPolicyWaitsBeforeEveryAttempt(t *testing.T) {
 	if len(at) != 3 {
 		t.Fatalf("%d attempts, want 3", len(at))
 	}
-	prev := start
-	for i, a := range at {
-		if gap := a.Sub(prev); gap < wait {
-			t.Errorf("attempt %d came %v after the previous step, want at least %v", i+1, gap, wait)
+	for i := 1; i < len(at); i++ {
+		if gap := at[i].Sub(at[i-1]); gap < wait {
+			t.Errorf("attempt %d came %v after the previous one, want at least %v", i+1, gap, wait)
 		}
-		prev = a
+	}
+}
+
+// The first attempt does not wait poll_retry_wait: with an hour's wait, a
+// healthy target is still judged healthy well before the context ends.
+func TestPolicyFirstAttemptDoesNotWait(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	target := &sequence{results: []Result{healthy(0)}}
+	got := Policy{Retries: 2, RetryWait: time.Hour, SickAfter: time.Second}.Run(ctx, target)
+	if got.Health != status.Healthy || target.attempts != 1 {
+		t.Errorf("Run() = %v after %d attempts, want healthy after 1", got, target.attempts)
 	}
 }
 
 func TestPolicyCanceledBeforeFirstAttempt(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	time.AfterFunc(20*time.Millisecond, cancel)
+	cancel()
 	target := &sequence{results: []Result{healthy(0)}}
-	done := make(chan Result, 1)
-	go func() { done <- Policy{Retries: 5, RetryWait: time.Hour}.Run(ctx, target) }()
-	checkResult(t, done, dead(0, "canceled"))
+	got := Policy{Retries: 5, RetryWait: time.Hour}.Run(ctx, target)
+	if got.Health != status.Dead || !strings.Contains(got.Reason, "cancel") {
+		t.Errorf("Run() = %+v, want dead because canceled", got)
+	}
 	if target.attempts != 0 {
 		t.Errorf("Run() made %d attempts, want 0", target.attempts)
 	}

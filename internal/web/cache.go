@@ -34,7 +34,7 @@ func newRendition(contentType string, body []byte) *rendition {
 	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
 	r := &rendition{contentType: contentType, body: body, etag: `"` + tag + `"`}
 	var buf bytes.Buffer
-	zw, err := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return r
 	}
@@ -143,9 +143,12 @@ func noneMatch(values []string, tags ...string) bool {
 	return false
 }
 
-// memo keeps the rendition of the latest input. Concurrent requests that
-// find it stale render the new one once: the first takes the lock and
-// renders, the others wait for it and reuse its result.
+// memo keeps the rendition of the latest input. When the input changes, the
+// first request renders the new rendition; requests that arrive while it
+// renders are served the previous one at once rather than queueing behind
+// the render (during an outage, a big page under a crowd would otherwise
+// stall every reader once per change). A request that finds no rendition at
+// all waits for the first one.
 type memo[K any] struct {
 	mu  sync.Mutex
 	cur atomic.Pointer[memoEntry[K]]
@@ -156,15 +159,22 @@ type memoEntry[K any] struct {
 	r   *rendition
 }
 
-// get returns the rendition for the current input. load reads the input
+// get returns the rendition for the current input, or the previous one
+// while another request renders the current one. load reads the input
 // (cheaply: it runs on every request), same compares two inputs and render
 // builds the rendition of one.
 func (m *memo[K]) get(load func() K, same func(a, b K) bool, render func(K) *rendition) *rendition {
 	key := load()
-	if e := m.cur.Load(); e != nil && same(e.key, key) {
+	e := m.cur.Load()
+	if e != nil && same(e.key, key) {
 		return e.r
 	}
-	m.mu.Lock()
+	if e != nil && !m.mu.TryLock() {
+		return e.r // being rendered: the previous state is at most one render old
+	}
+	if e == nil {
+		m.mu.Lock()
+	}
 	defer m.mu.Unlock()
 	// Read the input again: it may have moved on while this request waited,
 	// and the newest state is the one worth rendering.

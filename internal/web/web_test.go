@@ -545,8 +545,12 @@ func TestGzip(t *testing.T) {
 	}
 }
 
+// TestRenderOncePerVersion: a burst of requests after a change renders the
+// page once. The request that renders gets the new page; the others get the
+// new page or, while it renders, the previous one, never anything else.
 func TestRenderOncePerVersion(t *testing.T) {
 	ts := newTestServer(t, Options{})
+	previous := ""
 	for round := 1; round <= 2; round++ {
 		ts.src.set(sampleServices(status.Sick), testNow.Add(time.Duration(round)*time.Minute))
 		before := ts.logs.count("status page rendered")
@@ -569,11 +573,27 @@ func TestRenderOncePerVersion(t *testing.T) {
 		if got := ts.logs.count("status page rendered") - before; got != 1 {
 			t.Errorf("round %d: 16 concurrent requests rendered the page %d times, want 1", round, got)
 		}
+		current := ts.get(t, "/").body
+		if current == previous {
+			t.Fatalf("round %d: the page did not change with the state", round)
+		}
+		fresh := 0
 		for i, b := range bodies {
-			if b != bodies[0] {
-				t.Errorf("round %d: response %d differs from response 0", round, i)
+			switch b {
+			case current:
+				fresh++
+			case previous:
+				if round == 1 {
+					t.Errorf("round 1: response %d is empty, want the first page", i)
+				}
+			default:
+				t.Errorf("round %d: response %d is neither the new page nor the previous one", round, i)
 			}
 		}
+		if fresh == 0 {
+			t.Errorf("round %d: no response carried the new page, want at least the one that rendered it", round)
+		}
+		previous = current
 	}
 }
 
