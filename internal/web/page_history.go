@@ -2,9 +2,11 @@ package web
 
 import (
 	"fmt"
+	"html/template"
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/status"
@@ -24,6 +26,17 @@ type nodeHistoryView struct {
 	Days      []dayView      // oldest first, one per day of the bar
 	Uptime    []uptimeView   // 24 h, 7 d, 30 d, 90 d
 	Sparkline *sparklineView // poll nodes with latencies in the last day
+	// HTML is the view rendered by the theme's "node-history" template,
+	// once per history load; empty when the theme has no such template.
+	HTML template.HTML
+}
+
+// historyFragments caches each node's rendered history for one history
+// load, so that a new monitor state re-renders the page around them.
+type historyFragments struct {
+	mu     sync.Mutex
+	hist   *history
+	byNode map[nodeKey]*nodeHistoryView
 }
 
 type dayView struct {
@@ -88,9 +101,26 @@ func (s *Server) addNodeHistory(nv *nodeView, service string, node status.Node, 
 			break
 		}
 	}
-	nh := k.hist.nodes[nodeKey{service, node.ID}]
+	nv.History = s.nodeHistory(k.hist, service, node)
+}
+
+// nodeHistory returns the node's history view, built and rendered once per
+// history load.
+func (s *Server) nodeHistory(h *history, service string, node status.Node) *nodeHistoryView {
+	f := &s.fragments
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.hist != h {
+		f.hist, f.byNode = h, map[nodeKey]*nodeHistoryView{}
+	}
+	key := nodeKey{service, node.ID}
+	if hv, ok := f.byNode[key]; ok {
+		return hv
+	}
+	nh := h.nodes[key]
 	if nh == nil {
-		return
+		f.byNode[key] = nil
+		return nil
 	}
 	hv := &nodeHistoryView{Days: make([]dayView, 0, len(nh.days))}
 	for _, d := range nh.days {
@@ -102,7 +132,17 @@ func (s *Server) addNodeHistory(nv *nodeView, service string, node status.Node, 
 	if node.Mode == status.Poll && len(nh.latency) > 0 {
 		hv.Sparkline = sparkline(nh.latency)
 	}
-	nv.History = hv
+	if t := s.theme.tmpl.Lookup("node-history"); t != nil {
+		var b strings.Builder
+		if err := t.Execute(&b, hv); err != nil {
+			// The page template will run it again and report the error.
+			s.log.Error("render node history", "service", service, "node", node.ID, "err", err)
+		} else {
+			hv.HTML = template.HTML(b.String())
+		}
+	}
+	f.byNode[key] = hv
+	return hv
 }
 
 func dayViewOf(d store.Day, incidents []string) dayView {

@@ -84,8 +84,9 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
-	page   memo[pageKey]
-	report memo[*status.Snapshot]
+	page      memo[pageKey]
+	fragments historyFragments // each node's rendered history
+	report    memo[*status.Snapshot]
 }
 
 // New checks the options, loads the theme (the custom one in
