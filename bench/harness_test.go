@@ -26,6 +26,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 func TestMain(m *testing.M) {
@@ -195,16 +197,7 @@ inet = "127.0.0.1:0"
 manager_token = "m"
 reporter_token = "r"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+`+configtest.Branding+`
 [metrics]
 poll_interval = %d
 poll_parallelism = %d

@@ -15,6 +15,7 @@ import (
 	"testing"
 
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/config/configtest"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/web"
 )
@@ -24,16 +25,7 @@ const benchConfig = `
 manager_token = "m"
 reporter_token = "reporter-secret"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+` + configtest.Branding + `
 [[probe.service]]
 id = "app"
 label = "App"

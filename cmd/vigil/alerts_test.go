@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // baseConfig is a valid configuration with one poll node whose replicas
@@ -29,16 +31,7 @@ manager_token = "m"
 reporter_token = "r"
 inet = "127.0.0.1:0"
 
-[branding]
-page_title = "Test Status"
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
+`+configtest.Branding+`page_title = "Test Status"
 
 [metrics]
 poll_interval = 1

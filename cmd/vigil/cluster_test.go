@@ -20,6 +20,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // The cluster test runs three vigil processes on one private PostgreSQL
@@ -177,16 +179,7 @@ manager_token = "m"
 reporter_token = "r"
 probe_source_address = "%s"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+` + configtest.Branding + `
 [metrics]
 poll_interval = 1
 poll_retry = 0

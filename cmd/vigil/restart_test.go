@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/vigil-go/vigil/internal/config/configtest"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
 	"github.com/vigil-go/vigil/internal/store/storetest"
@@ -126,16 +127,7 @@ inet = "127.0.0.1:0"
 manager_token = "m"
 reporter_token = "reporter-secret"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+`+configtest.Branding+`
 [metrics]
 poll_interval = 1
 poll_retry = 0

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // TestHangingChannelDoesNotDelayProbing runs vigil with a webhook that
@@ -55,16 +56,7 @@ manager_token = "m"
 reporter_token = "r"
 inet = "127.0.0.1:0"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+`+configtest.Branding+`
 [metrics]
 poll_interval = 1
 poll_retry = 0

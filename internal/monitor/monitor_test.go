@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/config/configtest"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -24,16 +25,7 @@ const baseConfig = `
 manager_token = "m"
 reporter_token = "r"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+` + configtest.Branding + `
 [metrics]
 poll_interval = 1
 poll_retry = 0

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/config/configtest"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -22,16 +23,7 @@ const reporterConfig = `
 manager_token = "manager-secret"
 reporter_token = "reporter-secret"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#000"
-icon_url = "https://example.com/icon.png"
-logo_color = "#000"
-logo_url = "https://example.com/logo.png"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+` + configtest.Branding + `
 [metrics]
 push_delay_dead = 1
 local_delay_dead = 1
