@@ -34,6 +34,7 @@ func newRendition(contentType string, body []byte) *rendition {
 	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
 	r := &rendition{contentType: contentType, body: body, etag: `"` + tag + `"`}
 	var buf bytes.Buffer
+	buf.Grow(len(body) / 4) // HTML and JSON compress at least this well
 	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
 	if err != nil {
 		return r

@@ -150,6 +150,11 @@ func (s *Server) renderPage(k pageKey) *rendition {
 	start := time.Now()
 	data := s.pageData(k)
 	var buf bytes.Buffer
+	// The page is about as big as last time: growing the buffer once
+	// spares a big page a cascade of doubling copies.
+	if e := s.page.cur.Load(); e != nil {
+		buf.Grow(len(e.r.body) + len(e.r.body)/8)
+	}
 	if err := s.theme.tmpl.ExecuteTemplate(&buf, "index.html", data); err != nil {
 		s.log.Error("render status page", "version", k.snap.Version, "err", err)
 		return &rendition{err: fmt.Errorf("render status page: %w", err)}
