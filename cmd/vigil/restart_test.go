@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -82,6 +83,23 @@ func testRestartKeepsHistory(t *testing.T, fresh func(testing.TB) store.Config) 
 	})
 	beforeKill := samples(t, st)
 
+	// What operators wrote through the manager API survives too.
+	start := time.Now().UTC().Truncate(time.Second)
+	for _, w := range []struct{ method, path, body string }{
+		{http.MethodPost, "manager/announcement/", `{"title":"Upgrade","text":"Tonight, 22:00 UTC"}`},
+		{http.MethodPost, "manager/maintenance/", fmt.Sprintf(`{"start":%q,"end":%q,"targets":["fleet"],"message":"Moving racks"}`,
+			start.Format(time.RFC3339), start.Add(time.Hour).Format(time.RFC3339))},
+		{http.MethodPost, fmt.Sprintf("manager/incident/%d/updates/", incidents(t, st, true)[0].ID), `{"status":"identified","text":"A bad deploy"}`},
+	} {
+		if code, body := v.manage(t, w.method, w.path, w.body); code != http.StatusOK {
+			t.Fatalf("%s /%s = %d %s, want 200", w.method, w.path, code, body)
+		}
+	}
+	wantManaged := map[string]string{}
+	for _, path := range []string{"manager/announcements/", "manager/maintenances/", "manager/incidents/"} {
+		_, wantManaged[path] = v.manage(t, http.MethodGet, path, "")
+	}
+
 	v.kill(t)
 	v = startVigil(t, cfgPath)
 
@@ -90,6 +108,16 @@ func testRestartKeepsHistory(t *testing.T, fresh func(testing.TB) store.Config) 
 	r := v.getReport(t)
 	if w := r.node("Workers"); len(w.Replicas) != 1 || w.Replicas[0] != status.Healthy {
 		t.Errorf("push node after the restart = %+v, want the restored replica, healthy", w)
+	}
+	for path, want := range wantManaged {
+		if code, got := v.manage(t, http.MethodGet, path, ""); code != http.StatusOK || got != want {
+			t.Errorf("GET /%s after the restart = %d %s, want %s", path, code, got, want)
+		}
+	}
+	for _, want := range []string{"Upgrade", "Tonight, 22:00 UTC", "Moving racks", "A bad deploy"} {
+		if !strings.Contains(v.get(t, ""), want) {
+			t.Errorf("the page after the restart does not show %q", want)
+		}
 	}
 	// Let the restarted vigil check the still-failing target and write it.
 	waitStore(t, "samples from the restarted vigil", func() bool {
@@ -170,6 +198,44 @@ func (v *running) report(t *testing.T, service, node, body string) int {
 	}
 	resp.Body.Close()
 	return resp.StatusCode
+}
+
+// manage sends a manager API request and returns its status and body.
+func (v *running) manage(t *testing.T, method, path, body string) (int, string) {
+	t.Helper()
+	req, err := http.NewRequest(method, v.url+path, strings.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.SetBasicAuth("", "m")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, string(b)
+}
+
+// get returns the body of a GET of path.
+func (v *running) get(t *testing.T, path string) string {
+	t.Helper()
+	resp, err := http.Get(v.url + path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 type statusReport struct {
