@@ -1,11 +1,13 @@
 package web
 
 import (
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"testing"
+	"time"
 
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -55,3 +57,29 @@ type discardWriter struct {
 func (w *discardWriter) Header() http.Header         { return w.header }
 func (w *discardWriter) Write(b []byte) (int, error) { return io.Discard.Write(b) }
 func (w *discardWriter) WriteHeader(int)             {}
+
+// BenchmarkRender5000 measures rendering the page (template and gzip) for
+// one node of 5000 HTTP replicas: what a state change costs a big fleet.
+func BenchmarkRender5000(b *testing.B) {
+	node := status.Node{ID: "api", Label: "API", Mode: status.Poll, Health: status.Healthy}
+	for i := range 5000 {
+		node.Replicas = append(node.Replicas, status.Replica{
+			ID: fmt.Sprintf("http://10.0.%d.%d:8080/health", i/250, i%250), Health: status.Healthy,
+			Latency: time.Duration(i%40) * time.Millisecond, HasLatency: true, Checked: testNow,
+		})
+	}
+	svcs := []status.Service{{ID: "web", Label: "Web", Nodes: []status.Node{node}}}
+	src := &source{}
+	src.set(svcs, testNow)
+	s, err := New(Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		b.Fatal(err)
+	}
+	var size int
+	b.ReportAllocs()
+	for b.Loop() {
+		r := s.renderPage(s.pageKey())
+		size = len(r.body)
+	}
+	b.ReportMetric(float64(size), "page-bytes")
+}

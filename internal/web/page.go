@@ -150,10 +150,13 @@ func (s *Server) renderPage(k pageKey) *rendition {
 	start := time.Now()
 	data := s.pageData(k)
 	var buf bytes.Buffer
-	// The page is about as big as last time: growing the buffer once
-	// spares a big page a cascade of doubling copies.
-	if e := s.page.cur.Load(); e != nil {
+	// Growing the buffer once spares a big page a cascade of doubling
+	// copies: the page is about as big as last time, or, the first time,
+	// about pageBytesPerReplica per replica.
+	if e := s.page.cur.Load(); e != nil && e.r.err == nil {
 		buf.Grow(len(e.r.body) + len(e.r.body)/8)
+	} else {
+		buf.Grow(64<<10 + pageBytesPerReplica*replicaCount(k.snap))
 	}
 	if err := s.theme.tmpl.ExecuteTemplate(&buf, "index.html", data); err != nil {
 		s.log.Error("render status page", "version", k.snap.Version, "err", err)
@@ -163,6 +166,20 @@ func (s *Server) renderPage(k pageKey) *rendition {
 	s.log.Debug("status page rendered", "version", k.snap.Version,
 		"bytes", len(r.body), "gzip_bytes", len(r.gzipped), "took", time.Since(start))
 	return r
+}
+
+// pageBytesPerReplica is about what a replica adds to the page (its box and
+// tooltip), measured on the built-in theme.
+const pageBytesPerReplica = 800
+
+func replicaCount(snap *status.Snapshot) int {
+	n := 0
+	for _, svc := range snap.Services {
+		for _, node := range svc.Nodes {
+			n += len(node.Replicas)
+		}
+	}
+	return n
 }
 
 // pageData builds the template's view of one state.
