@@ -79,6 +79,7 @@ type Server struct {
 	reporter Reporter
 	log      *slog.Logger
 	now      func() time.Time
+	version  string // the binary's version, "dev" when unknown
 	theme    *theme
 
 	mux     *http.ServeMux
@@ -117,6 +118,7 @@ func New(o Options) (*Server, error) {
 	if version == "" {
 		version = "dev"
 	}
+	s.version = version
 	t, err := loadTheme(o.Config.Assets.Path, version, s.log)
 	if err != nil {
 		return nil, err
