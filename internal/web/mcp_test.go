@@ -296,6 +296,9 @@ func TestMCPDisabled(t *testing.T) {
 		t.Errorf("POST /mcp/probes with mcp_server = true: %d, session %q; want 200 with a session id",
 			res.StatusCode, res.Header.Get("Mcp-Session-Id"))
 	}
+	if got := on.do(t, http.MethodPut, "/mcp/probes"); got.code != http.StatusMethodNotAllowed || got.header.Get("Allow") != "GET, POST, DELETE" {
+		t.Errorf("PUT /mcp/probes = %d, Allow %q; want 405 with GET, POST, DELETE", got.code, got.header.Get("Allow"))
+	}
 }
 
 // pingCounter is a client middleware counting the server's pings.
