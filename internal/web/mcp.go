@@ -53,6 +53,7 @@ func (s *Server) mcpHandler(t mcpTimings) http.Handler {
 		// to clients).
 		Capabilities: &mcp.ServerCapabilities{},
 	})
+	s.mcpServer = srv
 	mcp.AddTool(srv, &mcp.Tool{
 		Name:        "get_report",
 		Title:       "Status report",
@@ -99,4 +100,19 @@ func reportSchema() *jsonschema.Schema {
 		panic(fmt.Sprintf("web: infer the report schema: %v", err))
 	}
 	return schema
+}
+
+// CloseSessions ends every MCP session, and with them the event streams
+// their clients hold open: register it with http.Server.RegisterOnShutdown,
+// or a graceful shutdown waits for those streams until its deadline. It does
+// nothing when the MCP server is off.
+func (s *Server) CloseSessions() {
+	if s.mcpServer == nil {
+		return
+	}
+	for ss := range s.mcpServer.Sessions() {
+		if err := ss.Close(); err != nil {
+			s.log.Debug("close MCP session", "session", ss.ID(), "err", err)
+		}
+	}
 }

@@ -26,6 +26,8 @@ import (
 type headerRecorder struct {
 	host string // "" keeps the URL's host
 
+	streams atomic.Int64 // event streams (GET) the server accepted
+
 	mu          sync.Mutex
 	initialized bool   // an initialize request was answered
 	sessionID   string // the header of its response
@@ -51,6 +53,9 @@ func (h *headerRecorder) RoundTrip(req *http.Request) (*http.Response, error) {
 		req.Body = io.NopCloser(bytes.NewReader(body))
 	}
 	res, err := http.DefaultTransport.RoundTrip(req)
+	if err == nil && req.Method == http.MethodGet && res.StatusCode == http.StatusOK {
+		h.streams.Add(1)
+	}
 	if err == nil && msg.Method == "initialize" {
 		h.mu.Lock()
 		h.initialized, h.sessionID = true, res.Header.Get("Mcp-Session-Id")
@@ -351,4 +356,41 @@ func TestMCPKeepAlive(t *testing.T) {
 	// Longer than the idle timeout with no request but the ping answers.
 	pings.waitPings(t, int64(2*idle/keepAlive))
 	callGetReport(t, listening)
+}
+
+// A client's event stream is a request that never ends on its own: the
+// server must end it when the HTTP server shuts down, or a graceful shutdown
+// would wait for it until its deadline.
+func TestMCPSessionsEndOnShutdown(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Server.MCPServer = true
+	src := &source{}
+	src.set(sampleServices(status.Dead), testNow)
+	s, err := New(Options{Config: cfg, Source: src})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewUnstartedServer(s)
+	srv.Config.RegisterOnShutdown(s.CloseSessions)
+	srv.Start()
+	t.Cleanup(srv.Close)
+
+	rec := &headerRecorder{}
+	cs := mcpConnect(t, srv.URL+"/mcp/probes", rec, false)
+	callGetReport(t, cs)
+	deadline := time.Now().Add(30 * time.Second)
+	for rec.streams.Load() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("the client opened no event stream in 30 s")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+
+	// Far longer than a shutdown needs; a shutdown that waits for the event
+	// stream runs into it.
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := srv.Config.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown with an MCP client connected: %v", err)
+	}
 }

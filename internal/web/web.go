@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -88,6 +90,7 @@ type Server struct {
 	page      memo[pageKey]
 	fragments historyFragments // each node's rendered history
 	report    memo[*status.Snapshot]
+	mcpServer *mcp.Server // nil unless [server] mcp_server is on
 }
 
 // New checks the options, loads the theme (the custom one in
