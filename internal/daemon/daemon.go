@@ -108,6 +108,7 @@ func Run(ctx context.Context, o Options) error {
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
+	srv.RegisterOnShutdown(site.CloseSessions) // MCP event streams never end on their own
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()

@@ -48,7 +48,13 @@ type reportNode struct {
 
 // handleStatusReport serves the JSON report, rendered once per snapshot.
 func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
-	s.report.get(s.snapshot, func(a, b *status.Snapshot) bool { return a.Version == b.Version }, s.renderReport).serve(w, r)
+	s.currentReport().serve(w, r)
+}
+
+// currentReport returns the report of the current state, rendered once per
+// snapshot and shared by /status/report and the MCP get_report tool.
+func (s *Server) currentReport() *rendition {
+	return s.report.get(s.snapshot, func(a, b *status.Snapshot) bool { return a.Version == b.Version }, s.renderReport)
 }
 
 func (s *Server) renderReport(snap *status.Snapshot) *rendition {

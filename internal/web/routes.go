@@ -27,6 +27,10 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /assets/stylesheets/{file}", s.handleAsset("stylesheets"))
 	s.mux.HandleFunc("GET /assets/javascripts/{file}", s.handleAsset("javascripts"))
 
+	if s.cfg.Server.MCPServer {
+		s.mux.Handle("/mcp/probes", s.mcpHandler(defaultMCPTimings)) // POST, GET, DELETE; the SDK answers other methods 405
+	}
+
 	if s.reporter != nil {
 		token := s.cfg.Server.ReporterToken
 		s.mux.HandleFunc("POST /reporter/{probe}/{node}", requireToken(token, s.handleReport))

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/modelcontextprotocol/go-sdk/mcp"
+
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -79,6 +81,7 @@ type Server struct {
 	reporter Reporter
 	log      *slog.Logger
 	now      func() time.Time
+	version  string // the binary's version, "dev" when unknown
 	theme    *theme
 
 	mux     *http.ServeMux
@@ -87,6 +90,7 @@ type Server struct {
 	page      memo[pageKey]
 	fragments historyFragments // each node's rendered history
 	report    memo[*status.Snapshot]
+	mcpServer *mcp.Server // nil unless [server] mcp_server is on
 }
 
 // New checks the options, loads the theme (the custom one in
@@ -117,6 +121,7 @@ func New(o Options) (*Server, error) {
 	if version == "" {
 		version = "dev"
 	}
+	s.version = version
 	t, err := loadTheme(o.Config.Assets.Path, version, s.log)
 	if err != nil {
 		return nil, err
