@@ -61,7 +61,7 @@ func New(cfg *config.Config, src Source) *Metrics {
 		reg: prometheus.NewRegistry(),
 		checks: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "vigil_probe_checks_total",
-			Help: "Replica checks and reports received, by result (healthy, sick, dead).",
+			Help: "Poll and script checks of replicas, by result (healthy, sick, dead).",
 		}, []string{"service", "node", "result"}),
 		checkCounters: map[checkKey]prometheus.Counter{},
 		reports: prometheus.NewCounterVec(prometheus.CounterOpts{
@@ -100,9 +100,10 @@ func (m *Metrics) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	m.handler.ServeHTTP(w, r)
 }
 
-// Checked counts one check (or report) result of a replica of the given
-// service and node. It returns at once: it is called from the monitor's
-// Observed hook.
+// Checked counts one poll or script check result of a replica of the given
+// service and node (push and local reports are counted by
+// vigil_reporter_reports_total). It returns at once: it is called from the
+// monitor's Observed hook.
 func (m *Metrics) Checked(service, node string, result status.Health) {
 	if c, ok := m.checkCounters[checkKey{service, node, result}]; ok {
 		c.Inc()
