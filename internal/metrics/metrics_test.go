@@ -17,7 +17,9 @@ import (
 )
 
 // fixedSource publishes whatever snapshot the test stores.
-type fixedSource struct{ snap atomic.Pointer[status.Snapshot] }
+type fixedSource struct {
+	snap atomic.Pointer[status.Snapshot]
+}
 
 func (f *fixedSource) Snapshot() *status.Snapshot { return f.snap.Load() }
 
