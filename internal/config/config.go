@@ -51,6 +51,12 @@ type Server struct {
 	// probes are sent from (multi-homed hosts; one vantage point per cluster
 	// member on one machine).
 	ProbeSourceAddress string `toml:"probe_source_address"`
+	// MetricsEnabled serves Prometheus metrics on GET /metrics (off by
+	// default: the metrics name every service and node).
+	MetricsEnabled bool `toml:"metrics_enabled"`
+	// MetricsToken, when set, guards /metrics with HTTP Basic authentication
+	// (the token as password, as for the reporter API); empty leaves it public.
+	MetricsToken string `toml:"metrics_token"`
 }
 
 // Assets is the [assets] section.

@@ -64,6 +64,8 @@ func TestFullConfig(t *testing.T) {
 		{"Server.Workers", cfg.Server.Workers, 8},
 		{"Server.MCPServer", cfg.Server.MCPServer, true},
 		{"Server.ReporterToken", cfg.Server.ReporterToken, "REPLACE_THIS_WITH_A_SECRET_KEY"},
+		{"Server.MetricsEnabled", cfg.Server.MetricsEnabled, true},
+		{"Server.MetricsToken", cfg.Server.MetricsToken, "REPLACE_THIS_WITH_A_METRICS_SCRAPE_KEY"},
 		{"Branding.PageURL (trailing slash added)", cfg.Branding.PageURL, "https://status.example.com/"},
 		{"Branding.SupportURL", cfg.Branding.SupportURL, "mailto:support@example.com"},
 		{"Branding.CustomHTML", cfg.Branding.CustomHTML, `<script>console.log("hi")</script>`},

@@ -190,6 +190,9 @@ func (c *checker) validateServer(s *Server) {
 			c.errorf("server.probe_source_address", "invalid address %q: want a literal local IP such as 192.0.2.10", s.ProbeSourceAddress)
 		}
 	}
+	if s.MetricsToken != "" && !s.MetricsEnabled {
+		c.warnf("server.metrics_token", "ignored: /metrics is served only with metrics_enabled = true")
+	}
 }
 
 func (c *checker) validateBranding(b *Branding) {

@@ -89,7 +89,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	alerts.register(&hooks, cl)
 	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-		Alerting: alerts.control(), Logger: log, Version: o.Version})
+		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: newMetrics(cfg, source, &hooks)})
 	if err != nil {
 		return err
 	}

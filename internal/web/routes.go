@@ -33,9 +33,11 @@ func (s *Server) routes() {
 
 	if s.reporter != nil {
 		token := s.cfg.Server.ReporterToken
-		s.mux.HandleFunc("POST /reporter/{probe}/{node}", requireToken(token, s.handleReport))
+		s.mux.HandleFunc("POST /reporter/{probe}/{node}", s.countReports(requireToken(token, s.handleReport)))
 		s.mux.HandleFunc("DELETE /reporter/{probe}/{node}/{replica}", requireToken(token, s.handleFlush))
 	}
+
+	s.metricsRoute()
 
 	if s.data != nil {
 		s.mux.HandleFunc("GET /status/history/{service}/{node}", s.handleNodeHistory)

@@ -69,6 +69,9 @@ type Options struct {
 	// Now returns the current time (the footer year, "Last report" dates);
 	// nil means time.Now.
 	Now func() time.Time
+	// Metrics, when set and [server] metrics_enabled is true, serves
+	// GET /metrics and counts the reporter API's answers (see metrics.go).
+	Metrics Metrics
 }
 
 // Server is Vigil's HTTP handler. Create it with New; it is safe for
@@ -79,6 +82,7 @@ type Server struct {
 	data     *data // nil without a store
 	alerting Alerting
 	reporter Reporter
+	metrics  Metrics // nil unless metrics are enabled
 	log      *slog.Logger
 	now      func() time.Time
 	version  string // the binary's version, "dev" when unknown
@@ -108,6 +112,7 @@ func New(o Options) (*Server, error) {
 		cfg:      o.Config,
 		source:   o.Source,
 		reporter: o.Reporter,
+		metrics:  enabledMetrics(o),
 		log:      o.Logger,
 		now:      o.Now,
 	}

@@ -1,0 +1,110 @@
+package daemon
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/config/configtest"
+)
+
+// TestMetricsWiring runs vigil with metrics enabled and a polled replica,
+// and scrapes /metrics until the checks counter, fed by the monitor's
+// Observed hook, counts the replica's checks.
+func TestMetricsWiring(t *testing.T) {
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer target.Close()
+
+	dir := t.TempDir()
+	path := filepath.Join(dir, "config.cfg")
+	src := fmt.Sprintf(`[server]
+log_level = "off"
+manager_token = "m"
+reporter_token = "r"
+inet = "127.0.0.1:0"
+metrics_enabled = true
+metrics_token = "scrape"
+
+`+configtest.Branding+`
+[metrics]
+poll_interval = 1
+poll_retry = 0
+
+[storage]
+path = %q
+
+[[probe.service]]
+id = "web"
+label = "Web"
+
+[[probe.service.node]]
+id = "up"
+label = "Up"
+mode = "poll"
+replicas = ["%s/health"]
+`, filepath.Join(dir, "vigil.db"), target.URL)
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	addr := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, Version: "test", Stdout: io.Discard, Ready: func(a net.Addr) { addr <- a }})
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	}()
+	var url string
+	select {
+	case a := <-addr:
+		url = "http://" + a.String() + "/metrics"
+	case err := <-done:
+		t.Fatalf("Run ended before serving: %v", err)
+	}
+
+	checks := regexp.MustCompile(`(?m)^vigil_probe_checks_total\{node="up",result="healthy",service="web"\} (\d+)$`)
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		req, _ := http.NewRequest("GET", url, nil)
+		req.SetBasicAuth("", "scrape")
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			t.Fatalf("GET /metrics = %d %q, want 200", resp.StatusCode, body)
+		}
+		m := checks.FindSubmatch(body)
+		if m == nil {
+			t.Fatalf("scrape has no healthy checks counter for web/up:\n%s", body)
+		}
+		if n, _ := strconv.Atoi(string(m[1])); n >= 2 {
+			break // at least two checks counted, so the counter follows the probes
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checks counter still at %s after 20 s of 1 s polling", m[1])
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
