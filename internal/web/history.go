@@ -40,11 +40,15 @@ type Store interface {
 
 // History shown on the page and in the feeds.
 const (
-	historyDays     = 90
-	historyRefresh  = time.Minute // the longest a page shows stale history
-	recentIncidents = 10          // incidents listed on the page
-	sparklineSpan   = 24 * time.Hour
-	refreshTimeout  = 30 * time.Second
+	historyDays    = 90
+	historyRefresh = time.Minute // the longest a page shows stale history
+	// Right after a start the history is young (on a new install, empty):
+	// it is read again more often, so that the first minutes show up soon.
+	youngHistory        = 5 * time.Minute
+	youngHistoryRefresh = 10 * time.Second
+	recentIncidents     = 10 // incidents listed on the page
+	sparklineSpan       = 24 * time.Hour
+	refreshTimeout      = 30 * time.Second
 )
 
 // uptimeWindows are the periods whose uptime each node shows.
@@ -96,10 +100,20 @@ type data struct {
 		Error(msg string, args ...any)
 	}
 
+	started    time.Time  // when the server started
 	mu         sync.Mutex // serialises reloads
 	ann        atomic.Pointer[announcements]
 	hist       atomic.Pointer[history]
 	refreshing atomic.Bool
+}
+
+// refreshDue reports whether history loaded as h should be read again at now.
+func (d *data) refreshDue(h *history, now time.Time) bool {
+	every := historyRefresh
+	if h.loaded.Sub(d.started) < youngHistory {
+		every = youngHistoryRefresh
+	}
+	return now.Sub(h.loaded) >= every
 }
 
 // reloadAnnouncements reads the announcements again.
@@ -127,13 +141,14 @@ func (d *data) announcements() *announcements {
 }
 
 // history returns the cached history, never nil, and starts a background
-// refresh when it is older than historyRefresh.
+// refresh when it is older than historyRefresh (youngHistoryRefresh in the
+// first minutes after a start).
 func (d *data) history() *history {
 	h := d.hist.Load()
 	if h == nil {
 		return &history{}
 	}
-	if d.now().Sub(h.loaded) >= historyRefresh && d.refreshing.CompareAndSwap(false, true) {
+	if d.refreshDue(h, d.now()) && d.refreshing.CompareAndSwap(false, true) {
 		go func() {
 			defer d.refreshing.Store(false)
 			ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)

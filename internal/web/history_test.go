@@ -204,3 +204,27 @@ func TestAtomFeed(t *testing.T) {
 func unescapeAttr(s string) string {
 	return strings.NewReplacer("&#43;", "+", "&amp;", "&", "&#39;", "'", "&#34;", `"`, "&lt;", "<", "&gt;", ">").Replace(s)
 }
+
+// TestHistoryRefreshIsFasterAfterAStart: in the first minutes after a
+// start the history is read again every 10 s, later every minute.
+func TestHistoryRefreshIsFasterAfterAStart(t *testing.T) {
+	start := time.Date(2026, 11, 28, 12, 0, 0, 0, time.UTC)
+	d := &data{started: start}
+	tests := []struct {
+		loaded, now time.Duration // after start
+		want        bool
+	}{
+		{0, 9 * time.Second, false},
+		{0, 10 * time.Second, true},
+		{4 * time.Minute, 4*time.Minute + 11*time.Second, true},
+		{5 * time.Minute, 5*time.Minute + 11*time.Second, false},
+		{5 * time.Minute, 5*time.Minute + 59*time.Second, false},
+		{5 * time.Minute, 6 * time.Minute, true},
+	}
+	for _, tt := range tests {
+		h := &history{loaded: start.Add(tt.loaded)}
+		if got := d.refreshDue(h, start.Add(tt.now)); got != tt.want {
+			t.Errorf("loaded at +%v, now +%v: refresh due = %v, want %v", tt.loaded, tt.now, got, tt.want)
+		}
+	}
+}

@@ -137,7 +137,7 @@ func New(o Options) (*Server, error) {
 		s.alerting = &memoryAlerting{now: s.now}
 	}
 	if o.Store != nil {
-		s.data = &data{st: o.Store, now: s.now, src: s.snapshot, log: s.log}
+		s.data = &data{st: o.Store, now: s.now, src: s.snapshot, log: s.log, started: s.now()}
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
 		if err := s.data.reloadAnnouncements(ctx); err != nil {
