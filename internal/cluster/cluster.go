@@ -481,7 +481,7 @@ func applyDecision(r *status.Replica, k Key, v view) {
 	// The page shows the reason of a replica that is not healthy: say which
 	// vantage points see what, after the decided reason.
 	if r.Health != status.Healthy {
-		r.Reason = d.Reason + " (" + describeViews(r.Views) + ")"
+		r.Reason = d.Reason + " (" + status.DescribeViews(r.Views) + ")"
 	}
 }
 

@@ -2,7 +2,6 @@ package cluster
 
 import (
 	"sort"
-	"strings"
 
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -98,24 +97,4 @@ func reasonFor(obs []Observation, h status.Health, worse bool) string {
 		}
 	}
 	return ""
-}
-
-// describeViews says how each vantage point sees a replica, worst first:
-// "dead from eu-west; healthy from us-east, us-west".
-func describeViews(views []status.View) string {
-	byHealth := map[status.Health][]string{}
-	for _, v := range views {
-		byHealth[v.Health] = append(byHealth[v.Health], v.Label)
-	}
-	var parts []string
-	for h := status.Dead; ; h-- {
-		if labels := byHealth[h]; len(labels) > 0 {
-			sort.Strings(labels)
-			parts = append(parts, h.String()+" from "+strings.Join(labels, ", "))
-		}
-		if h == status.Healthy {
-			break
-		}
-	}
-	return strings.Join(parts, "; ")
 }

@@ -56,12 +56,12 @@ func TestRequired(t *testing.T) {
 }
 
 func TestDescribeViews(t *testing.T) {
-	got := describeViews([]status.View{
+	got := status.DescribeViews([]status.View{
 		{Label: "us-west", Health: status.Healthy},
 		{Label: "eu-west", Health: status.Dead},
 		{Label: "us-east", Health: status.Healthy},
 	})
 	if want := "dead from eu-west; healthy from us-east, us-west"; got != want {
-		t.Errorf("describeViews = %q, want %q", got, want)
+		t.Errorf("DescribeViews = %q, want %q", got, want)
 	}
 }

@@ -6,6 +6,8 @@ package status
 
 import (
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 )
 
@@ -132,6 +134,37 @@ type View struct {
 	Label  string // the member's vantage point, such as "eu-west"
 	Health Health
 	Reason string
+}
+
+// DescribeViews says how each vantage point sees a replica, worst first:
+// "dead from eu-west; healthy from us-east, us-west".
+func DescribeViews(views []View) string {
+	byHealth := map[Health][]string{}
+	for _, v := range views {
+		byHealth[v.Health] = append(byHealth[v.Health], v.Label)
+	}
+	var parts []string
+	for h := Dead; ; h-- {
+		if labels := byHealth[h]; len(labels) > 0 {
+			sort.Strings(labels)
+			parts = append(parts, h.String()+" from "+strings.Join(labels, ", "))
+		}
+		if h == Healthy {
+			break
+		}
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Dissent reports whether some vantage point sees the replica otherwise
+// than as h.
+func Dissent(views []View, h Health) bool {
+	for _, v := range views {
+		if v.Health != h {
+			return true
+		}
+	}
+	return false
 }
 
 // Node is a group of replicas checked the same way.

@@ -92,12 +92,16 @@ type nodeView struct {
 }
 
 type replicaView struct {
-	Position      int    // 1-based position in the node, shown in the box
-	DOMID         string // a stable element id for the box
-	ID            string // the replica id; show it only when the node reveals replica names
-	Status        string
-	Reason        string // why it is not healthy; "" when healthy
-	HasLatency    bool   // LatencyMS is known (it may be 0)
+	Position int    // 1-based position in the node, shown in the box
+	DOMID    string // a stable element id for the box
+	ID       string // the replica id; show it only when the node reveals replica names
+	Status   string
+	Reason   string // why it is not healthy; "" when healthy
+	// Vantage says how a cluster's vantage points see a replica decided
+	// healthy when some of them disagree; "" otherwise (an unhealthy
+	// replica's Reason says it already).
+	Vantage       string
+	HasLatency    bool // LatencyMS is known (it may be 0)
 	LatencyMS     int64
 	Load          *loadView     // push replicas: CPU and memory in percent
 	Queue         *status.Queue // push nodes with a RabbitMQ queue
@@ -254,6 +258,8 @@ func replicaViewOf(serviceID string, node status.Node, i int, rep status.Replica
 	}
 	if rep.Health != status.Healthy {
 		rv.Reason = rep.Reason
+	} else if status.Dissent(rep.Views, rep.Health) {
+		rv.Vantage = status.DescribeViews(rep.Views)
 	}
 	if rep.Load != nil {
 		rv.Load = &loadView{CPU: percent(rep.Load.CPU), RAM: percent(rep.Load.RAM)}

@@ -319,6 +319,36 @@ func TestPageReplicaStatuses(t *testing.T) {
 	}
 }
 
+// TestPageVantagePoints: in a cluster, a replica decided healthy while some
+// vantage point sees it otherwise says so in its tooltip; without dissent,
+// nothing is added.
+func TestPageVantagePoints(t *testing.T) {
+	ts := newTestServer(t, Options{})
+	for _, tc := range []struct {
+		name  string
+		views []status.View
+		want  string
+	}{
+		{"dissent", []status.View{
+			{Label: "us-east", Health: status.Healthy},
+			{Label: "eu-west", Health: status.Dead, Reason: "timeout after 10s"},
+			{Label: "us-west", Health: status.Healthy},
+		}, "dead from eu-west; healthy from us-east, us-west"},
+		{"agreement", []status.View{{Label: "us-east", Health: status.Healthy}, {Label: "eu-west", Health: status.Healthy}}, ""},
+	} {
+		svcs := sampleServices(status.Healthy)
+		svcs[0].Nodes[0].Replicas[1].Views = tc.views
+		ts.src.set(svcs, testNow)
+		box := text(replicaBoxes(t, ts.get(t, "/").body)["replica-web-api-2"])
+		switch {
+		case tc.want != "" && !strings.Contains(box, tc.want):
+			t.Errorf("%s: tooltip %q, want it to say %q", tc.name, box, tc.want)
+		case tc.want == "" && strings.Contains(box, " from "):
+			t.Errorf("%s: tooltip %q names vantage points without dissent", tc.name, box)
+		}
+	}
+}
+
 func TestPageAnnouncements(t *testing.T) {
 	st := openStore(t)
 	ts := newManagerServer(t, st, Options{})
