@@ -36,12 +36,17 @@ func newScheduler(interval time.Duration, parallelism int, now func() time.Time)
 	}
 }
 
+// firstRound is the share of the first interval over which first starts
+// are spread: the rest leaves the last probes of the round time to finish,
+// so every replica has a result within one interval of the start.
+const firstRound = 0.8
+
 // add queues run, its first start spread over the first interval according
 // to its position among n tasks, so that n replicas do not all fire at once.
 func (s *scheduler) add(run func(ctx context.Context), position, n int, start time.Time) {
 	offset := time.Duration(0)
 	if n > 0 {
-		offset = s.interval * time.Duration(position) / time.Duration(n)
+		offset = time.Duration(float64(s.interval) * firstRound * float64(position) / float64(n))
 	}
 	heap.Push(&s.queue, &task{due: start.Add(offset), run: run})
 }

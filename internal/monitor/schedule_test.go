@@ -22,7 +22,7 @@ func (l *runLog) add(i int) {
 
 // TestSchedulerFixedRate checks that each task starts every interval from
 // the start of its previous run, not from its end, and that first runs are
-// spread over the first interval.
+// spread over the first 80 % of the first interval.
 func TestSchedulerFixedRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 4
@@ -44,7 +44,7 @@ func TestSchedulerFixedRate(t *testing.T) {
 			if len(got) != 10 {
 				t.Fatalf("task %d ran %d times in 10s, want 10", i, len(got))
 			}
-			wantFirst := time.Duration(i) * time.Second / n
+			wantFirst := time.Duration(i) * 800 * time.Millisecond / n
 			if d := got[0].Sub(start); d != wantFirst {
 				t.Errorf("task %d first run at +%v, want +%v", i, d, wantFirst)
 			}
@@ -138,7 +138,9 @@ func TestSchedulerLateStartKeepsCadence(t *testing.T) {
 		s.Run(ctx)
 
 		got := log.starts[1]
-		want := []time.Duration{800 * time.Millisecond, 1500 * time.Millisecond, 2500 * time.Millisecond, 3500 * time.Millisecond, 4500 * time.Millisecond}
+		// Task 1 is due at +0.4s (the first round spreads over 0.8s), starts
+		// late at +0.8s, and keeps its cadence from +0.4s.
+		want := []time.Duration{800 * time.Millisecond, 1400 * time.Millisecond, 2400 * time.Millisecond, 3400 * time.Millisecond, 4400 * time.Millisecond}
 		if len(got) != len(want) {
 			t.Fatalf("task 1 ran %d times in 5s, want %d", len(got), len(want))
 		}
