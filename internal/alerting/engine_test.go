@@ -433,6 +433,27 @@ func TestPublishedKeepsTransitions(t *testing.T) {
 	}
 }
 
+// TestPublishedIsBounded: a flapping page that the engine cannot keep up
+// with costs at most maxPending waiting snapshots, the newest last.
+func TestPublishedIsBounded(t *testing.T) {
+	h := newHarness(t, dbPath(t), &clock{t: t0}, alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	var last *status.Snapshot
+	for i := range 3 * maxPending {
+		if i%2 == 0 {
+			last = snapshot(t0.Add(time.Duration(i) * time.Second))
+		} else {
+			last = snapshot(t0.Add(time.Duration(i)*time.Second), "web:core:a")
+		}
+		h.e.Published(nil, last)
+	}
+	h.e.mu.Lock()
+	n, newest := len(h.e.pending), h.e.pending[len(h.e.pending)-1]
+	h.e.mu.Unlock()
+	if n != maxPending || newest != last {
+		t.Errorf("pending = %d snapshots (newest is the last published: %v), want %d ending with the last", n, newest == last, maxPending)
+	}
+}
+
 // TestRunSendsStartupOnceAndDecides drives the engine through Run: the
 // startup notification, then a published outage.
 func TestRunSendsStartupOnceAndDecides(t *testing.T) {

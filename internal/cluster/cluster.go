@@ -333,6 +333,9 @@ func (c *Cluster) writeBatch(ctx context.Context, obs map[Key]monitor.Observatio
 func (c *Cluster) refresher(ctx context.Context) {
 	failing := false
 	every(ctx, c.o.Tick, func() {
+		if c.IsLeader() {
+			return // the leader installs what it reads and decides, every tick
+		}
 		v, err := c.read(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !failing {

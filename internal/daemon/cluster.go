@@ -1,6 +1,7 @@
 package daemon
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -45,7 +46,7 @@ func newCluster(ctx context.Context, cfg *config.Config, log *slog.Logger, mon *
 	if err != nil {
 		return nil, err
 	}
-	log.Info("cluster: joined", "node_id", id, "label", cmp(cc.Label, id), "confirmations", cc.Confirmations)
+	log.Info("cluster: joined", "node_id", id, "label", cmp.Or(cc.Label, id), "confirmations", cc.Confirmations)
 	return c, nil
 }
 
@@ -71,11 +72,4 @@ func withClusterEndpoint(site http.Handler, c *cluster.Cluster) http.Handler {
 	mux.Handle(ClusterPath, c)
 	mux.Handle("/", site)
 	return mux
-}
-
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }

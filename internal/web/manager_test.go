@@ -436,3 +436,31 @@ func renderKey(t *testing.T, page string) string {
 	}
 	return m[1]
 }
+
+// TestMaintenanceFollowsTheClock: a window shows on the page when it starts
+// and goes when it ends, with no write in between to refresh anything.
+func TestMaintenanceFollowsTheClock(t *testing.T) {
+	st := openStore(t)
+	if _, err := st.AddMaintenance(t.Context(), store.Window{
+		Start: testNow.Add(time.Hour), End: testNow.Add(2 * time.Hour), Targets: []string{"web:api"}, Message: "Kernel upgrade",
+	}); err != nil {
+		t.Fatal(err)
+	}
+	var now atomicValue[time.Time]
+	now.store(testNow)
+	ts := newManagerServer(t, st, Options{Now: now.load})
+	for _, tc := range []struct {
+		at   time.Duration
+		want bool
+	}{
+		{0, false},
+		{90 * time.Minute, true}, // started
+		{3 * time.Hour, false},   // ended
+	} {
+		now.store(testNow.Add(tc.at))
+		api := nodeItem(t, ts.get(t, "/").body, "API")
+		if got := strings.Contains(api, "node-maintenance") && strings.Contains(api, "Kernel upgrade"); got != tc.want {
+			t.Errorf("at +%v: API under maintenance = %v, want %v: %s", tc.at, got, tc.want, api)
+		}
+	}
+}
