@@ -81,7 +81,13 @@ func testRestartKeepsHistory(t *testing.T, fresh func(testing.TB) store.Config) 
 		}
 		return len(open) == 1 && len(reps) == 1
 	})
-	beforeKill := samples(t, st)
+	// Samples are written every 10 s: a kill loses at most the last ones,
+	// so wait until some of both healths are stored.
+	var beforeKill store.Bucket
+	waitStore(t, "healthy and dead samples written", func() bool {
+		beforeKill = samples(t, st)
+		return beforeKill.Healthy > 0 && beforeKill.Dead > 0
+	})
 
 	// What operators wrote through the manager API survives too.
 	start := time.Now().UTC().Truncate(time.Second)
@@ -142,10 +148,10 @@ func testRestartKeepsHistory(t *testing.T, fresh func(testing.TB) store.Config) 
 	if got, want := nodeChanges(t, st), []string{"healthy>healthy", "healthy>dead", "dead>healthy"}; !slices.Equal(got, want) {
 		t.Errorf("API node changes = %q, want %q: nothing spurious around the restart", got, want)
 	}
+	v.stop(t) // a stop writes every sample still in memory
 	if after := samples(t, st); after.Dead <= beforeKill.Dead || after.Healthy <= beforeKill.Healthy {
 		t.Errorf("sample buckets %+v after, %+v before the kill: want the old ones kept and new ones added", after, beforeKill)
 	}
-	v.stop(t)
 }
 
 func restartConfig(targetURL string) string {

@@ -6,9 +6,11 @@
 // old history.
 //
 // The monitor's hooks hand work over without blocking: Published and Observed
-// append to an unbounded in-memory queue, and the recorder's own goroutine
-// (Run) writes it in batches. A database error keeps the batch in memory and
-// retries it later.
+// append to an in-memory queue, and the recorder's own goroutine (Run)
+// writes it in batches: status changes every second, samples folded into
+// their minute and hour buckets every ten seconds (one row per replica and
+// bucket, however many checks it holds). A database error keeps the batch in
+// memory and retries it later.
 package history
 
 import (
@@ -28,7 +30,7 @@ import (
 type Store interface {
 	RecordChanges(ctx context.Context, changes ...store.Change) error
 	LastChanges(ctx context.Context) ([]store.Change, error)
-	AddSamples(ctx context.Context, samples []store.Sample) error
+	AddBatch(ctx context.Context, batch *store.SampleBatch) error
 	SaveReplica(ctx context.Context, r store.PushReplica) error
 	DeleteReplica(ctx context.Context, service, node, replica string) error
 	OpenIncident(ctx context.Context, in store.Incident) (store.Incident, error)
@@ -41,15 +43,18 @@ type Store interface {
 
 // Defaults of Options.
 const (
-	DefaultFlushEvery   = time.Second
-	DefaultBatchSamples = 1000
-	DefaultAliveEvery   = 30 * time.Second // well inside store.DefaultAliveGap
-	DefaultPruneEvery   = time.Hour
-	DefaultMaxPending   = 1 << 20
+	DefaultFlushEvery = time.Second
+	// DefaultSampleFlushEvery is how often samples are written. Samples
+	// only feed minute and hour buckets, and each write costs a row per
+	// replica and bucket: writing every ten seconds instead of every
+	// second divides that cost by ten, and a crash loses at most ten
+	// seconds of checks (a stop loses none).
+	DefaultSampleFlushEvery = 10 * time.Second
+	DefaultAliveEvery       = 30 * time.Second // well inside store.DefaultAliveGap
+	DefaultPruneEvery       = time.Hour
+	DefaultMaxPending       = 1 << 20
 	// maxRetryWait bounds the wait between two attempts after a database error.
 	maxRetryWait = time.Minute
-	// sampleChunk is how many samples one AddSamples transaction carries.
-	sampleChunk = 5000
 	// shutdownFlush bounds the last flush on shutdown.
 	shutdownFlush = 10 * time.Second
 )
@@ -66,27 +71,29 @@ type Options struct {
 	// ones that are gone.
 	Replicas []store.PushReplica
 
-	FlushEvery   time.Duration // how often queued work is written; default 1 s
-	BatchSamples int           // write at once when this many samples wait; default 1000
-	AliveEvery   time.Duration // MarkAlive period; default 30 s
-	PruneEvery   time.Duration // Prune period; default 1 h
-	// MaxPending bounds the samples (and, separately, the changes) kept in
-	// memory while the database fails; beyond it the oldest are dropped
-	// with an error log. Default 1,048,576.
+	FlushEvery       time.Duration // how often changes, incidents and replicas are written; default 1 s
+	SampleFlushEvery time.Duration // how often samples are written; default 10 s
+	AliveEvery       time.Duration // MarkAlive period; default 30 s
+	PruneEvery       time.Duration // Prune period; default 1 h
+	// MaxPending bounds the changes, and separately the minute buckets of
+	// samples, kept in memory while the database fails; beyond it the
+	// oldest are dropped with an error log (dropped minute buckets stay
+	// counted in their hour). Default 1,048,576: with 5000 replicas, over
+	// three hours of samples.
 	MaxPending int
 }
 
 // Recorder turns the monitor's snapshots and probe results into history.
 type Recorder struct {
-	st    Store
-	log   *slog.Logger
-	name  string
-	now   func() time.Time
-	every time.Duration
-	batch int
-	alive time.Duration
-	prune time.Duration
-	limit int
+	st          Store
+	log         *slog.Logger
+	name        string
+	now         func() time.Time
+	every       time.Duration
+	sampleEvery time.Duration // samples
+	alive       time.Duration
+	prune       time.Duration
+	limit       int
 
 	// The intake: filled by the hooks, emptied by Run.
 	mu      sync.Mutex
@@ -108,15 +115,17 @@ type Recorder struct {
 // pending is the work not yet written.
 type pending struct {
 	changes  []store.Change
-	samples  []store.Sample
+	samples  store.SampleBatch
 	saves    map[replicaKey]store.PushReplica
 	deletes  map[replicaKey]bool
 	incident []incidentOp
-	dropped  int // samples and changes dropped over the cap, not yet logged
+	dropped  int // changes dropped over the cap, not yet logged
 }
 
-func (p *pending) empty() bool {
-	return len(p.changes) == 0 && len(p.samples) == 0 && len(p.saves) == 0 &&
+// empty tells whether nothing waits to be written, samples aside unless
+// withSamples.
+func (p *pending) empty(withSamples bool) bool {
+	return len(p.changes) == 0 && (!withSamples || p.samples.Empty()) && len(p.saves) == 0 &&
 		len(p.deletes) == 0 && len(p.incident) == 0
 }
 
@@ -134,20 +143,20 @@ type replicaKey struct{ service, node, replica string }
 // restart stays one incident).
 func New(ctx context.Context, o Options) (*Recorder, error) {
 	r := &Recorder{
-		st:        o.Store,
-		log:       o.Logger,
-		name:      o.Instance,
-		now:       o.Now,
-		every:     o.FlushEvery,
-		batch:     o.BatchSamples,
-		alive:     o.AliveEvery,
-		prune:     o.PruneEvery,
-		limit:     o.MaxPending,
-		wake:      make(chan struct{}, 1),
-		known:     map[entity]status.Health{},
-		saved:     map[replicaKey]time.Time{},
-		incidents: map[string]*incidentRef{},
-		pending:   pending{saves: map[replicaKey]store.PushReplica{}, deletes: map[replicaKey]bool{}},
+		st:          o.Store,
+		log:         o.Logger,
+		name:        o.Instance,
+		now:         o.Now,
+		every:       o.FlushEvery,
+		sampleEvery: o.SampleFlushEvery,
+		alive:       o.AliveEvery,
+		prune:       o.PruneEvery,
+		limit:       o.MaxPending,
+		wake:        make(chan struct{}, 1),
+		known:       map[entity]status.Health{},
+		saved:       map[replicaKey]time.Time{},
+		incidents:   map[string]*incidentRef{},
+		pending:     pending{saves: map[replicaKey]store.PushReplica{}, deletes: map[replicaKey]bool{}},
 	}
 	if r.log == nil {
 		r.log = slog.New(slog.DiscardHandler)
@@ -164,11 +173,9 @@ func New(ctx context.Context, o Options) (*Recorder, error) {
 		}
 	}
 	def(&r.every, DefaultFlushEvery)
+	def(&r.sampleEvery, DefaultSampleFlushEvery)
 	def(&r.alive, DefaultAliveEvery)
 	def(&r.prune, DefaultPruneEvery)
-	if r.batch <= 0 {
-		r.batch = DefaultBatchSamples
-	}
 	if r.limit <= 0 {
 		r.limit = DefaultMaxPending
 	}
@@ -206,7 +213,8 @@ func (r *Recorder) Published(prev, cur *status.Snapshot) {
 	r.signal()
 }
 
-// Observed queues a probe result as a sample. It never blocks.
+// Observed queues a probe result as a sample. It never blocks, and does not
+// wake Run: samples wait for the next flush tick anyway.
 func (r *Recorder) Observed(o monitor.Observation) {
 	s := store.Sample{
 		Time:       o.At,
@@ -220,7 +228,6 @@ func (r *Recorder) Observed(o monitor.Observation) {
 	r.mu.Lock()
 	r.samples = append(r.samples, s)
 	r.mu.Unlock()
-	r.signal()
 }
 
 func (r *Recorder) signal() {
@@ -238,6 +245,8 @@ func (r *Recorder) Run(ctx context.Context) {
 	r.pruneNow(ctx)
 	flush := time.NewTicker(r.every)
 	defer flush.Stop()
+	flushSamples := time.NewTicker(r.sampleEvery)
+	defer flushSamples.Stop()
 	alive := time.NewTicker(r.alive)
 	defer alive.Stop()
 	prune := time.NewTicker(r.prune)
@@ -249,12 +258,12 @@ func (r *Recorder) Run(ctx context.Context) {
 			return
 		case <-r.wake:
 			r.take()
-			if len(r.pending.samples) >= r.batch {
-				r.flush(ctx)
-			}
 		case <-flush.C:
 			r.take()
-			r.flush(ctx)
+			r.flush(ctx, false)
+		case <-flushSamples.C:
+			r.take()
+			r.flush(ctx, true)
 		case <-alive.C:
 			r.markAlive(ctx)
 		case <-prune.C:
@@ -270,10 +279,10 @@ func (r *Recorder) shutdown() {
 	defer cancel()
 	r.take()
 	r.retryAt = time.Time{}
-	r.flush(ctx)
-	if !r.pending.empty() {
+	r.flush(ctx, true)
+	if !r.pending.empty(true) {
 		r.log.Error("history: unwritten at shutdown", "changes", len(r.pending.changes),
-			"samples", len(r.pending.samples), "replicas", len(r.pending.saves)+len(r.pending.deletes),
+			"samples", r.pending.samples.Samples(), "replicas", len(r.pending.saves)+len(r.pending.deletes),
 			"incident_updates", len(r.pending.incident))
 	}
 	r.markAlive(ctx)
@@ -288,16 +297,28 @@ func (r *Recorder) take() {
 	for _, s := range snaps {
 		r.diff(s)
 	}
-	r.pending.samples = append(r.pending.samples, samples...)
+	rejected := 0
+	for _, x := range samples {
+		if err := r.pending.samples.Add(x); err != nil {
+			if rejected == 0 {
+				r.log.Error("history: sample rejected", "error", err)
+			}
+			rejected++
+		}
+	}
+	if rejected > 1 {
+		r.log.Error("history: samples rejected", "samples", rejected)
+	}
 	r.bound()
 }
 
-// bound drops the oldest samples and changes beyond the cap. It only bites
-// when the database has failed for a long time.
+// bound drops the oldest changes and minute buckets beyond the cap. It only
+// bites when the database has failed for a long time.
 func (r *Recorder) bound() {
-	if over := len(r.pending.samples) - r.limit; over > 0 {
-		r.pending.samples = append(r.pending.samples[:0:0], r.pending.samples[over:]...)
-		r.pending.dropped += over
+	if r.pending.samples.Buckets() > r.limit {
+		n := r.pending.samples.DropOldestMinutes(r.limit)
+		r.log.Error("history: the database has failed too long; oldest minute buckets dropped, their hours kept",
+			"samples", n, "kept_buckets", r.limit)
 	}
 	if over := len(r.pending.changes) - r.limit; over > 0 {
 		r.pending.changes = append(r.pending.changes[:0:0], r.pending.changes[over:]...)
@@ -310,11 +331,11 @@ func (r *Recorder) bound() {
 	}
 }
 
-// flush writes the pending work. Each kind of work is written on its own,
-// so that one failing write does not hold the others back; what fails stays
-// pending and is retried after a growing delay.
-func (r *Recorder) flush(ctx context.Context) {
-	if r.pending.empty() || r.now().Before(r.retryAt) {
+// flush writes the pending work, samples only when withSamples. Each kind of
+// work is written on its own, so that one failing write does not hold the
+// others back; what fails stays pending and is retried after a growing delay.
+func (r *Recorder) flush(ctx context.Context, withSamples bool) {
+	if r.pending.empty(withSamples) || r.now().Before(r.retryAt) {
 		return
 	}
 	p := &r.pending
@@ -332,21 +353,12 @@ func (r *Recorder) flush(ctx context.Context) {
 			p.changes = nil
 		}
 	}
-	for len(p.samples) > 0 {
-		n := min(len(p.samples), sampleChunk)
-		err := r.st.AddSamples(ctx, p.samples[:n])
-		if errors.Is(err, store.ErrInvalid) {
-			r.log.Error("history: samples rejected", "error", err, "samples", n)
-			err = nil
-		}
-		if err != nil {
+	if withSamples && !p.samples.Empty() {
+		if err := r.st.AddBatch(ctx, &p.samples); err != nil {
 			errs = append(errs, err)
-			break
+		} else {
+			p.samples = store.SampleBatch{}
 		}
-		p.samples = p.samples[n:]
-	}
-	if len(p.samples) == 0 {
-		p.samples = nil // let the backing array go
 	}
 	errs = append(errs, r.flushIncidents(ctx))
 	errs = append(errs, r.flushReplicas(ctx))
@@ -362,7 +374,7 @@ func (r *Recorder) flush(ctx context.Context) {
 	wait := min(r.every<<min(r.failures, 10), maxRetryWait)
 	r.retryAt = r.now().Add(wait)
 	r.log.Error("history: write failed; kept in memory and retried", "error", err,
-		"retry_in", wait, "changes", len(p.changes), "samples", len(p.samples))
+		"retry_in", wait, "changes", len(p.changes), "samples", p.samples.Samples())
 }
 
 func (r *Recorder) flushReplicas(ctx context.Context) error {

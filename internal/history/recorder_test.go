@@ -95,8 +95,8 @@ func record(t *testing.T, r *Recorder, snaps ...*status.Snapshot) {
 		r.Published(nil, s)
 	}
 	r.take()
-	r.flush(context.Background())
-	if !r.pending.empty() {
+	r.flush(context.Background(), true)
+	if !r.pending.empty(true) {
 		t.Fatalf("pending after flush: %+v", r.pending)
 	}
 }
@@ -317,7 +317,7 @@ func testSamples(t *testing.T, fresh func(testing.TB) store.Config) {
 	ctx := context.Background()
 	st := storetest.Open(t, fresh(t))
 	r := newRecorder(t, st)
-	for i := range 12000 { // more than one AddSamples chunk
+	for i := range 12000 { // two minutes, 10 ms apart
 		h := status.Healthy
 		if i%4 == 0 {
 			h = status.Dead
@@ -347,7 +347,7 @@ func testRun(t *testing.T, fresh func(testing.TB) store.Config) {
 	ctx := context.Background()
 	st := storetest.Open(t, fresh(t))
 	now := time.Now().UTC().Truncate(time.Millisecond)
-	r, err := New(ctx, Options{Store: st, Instance: "test", FlushEvery: time.Hour})
+	r, err := New(ctx, Options{Store: st, Instance: "test", FlushEvery: time.Hour, SampleFlushEvery: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -375,8 +375,8 @@ func testRun(t *testing.T, fresh func(testing.TB) store.Config) {
 	runCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { r.Run(runCtx); close(done) }()
-	// More than BatchSamples wait: Run writes them at once, not at the
-	// (hourly) flush tick.
+	// Samples are written at their own tick, not at the (hourly) tick of
+	// changes.
 	for deadline := time.Now().Add(10 * time.Second); stored() != 4000; time.Sleep(10 * time.Millisecond) {
 		if time.Now().After(deadline) {
 			t.Fatalf("%d of 4000 samples written by a running recorder", stored())
@@ -421,11 +421,11 @@ func (f *flaky) RecordChanges(ctx context.Context, cs ...store.Change) error {
 	return f.Store.RecordChanges(ctx, cs...)
 }
 
-func (f *flaky) AddSamples(ctx context.Context, s []store.Sample) error {
+func (f *flaky) AddBatch(ctx context.Context, b *store.SampleBatch) error {
 	if f.down() {
 		return errDown
 	}
-	return f.Store.AddSamples(ctx, s)
+	return f.Store.AddBatch(ctx, b)
 }
 
 // TestRecorderRetries checks that a failed write is kept and retried after a
@@ -437,34 +437,48 @@ func TestRecorderRetries(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// 150 minutes of samples, one a minute, over three hours: the cap
+	// keeps the newest 100 minute buckets, and every hour.
 	for i := range 150 {
-		r.Observed(observation("a", t0.Add(time.Duration(i)*time.Second), status.Healthy, time.Millisecond))
+		r.Observed(observation("a", t0.Add(time.Duration(i)*time.Minute), status.Healthy, time.Millisecond))
 	}
 	r.Published(nil, tree{{"web/api/a", status.Healthy, "", t0}}.snapshot(t0))
 	r.take()
-	r.flush(context.Background())
-	if len(r.pending.samples) != 100 || !r.pending.samples[0].Time.Equal(t0.Add(50*time.Second)) || len(r.pending.changes) != 4 {
-		t.Fatalf("pending after a failure: %d samples from %v, %d changes; want the newest 100 samples and 4 changes",
-			len(r.pending.samples), r.pending.samples[0].Time, len(r.pending.changes))
+	r.flush(context.Background(), true)
+	if r.pending.samples.Buckets() != 100 || r.pending.samples.Samples() != 100 || len(r.pending.changes) != 4 {
+		t.Fatalf("pending after a failure: %d minute buckets, %d samples, %d changes; want the newest 100 and 4 changes",
+			r.pending.samples.Buckets(), r.pending.samples.Samples(), len(r.pending.changes))
 	}
 	st.mu.Lock()
 	st.failing = false
 	st.mu.Unlock()
-	r.flush(context.Background())
-	if len(r.pending.samples) != 100 {
+	r.flush(context.Background(), true)
+	if r.pending.samples.Buckets() != 100 {
 		t.Fatal("retried before the retry delay")
 	}
 	clock = clock.Add(2 * DefaultFlushEvery)
-	r.flush(context.Background())
-	if !r.pending.empty() {
+	r.flush(context.Background(), true)
+	if !r.pending.empty(true) {
 		t.Fatalf("pending after the database came back: %+v", r.pending)
 	}
-	mins, err := st.MinuteBuckets(context.Background(), store.SeriesKey{Service: "web"}, t0, t0.Add(time.Hour))
-	var n int64
-	for _, b := range mins {
-		n += b.Checks()
+	ctx := context.Background()
+	count := func(bs []store.Bucket, err error) (n int64, first time.Time) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, b := range bs {
+			n += b.Checks()
+		}
+		if len(bs) > 0 {
+			first = bs[0].Start
+		}
+		return n, first
 	}
-	if err != nil || n != 100 {
-		t.Errorf("stored %d samples (%v), want the 100 kept", n, err)
+	mins, first := count(st.MinuteBuckets(ctx, store.SeriesKey{Service: "web"}, t0, t0.Add(4*time.Hour)))
+	if mins != 100 || !first.Equal(t0.Add(50*time.Minute)) {
+		t.Errorf("stored %d minute samples from %v, want the newest 100, from %v", mins, first, t0.Add(50*time.Minute))
+	}
+	if hours, _ := count(st.HourBuckets(ctx, store.SeriesKey{Service: "web"}, t0, t0.Add(4*time.Hour))); hours != 150 {
+		t.Errorf("stored %d hour samples, want all 150", hours)
 	}
 }

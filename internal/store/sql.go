@@ -210,44 +210,25 @@ const (
 // one transaction: either every sample is counted or none is. The samples may
 // come in any order and span any number of replicas and buckets.
 func (s *Store) AddSamples(ctx context.Context, samples []Sample) error {
-	minutes := make(map[bucketKey]*Bucket)
-	hours := make(map[bucketKey]*Bucket)
+	var batch SampleBatch
 	for _, x := range samples {
-		if x.Time.IsZero() || x.Service == "" || x.Node == "" || x.Replica == "" || !validHealth(x.Health) || x.Latency < 0 {
-			return fmt.Errorf("add samples: sample %+v: %w", x, ErrInvalid)
-		}
-		one := Bucket{}
-		switch x.Health {
-		case status.Healthy:
-			one.Healthy = 1
-		case status.Sick:
-			one.Sick = 1
-		case status.Dead:
-			one.Dead = 1
-		}
-		if x.HasLatency {
-			one.LatencyCount, one.LatencyMin, one.LatencyMax, one.LatencySum = 1, x.Latency, x.Latency, x.Latency
-		}
-		key := seriesKey{x.Service, x.Node, x.Replica}
-		for _, m := range []struct {
-			buckets map[bucketKey]*Bucket
-			width   time.Duration
-		}{{minutes, time.Minute}, {hours, time.Hour}} {
-			k := bucketKey{key, ms(x.Time.Truncate(m.width))}
-			b := m.buckets[k]
-			if b == nil {
-				b = &Bucket{}
-				m.buckets[k] = b
-			}
-			b.add(one)
+		if err := batch.Add(x); err != nil {
+			return fmt.Errorf("add samples: %w", err)
 		}
 	}
-	if len(samples) == 0 {
+	return s.AddBatch(ctx, &batch)
+}
+
+// AddBatch adds the batch's buckets to the stored ones, in one transaction:
+// either every sample is counted or none is. The batch is left as it was.
+func (s *Store) AddBatch(ctx context.Context, batch *SampleBatch) error {
+	minutes, hours := batch.minutes, batch.hours
+	if len(minutes) == 0 && len(hours) == 0 {
 		return nil
 	}
 	var created map[seriesKey]int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
-		ids, fresh, err := s.seriesIDs(ctx, tx, minutes)
+		ids, fresh, err := s.seriesIDs(ctx, tx, minutes, hours)
 		if err != nil {
 			return err
 		}
@@ -271,19 +252,21 @@ func (s *Store) AddSamples(ctx context.Context, samples []Sample) error {
 
 // seriesIDs returns the id of every series the buckets use, creating the
 // missing ones in tx. fresh holds the ids this call had to look up.
-func (s *Store) seriesIDs(ctx context.Context, tx *sql.Tx, buckets map[bucketKey]*Bucket) (ids, fresh map[seriesKey]int64, err error) {
+func (s *Store) seriesIDs(ctx context.Context, tx *sql.Tx, buckets ...map[bucketKey]*Bucket) (ids, fresh map[seriesKey]int64, err error) {
 	ids = make(map[seriesKey]int64)
 	var missing []seriesKey
 	s.mu.Lock()
-	for k := range buckets {
-		if _, ok := ids[k.series]; ok {
-			continue
-		}
-		if id, ok := s.series[k.series]; ok {
-			ids[k.series] = id
-		} else {
-			ids[k.series] = 0
-			missing = append(missing, k.series)
+	for _, m := range buckets {
+		for k := range m {
+			if _, ok := ids[k.series]; ok {
+				continue
+			}
+			if id, ok := s.series[k.series]; ok {
+				ids[k.series] = id
+			} else {
+				ids[k.series] = 0
+				missing = append(missing, k.series)
+			}
 		}
 	}
 	s.mu.Unlock()
