@@ -33,23 +33,39 @@ func newRendition(contentType string, body []byte) *rendition {
 	sum := sha256.Sum256(body)
 	tag := base64.RawURLEncoding.EncodeToString(sum[:12])
 	r := &rendition{contentType: contentType, body: body, etag: `"` + tag + `"`}
-	var buf bytes.Buffer
-	buf.Grow(len(body) / 4) // HTML and JSON compress at least this well
-	zw, err := gzip.NewWriterLevel(&buf, gzip.DefaultCompression)
-	if err != nil {
-		return r
-	}
-	if _, err := zw.Write(body); err != nil {
-		return r
-	}
-	if err := zw.Close(); err != nil {
-		return r
-	}
-	if buf.Len() < len(body) {
-		r.gzipped = buf.Bytes()
+	if z := compress(body); z != nil {
+		r.gzipped = z
 		r.gzipETag = `"` + tag + `-gzip"`
 	}
 	return r
+}
+
+// gzipLevel trades a little size for speed: on a 3.7 MB page of 5000
+// replicas, level 3 takes 4 ms where the default level (6) takes 19 ms,
+// for a body 5 % bigger (85 KB against 81 KB). A rendition is compressed
+// once per state change, on the way to the page's first viewer.
+const gzipLevel = 3
+
+// gzipWriters keeps compressors between renditions: each holds about a
+// megabyte of tables that would otherwise be allocated and cleared again.
+var gzipWriters = sync.Pool{New: func() any {
+	zw, _ := gzip.NewWriterLevel(nil, gzipLevel) // the level is valid
+	return zw
+}}
+
+// compress returns body gzipped, or nil when that is not smaller.
+func compress(body []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzipWriters.Get().(*gzip.Writer)
+	defer gzipWriters.Put(zw)
+	zw.Reset(&buf)
+	if _, err := zw.Write(body); err != nil {
+		return nil
+	}
+	if err := zw.Close(); err != nil || buf.Len() >= len(body) {
+		return nil
+	}
+	return bytes.Clone(buf.Bytes()) // without the buffer's spare capacity: renditions stay in memory
 }
 
 // serve writes the rendition, honouring Accept-Encoding and If-None-Match.

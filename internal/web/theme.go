@@ -56,7 +56,7 @@ type embeddedFile struct {
 // templateFuncs returns the functions a page template may call besides the
 // html/template built-ins.
 func templateFuncs() template.FuncMap {
-	return template.FuncMap{"linebreaks": linebreaks}
+	return template.FuncMap{"linebreaks": linebreaks, "replicaBoxes": replicaBoxesHTML}
 }
 
 // loadTheme picks and loads the theme for the assets directory dir, and
