@@ -161,18 +161,25 @@ func (d *data) history() *history {
 	return h
 }
 
+// historySpan returns where the day bars start (89 days before today's
+// midnight: the bar ends with today) and the oldest time the history
+// covers, incidents and maintenance included.
+func historySpan(now time.Time) (since, oldest time.Time) {
+	const day = 24 * time.Hour
+	since = now.Truncate(day).Add(-(historyDays - 1) * day)
+	oldest = now.Add(-historyDays * day)
+	if oldest.After(since) {
+		oldest = since
+	}
+	return since, oldest
+}
+
 // reloadHistory reads the history of every node of the current snapshot.
 func (d *data) reloadHistory(ctx context.Context) error {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	now := d.now().UTC()
-	const day = 24 * time.Hour
-	// The bar ends with today, so it starts 89 days before today's midnight.
-	since := now.Truncate(day).Add(-(historyDays - 1) * day)
-	oldest := now.Add(-historyDays * day)
-	if oldest.After(since) {
-		oldest = since
-	}
+	since, oldest := historySpan(now)
 	windows, err := d.st.Maintenance(ctx, oldest, time.Time{})
 	if err != nil {
 		return err
@@ -200,7 +207,7 @@ func (d *data) nodeHistory(ctx context.Context, service string, node status.Node
 	if err != nil {
 		return nil, err
 	}
-	nh := &nodeHistory{days: days, dayInc: make(map[time.Time][]string)}
+	nh := &nodeHistory{days: days}
 	for _, w := range uptimeWindows {
 		rep, err := d.st.Uptime(ctx, service, node.ID, now.Add(-w.Span), now, windows)
 		if err != nil {
@@ -219,7 +226,15 @@ func (d *data) nodeHistory(ctx context.Context, service string, node status.Node
 			}
 		}
 	}
-	target := service + ":" + node.ID
+	nh.dayInc = incidentDays(nodeKey{service, node.ID}, days, incidents, now)
+	return nh, nil
+}
+
+// incidentDays maps each of days to the titles of the incidents that touched
+// the node that day.
+func incidentDays(node nodeKey, days []store.Day, incidents []store.Incident, now time.Time) map[time.Time][]string {
+	out := make(map[time.Time][]string)
+	target := node.service + ":" + node.node
 	for _, in := range incidents {
 		if !slices.Contains(in.Nodes, target) {
 			continue
@@ -230,11 +245,38 @@ func (d *data) nodeHistory(ctx context.Context, service string, node status.Node
 		}
 		for _, dd := range days {
 			if in.Opened.Before(dd.Start.Add(24*time.Hour)) && !end.Before(dd.Start) {
-				nh.dayInc[dd.Start] = append(nh.dayInc[dd.Start], in.Title)
+				out[dd.Start] = append(out[dd.Start], in.Title)
 			}
 		}
 	}
-	return nh, nil
+	return out
+}
+
+// reloadIncidents reads the incidents again and keeps the rest of the
+// history as loaded: what an incident written through the manager API
+// changes, without the seconds a full reload of a big history can take.
+func (d *data) reloadIncidents(ctx context.Context) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	old := d.hist.Load()
+	if old == nil {
+		return nil // nothing shown yet: the first load reads them
+	}
+	now := d.now().UTC()
+	_, oldest := historySpan(old.loaded)
+	incidents, err := d.st.Incidents(ctx, store.IncidentFilter{Since: oldest})
+	if err != nil {
+		return err
+	}
+	h := &history{loaded: old.loaded, nodes: make(map[nodeKey]*nodeHistory, len(old.nodes)),
+		incidents: incidents, windows: old.windows}
+	for k, nh := range old.nodes {
+		c := *nh
+		c.dayInc = incidentDays(k, c.days, incidents, now)
+		h.nodes[k] = &c
+	}
+	d.hist.Store(h)
+	return nil
 }
 
 // activeWindows returns the windows of h in force at now.

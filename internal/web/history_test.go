@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -225,6 +226,96 @@ func TestHistoryRefreshIsFasterAfterAStart(t *testing.T) {
 		h := &history{loaded: start.Add(tt.loaded)}
 		if got := d.refreshDue(h, start.Add(tt.now)); got != tt.want {
 			t.Errorf("loaded at +%v, now +%v: refresh due = %v, want %v", tt.loaded, tt.now, got, tt.want)
+		}
+	}
+}
+
+// storeReads counts the reads of the history the page shows.
+type storeReads struct {
+	*store.Store
+	history   atomic.Int64 // Days, Uptime, HourBuckets, Maintenance
+	incidents atomic.Int64
+}
+
+func (s *storeReads) Days(ctx context.Context, service, node string, since, until time.Time, m []store.Window) ([]store.Day, error) {
+	s.history.Add(1)
+	return s.Store.Days(ctx, service, node, since, until, m)
+}
+
+func (s *storeReads) Uptime(ctx context.Context, service, node string, since, until time.Time, m []store.Window) (store.UptimeReport, error) {
+	s.history.Add(1)
+	return s.Store.Uptime(ctx, service, node, since, until, m)
+}
+
+func (s *storeReads) HourBuckets(ctx context.Context, key store.SeriesKey, since, until time.Time) ([]store.Bucket, error) {
+	s.history.Add(1)
+	return s.Store.HourBuckets(ctx, key, since, until)
+}
+
+func (s *storeReads) Maintenance(ctx context.Context, since, until time.Time) ([]store.Window, error) {
+	s.history.Add(1)
+	return s.Store.Maintenance(ctx, since, until)
+}
+
+func (s *storeReads) Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error) {
+	s.incidents.Add(1)
+	return s.Store.Incidents(ctx, f)
+}
+
+// TestHistoryReads checks that page views never read the store, and that an
+// incident written through the manager API re-reads the incidents alone,
+// not the whole history (seconds on a big database), yet shows at once.
+func TestHistoryReads(t *testing.T) {
+	st := &storeReads{Store: openStoreGap(t)}
+	fillHistory(t, st.Store)
+	cfg := testConfig(t)
+	cfg.Server.ManagerToken = managerToken
+	ts := newTestServer(t, Options{Config: cfg, Store: st})
+	ts.src.set(sampleServices(status.Healthy), testNow)
+	if st.history.Load() == 0 || st.incidents.Load() == 0 {
+		t.Fatal("the server did not load the history at start")
+	}
+	st.history.Store(0)
+	st.incidents.Store(0)
+
+	page := ts.get(t, "/")
+	for _, h := range [][]string{nil, {"Accept-Encoding", "gzip"}, {"If-None-Match", page.header.Get("ETag")}} {
+		ts.get(t, "/", h...)
+	}
+	ts.get(t, "/status/history/web/api")
+	ts.get(t, "/status/incidents")
+	ts.get(t, "/status/feed.atom")
+	if h, i := st.history.Load(), st.incidents.Load(); h != 0 || i != 0 {
+		t.Fatalf("page views read the store: %d history and %d incident reads", h, i)
+	}
+
+	if r := ts.manager(t, "POST", "/manager/incident/1/updates/", `{"status":"identified","text":"Cause found"}`); r.code != 200 {
+		t.Fatalf("POST incident update = %d %s", r.code, r.body)
+	}
+	if r := ts.manager(t, "POST", "/manager/incident/", `{"title":"Slow queries","nodes":["web:api"]}`); r.code != 200 {
+		t.Fatalf("POST incident = %d %s", r.code, r.body)
+	}
+	if h, i := st.history.Load(), st.incidents.Load(); h != 0 || i != 2 {
+		t.Errorf("two incident writes read the history %d times and the incidents %d times, want 0 and 2", h, i)
+	}
+	page = ts.get(t, "/")
+	if !strings.Contains(page.body, "Cause found") || !strings.Contains(page.body, "Slow queries") {
+		t.Error("the page does not show the incident update and the new incident at once")
+	}
+	api := nodeItem(t, page.body, "API")
+	days := regexp.MustCompile(`<span class="history-day history-day-\w+" title="([^"]*)"></span>`).FindAllStringSubmatch(api, -1)
+	if len(days) != 90 {
+		t.Fatalf("API node: %d day cells, want 90", len(days))
+	}
+	for _, want := range []struct {
+		day   int
+		title string
+	}{
+		{88, "3 Mar 2031: 97.91% uptime, 1 incident: API outage"},
+		{89, "4 Mar 2031: 100.00% uptime, 1 incident: Slow queries"},
+	} {
+		if got := unescapeAttr(days[want.day][1]); got != want.title {
+			t.Errorf("day %d = %q, want %q", want.day, got, want.title)
 		}
 	}
 }

@@ -603,7 +603,7 @@ func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	s.reloadHistory(r.Context())
+	s.reloadIncidents(r.Context())
 	writeJSON(w, http.StatusOK, incidentJSONOf(in))
 }
 
@@ -629,7 +629,7 @@ func (s *Server) handleIncidentUpdate(w http.ResponseWriter, r *http.Request) {
 		s.storeError(w, r, err)
 		return
 	}
-	s.reloadHistory(r.Context())
+	s.reloadIncidents(r.Context())
 	writeJSON(w, http.StatusOK, updateJSONOf(u))
 }
 
@@ -657,7 +657,7 @@ func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	s.reloadHistory(r.Context())
+	s.reloadIncidents(r.Context())
 	in, err := s.data.st.Incident(r.Context(), id)
 	if err != nil {
 		s.storeError(w, r, err)
@@ -666,8 +666,8 @@ func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, incidentJSONOf(in))
 }
 
-// reloadAnnouncements and reloadHistory refresh what the page shows after
-// a write. The write is stored either way; a failed reload is logged and the
+// reloadAnnouncements, reloadHistory and reloadIncidents refresh what the
+// page shows after a write. The write is stored either way; a failed reload is logged and the
 // next refresh catches up.
 func (s *Server) reloadAnnouncements(ctx context.Context) {
 	if err := s.data.reloadAnnouncements(context.WithoutCancel(ctx)); err != nil {
@@ -678,5 +678,11 @@ func (s *Server) reloadAnnouncements(ctx context.Context) {
 func (s *Server) reloadHistory(ctx context.Context) {
 	if err := s.data.reloadHistory(context.WithoutCancel(ctx)); err != nil {
 		s.log.Error("reload history", "err", err)
+	}
+}
+
+func (s *Server) reloadIncidents(ctx context.Context) {
+	if err := s.data.reloadIncidents(context.WithoutCancel(ctx)); err != nil {
+		s.log.Error("reload incidents", "err", err)
 	}
 }
