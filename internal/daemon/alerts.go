@@ -10,6 +10,7 @@ import (
 	"github.com/vigil-go/vigil/internal/alerting"
 	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/metrics"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
 	"github.com/vigil-go/vigil/internal/store"
@@ -28,8 +29,8 @@ type alerts struct {
 // A channel that cannot be built is logged and left out; the others work.
 //
 // In a cluster (cl not nil) every member queues into the shared outbox but
-// only the leader delivers.
-func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, version string, cl *cluster.Cluster) (*alerts, error) {
+// only the leader delivers. With met, deliveries are counted in metrics.
+func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, version string, cl *cluster.Cluster, met *metrics.Metrics) (*alerts, error) {
 	n := cfg.Notify
 	if n == nil {
 		return nil, nil
@@ -52,6 +53,15 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if cl != nil {
 		wo.Active = cl.IsLeader
 	}
+	names := make([]string, len(channels))
+	for i, ch := range channels {
+		names[i] = ch.Name
+	}
+	if met != nil {
+		met.Channels(names)
+		wo.Observe = func(channel string, r outbox.Result) { met.Notified(channel, string(r)) }
+		wo.Pending = met.Pending
+	}
 	worker := outbox.New(wo)
 	engine, err := alerting.New(ctx, alerting.Options{
 		Policy:        alert.NewPolicy(n),
@@ -64,10 +74,6 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	})
 	if err != nil {
 		return nil, err
-	}
-	names := make([]string, len(channels))
-	for i, ch := range channels {
-		names[i] = ch.Name
 	}
 	log.Info("alerting ready", "channels", names, "outbox_max_age", n.OutboxMaxAge.Duration())
 	return &alerts{engine: engine, worker: worker}, nil

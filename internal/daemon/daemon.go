@@ -83,13 +83,14 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	alerts, err := newAlerts(ctx, cfg, st, log, o.Version, cl)
+	met := newMetrics(cfg, source, &hooks)
+	alerts, err := newAlerts(ctx, cfg, st, log, o.Version, cl, met)
 	if err != nil {
 		return err
 	}
 	alerts.register(&hooks, cl)
 	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: newMetrics(cfg, source, &hooks)})
+		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met)})
 	if err != nil {
 		return err
 	}

@@ -9,9 +9,9 @@ import (
 
 // newMetrics builds the Prometheus metrics over src (the status the page
 // shows: the decided one in cluster mode) and counts probe checks from the
-// monitor's Observed hook. It returns nil, so that the web server serves no
-// /metrics, unless [server] metrics_enabled is true.
-func newMetrics(cfg *config.Config, src metrics.Source, h *hooks) web.Metrics {
+// monitor's Observed hook. It returns nil unless [server] metrics_enabled
+// is true.
+func newMetrics(cfg *config.Config, src metrics.Source, h *hooks) *metrics.Metrics {
 	if !cfg.Server.MetricsEnabled {
 		return nil
 	}
@@ -19,5 +19,13 @@ func newMetrics(cfg *config.Config, src metrics.Source, h *hooks) web.Metrics {
 	h.onObserved = append(h.onObserved, func(o monitor.Observation) {
 		m.Checked(o.Service, o.Node, o.Result.Health)
 	})
+	return m
+}
+
+// webMetrics is m for the web server, which serves no /metrics without it.
+func webMetrics(m *metrics.Metrics) web.Metrics {
+	if m == nil {
+		return nil // not a typed nil: the server tests for nil
+	}
 	return m
 }

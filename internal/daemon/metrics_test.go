@@ -18,12 +18,15 @@ import (
 	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
-// TestMetricsWiring runs vigil with metrics enabled and a polled replica,
-// and scrapes /metrics until the checks counter, fed by the monitor's
-// Observed hook, counts the replica's checks.
+// TestMetricsWiring runs vigil with metrics enabled, a polled replica and
+// a webhook, and scrapes /metrics until the checks counter, fed by the
+// monitor's Observed hook, counts the replica's checks, and the
+// notifications counter, fed by the outbox, counts the startup message.
 func TestMetricsWiring(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer target.Close()
+	hook := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer hook.Close()
 
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.cfg")
@@ -43,6 +46,12 @@ poll_retry = 0
 [storage]
 path = %q
 
+[notify]
+startup_notification = true
+
+[notify.webhook]
+hook_url = "%s/hook"
+
 [[probe.service]]
 id = "web"
 label = "Web"
@@ -52,7 +61,7 @@ id = "up"
 label = "Up"
 mode = "poll"
 replicas = ["%s/health"]
-`, filepath.Join(dir, "vigil.db"), target.URL)
+`, filepath.Join(dir, "vigil.db"), hook.URL, target.URL)
 	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -82,6 +91,7 @@ replicas = ["%s/health"]
 	}
 
 	checks := regexp.MustCompile(`(?m)^vigil_probe_checks_total\{node="up",result="healthy",service="web"\} (\d+)$`)
+	delivered := regexp.MustCompile(`(?m)^vigil_notifications_total\{channel="webhook",result="delivered"\} 1$`)
 	deadline := time.Now().Add(20 * time.Second)
 	for {
 		req, _ := http.NewRequest("GET", url, nil)
@@ -99,11 +109,13 @@ replicas = ["%s/health"]
 		if m == nil {
 			t.Fatalf("scrape has no healthy checks counter for web/up:\n%s", body)
 		}
-		if n, _ := strconv.Atoi(string(m[1])); n >= 2 {
-			break // at least two checks counted, so the counter follows the probes
+		n, _ := strconv.Atoi(string(m[1]))
+		if n >= 2 && delivered.Match(body) {
+			break // two checks counted, so the counter follows the probes; the startup message counted
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("checks counter still at %s after 20 s of 1 s polling", m[1])
+			t.Fatalf("after 20 s of 1 s polling: %s healthy checks counted, want 2; the startup webhook delivered: %v\n%s",
+				m[1], delivered.Match(body), body)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}

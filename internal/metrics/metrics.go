@@ -2,9 +2,10 @@
 //
 // The status gauges are read from the monitor's snapshot when Prometheus
 // scrapes, by a custom collector: probing pays nothing for them, and a
-// scrape always agrees with what the status page shows. Only two counters
-// are kept as events happen: probe checks (one Inc per result, from the
-// monitor's Observed hook) and reporter API answers.
+// scrape always agrees with what the status page shows. What is kept as
+// events happen: probe checks (one Inc per result, from the monitor's
+// Observed hook), reporter API answers, and the outbox's delivery attempts
+// and pending messages (from its hooks: a scrape runs no database query).
 //
 // Replica ids are often private URLs (http://10.0.0.3:8080/health), so the
 // replica label holds the id only when the node sets reveal_replica_name,
@@ -45,7 +46,12 @@ type Metrics struct {
 	// and an atomic add rather than the vector's hashing and locking.
 	checkCounters map[checkKey]prometheus.Counter
 	reports       *prometheus.CounterVec
+	notifications *prometheus.CounterVec
+	pending       *prometheus.GaugeVec
 }
+
+// Results of a delivery attempt, as the outbox names them.
+var notificationResults = [...]string{"delivered", "failed", "given_up"}
 
 type checkKey struct {
 	service, node string
@@ -68,6 +74,14 @@ func New(cfg *config.Config, src Source) *Metrics {
 			Name: "vigil_reporter_reports_total",
 			Help: "Answers of the reporter API to POST /reporter/{probe}/{node}, by HTTP status code.",
 		}, []string{"code"}),
+		notifications: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "vigil_notifications_total",
+			Help: "Notification delivery attempts by channel and result: delivered, failed (to be retried), given_up.",
+		}, []string{"channel", "result"}),
+		pending: prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "vigil_notifications_pending",
+			Help: "Notifications of a channel waiting to be sent, as the delivering outbox worker last read them.",
+		}, []string{"channel"}),
 	}
 	if cfg != nil {
 		for _, svc := range cfg.Probe.Services {
@@ -82,6 +96,8 @@ func New(cfg *config.Config, src Source) *Metrics {
 		newSnapshotCollector(src),
 		m.checks,
 		m.reports,
+		m.notifications,
+		m.pending,
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 	)
@@ -127,4 +143,26 @@ func ReplicaLabel(node *status.Node, i int) string {
 		return node.Replicas[i].ID
 	}
 	return strconv.Itoa(i + 1)
+}
+
+// Channels starts the notification series of the named channels at zero,
+// so that rate() and alerts on them see the first event.
+func (m *Metrics) Channels(names []string) {
+	for _, ch := range names {
+		for _, r := range notificationResults {
+			m.notifications.WithLabelValues(ch, r)
+		}
+		m.pending.WithLabelValues(ch)
+	}
+}
+
+// Notified counts one delivery attempt of channel with its result
+// ("delivered", "failed" or "given_up"). It returns at once.
+func (m *Metrics) Notified(channel, result string) {
+	m.notifications.WithLabelValues(channel, result).Inc()
+}
+
+// Pending sets how many notifications of channel wait to be sent.
+func (m *Metrics) Pending(channel string, n int) {
+	m.pending.WithLabelValues(channel).Set(float64(n))
 }

@@ -203,6 +203,33 @@ vigil_reporter_reports_total{code="400"} 1
 	}
 }
 
+func TestNotificationMetrics(t *testing.T) {
+	m := New(nil, sourceOf(nil))
+	m.Channels([]string{"email", "slack"})
+	m.Notified("slack", "failed")
+	m.Notified("slack", "failed")
+	m.Notified("slack", "delivered")
+	m.Notified("email", "given_up")
+	m.Pending("slack", 3)
+	want := `
+# HELP vigil_notifications_pending Notifications of a channel waiting to be sent, as the delivering outbox worker last read them.
+# TYPE vigil_notifications_pending gauge
+vigil_notifications_pending{channel="email"} 0
+vigil_notifications_pending{channel="slack"} 3
+# HELP vigil_notifications_total Notification delivery attempts by channel and result: delivered, failed (to be retried), given_up.
+# TYPE vigil_notifications_total counter
+vigil_notifications_total{channel="email",result="delivered"} 0
+vigil_notifications_total{channel="email",result="failed"} 0
+vigil_notifications_total{channel="email",result="given_up"} 1
+vigil_notifications_total{channel="slack",result="delivered"} 1
+vigil_notifications_total{channel="slack",result="failed"} 2
+vigil_notifications_total{channel="slack",result="given_up"} 0
+`
+	if err := testutil.GatherAndCompare(m.Registry(), strings.NewReader(want), "vigil_notifications_total", "vigil_notifications_pending"); err != nil {
+		t.Error(err)
+	}
+}
+
 // TestScrape serves the registry over HTTP, as Prometheus reads it: the
 // snapshot gauges, the counters and the Go and process collectors.
 func TestScrape(t *testing.T) {

@@ -87,7 +87,25 @@ type Options struct {
 	// cluster every member queues into the shared outbox but only the
 	// leader delivers, so that no message goes out twice.
 	Active func() bool
+
+	// Observe, when set, is told the outcome of every delivery attempt and
+	// of every message given up, for metrics. Pending, when set, is told
+	// how many messages of a channel wait as the worker last read the
+	// outbox: the rest of the batch being sent and those waiting for a
+	// retry (messages queued since are not counted until it reads again).
+	// Neither may block.
+	Observe func(channel string, r Result)
+	Pending func(channel string, n int)
 }
+
+// Result is the outcome of a delivery attempt, or of a message given up.
+type Result string
+
+const (
+	Delivered Result = "delivered"
+	Failed    Result = "failed"   // the attempt failed; the message will be retried
+	GivenUp   Result = "given_up" // no retry can help, or it was not delivered within MaxAge
+)
 
 // Worker delivers the outbox. Its methods are safe for concurrent use.
 type Worker struct {
@@ -111,6 +129,12 @@ func New(o Options) *Worker {
 	def(&o.PollEvery, DefaultPollEvery)
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.Observe == nil {
+		o.Observe = func(string, Result) {}
+	}
+	if o.Pending == nil {
+		o.Pending = func(string, int) {}
 	}
 	log := o.Logger
 	if log == nil {
@@ -192,6 +216,7 @@ func (w *Worker) giveUpOld(ctx context.Context) {
 		w.log.Error("outbox: cannot give up old notifications", "error", err)
 	}
 	for _, e := range gone {
+		w.o.Observe(e.Channel, GivenUp)
 		w.log.Error("notification given up: not delivered in time",
 			"channel", e.Channel, "id", e.ID, "created", e.CreatedAt, "attempts", e.Attempts,
 			"max_age", w.o.MaxAge, "last_error", e.LastError)
@@ -233,6 +258,7 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 			delete(retries, id) // due: Due returns it, if it is still pending
 		}
 	}
+	defer func() { w.o.Pending(ch.Name, waiting(retries)) }()
 	for ctx.Err() == nil && w.active() {
 		due, err := w.o.Store.Due(ctx, ch.Name, w.now(), 0)
 		if err != nil {
@@ -245,12 +271,22 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 		if len(due) == 0 {
 			return
 		}
-		for _, e := range due {
+		for i, e := range due {
+			delete(retries, e.ID) // due again: deliver schedules it anew if it fails
+			w.o.Pending(ch.Name, len(due)-i+waiting(retries))
 			if !w.deliver(ctx, ch, e, retries) {
 				return
 			}
 		}
 	}
+}
+
+// waiting counts the messages in retries (not the key of a failed read).
+func waiting(retries map[string]time.Time) int {
+	if _, ok := retries[""]; ok {
+		return len(retries) - 1
+	}
+	return len(retries)
 }
 
 // deliver makes one attempt at e and records the outcome. It returns false
@@ -280,6 +316,7 @@ func (w *Worker) deliver(ctx context.Context, ch notify.Channel, e store.OutboxE
 			retries[e.ID] = now.Add(w.o.MinBackoff)
 			return false
 		}
+		w.o.Observe(ch.Name, Delivered)
 		w.log.Info("notification delivered", "channel", ch.Name, "kind", p.Message.Kind,
 			"status", p.Message.Status, "id", e.ID, "attempts", e.Attempts+1, "queued_for", now.Sub(e.CreatedAt).Round(time.Millisecond))
 		delete(retries, e.ID)
@@ -290,6 +327,7 @@ func (w *Worker) deliver(ctx context.Context, ch notify.Channel, e store.OutboxE
 	if !retry {
 		return w.abandon(ctx, e, fmt.Sprintf("%s: %v", ch.Name, err))
 	}
+	w.o.Observe(ch.Name, Failed)
 	wait := max(Backoff(e.Attempts+1, w.o.MinBackoff, w.o.MaxBackoff), after)
 	next := now.Add(wait)
 	w.log.Warn("notification not delivered, will retry", "channel", ch.Name, "id", e.ID,
@@ -307,6 +345,7 @@ func (w *Worker) deliver(ctx context.Context, ch notify.Channel, e store.OutboxE
 
 // abandon gives up e at once: no retry can fix why it failed.
 func (w *Worker) abandon(ctx context.Context, e store.OutboxEntry, reason string) bool {
+	w.o.Observe(e.Channel, GivenUp)
 	w.log.Error("notification given up", "channel", e.Channel, "id", e.ID,
 		"attempts", e.Attempts+1, "error", reason)
 	if err := w.o.Store.Abandon(ctx, e.ID, reason, w.now()); err != nil && !errors.Is(err, store.ErrNotFound) {

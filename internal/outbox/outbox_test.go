@@ -289,14 +289,27 @@ func TestOneTargetFailing(t *testing.T) {
 		To: []string{"+1000", "+2000"}, ServiceSID: "MG1", AccountSID: "AC1", AuthToken: "token-123456", APIURL: srv.URL + "/",
 	}})
 	st := openStore(t, "")
-	w, _ := start(t, st, chs, nil)
+	obs := &outcomes{}
+	w, _ := start(t, st, chs, obs.tune)
 	if _, err := w.Enqueue(context.Background(), items("t1", chs, message(notify.Changed, status.Dead, "web:core:a"))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "retries of +2000", func() bool { return entryState(t, st, "t1/twilio/+2000").Attempts >= 3 })
+	if n := obs.count(Delivered); n != 1 {
+		t.Errorf("observed %d deliveries while +2000 fails, want 1", n)
+	}
+	if n := obs.count(Failed); n < 3 {
+		t.Errorf("observed %d failed attempts, want at least 3", n)
+	}
+	if p := obs.lastPending("twilio"); p != 1 {
+		t.Errorf("pending while +2000 fails = %d, want 1", p)
+	}
 	rec.set(func() { failing = false })
 	waitFor(t, "delivery to +2000", func() bool { return entryState(t, st, "t1/twilio/+2000").State == store.Delivered })
 	settle()
+	if n, p := obs.count(Delivered), obs.lastPending("twilio"); n != 2 || p != 0 {
+		t.Errorf("after recovery: %d deliveries observed, %d pending; want 2 and 0", n, p)
+	}
 
 	accepted, _ := rec.got()
 	var to []string
@@ -356,7 +369,8 @@ func TestPermanentFailureIsGivenUp(t *testing.T) {
 	defer srv.Close()
 	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL}})
 	st := openStore(t, "")
-	w, logs := start(t, st, chs, nil)
+	obs := &outcomes{}
+	w, logs := start(t, st, chs, obs.tune)
 	if _, err := w.Enqueue(context.Background(), append(items("bad", chs, message(notify.Changed, status.Sick)),
 		items("good", chs, message(notify.Changed, status.Dead))...)); err != nil {
 		t.Fatal(err)
@@ -372,6 +386,9 @@ func TestPermanentFailureIsGivenUp(t *testing.T) {
 	if !strings.Contains(logs.String(), "level=ERROR msg=\"notification given up\"") {
 		t.Errorf("no error log for the given-up message:\n%s", logs)
 	}
+	if g, d := obs.count(GivenUp), obs.count(Delivered); g != 1 || d != 1 {
+		t.Errorf("observed %d given up and %d delivered, want 1 and 1", g, d)
+	}
 }
 
 // TestTooOldIsGivenUp: a message that could not be delivered within MaxAge
@@ -383,13 +400,17 @@ func TestTooOldIsGivenUp(t *testing.T) {
 	defer srv.Close()
 	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL}})
 	st := openStore(t, "")
-	w, logs := start(t, st, chs, func(o *Options) { o.MaxAge = 500 * time.Millisecond })
+	obs := &outcomes{}
+	w, logs := start(t, st, chs, func(o *Options) { obs.tune(o); o.MaxAge = 500 * time.Millisecond })
 	if _, err := w.Enqueue(context.Background(), items("old", chs, message(notify.Changed, status.Dead))); err != nil {
 		t.Fatal(err)
 	}
 	waitFor(t, "give-up", func() bool { return entryState(t, st, "old/webhook/").State == store.GivenUp })
 	if !strings.Contains(logs.String(), "not delivered in time") {
 		t.Errorf("no error log for the expired message:\n%s", logs)
+	}
+	if g := obs.count(GivenUp); g != 1 {
+		t.Errorf("observed %d given up, want 1", g)
 	}
 	rec.set(func() { rec.fail = nil })
 	settle()
@@ -482,4 +503,42 @@ func TestBackoff(t *testing.T) {
 	if !slices.Equal(got, want) {
 		t.Errorf("Backoff = %v, want %v", got, want)
 	}
+}
+
+// outcomes records what a worker tells its Observe and Pending hooks.
+type outcomes struct {
+	mu      sync.Mutex
+	results map[Result]int
+	pending map[string]int
+}
+
+func (o *outcomes) tune(opt *Options) {
+	opt.Observe = func(_ string, r Result) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.results == nil {
+			o.results = map[Result]int{}
+		}
+		o.results[r]++
+	}
+	opt.Pending = func(channel string, n int) {
+		o.mu.Lock()
+		defer o.mu.Unlock()
+		if o.pending == nil {
+			o.pending = map[string]int{}
+		}
+		o.pending[channel] = n
+	}
+}
+
+func (o *outcomes) count(r Result) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.results[r]
+}
+
+func (o *outcomes) lastPending(channel string) int {
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	return o.pending[channel]
 }
