@@ -2,7 +2,9 @@ package probe
 
 import (
 	"context"
+	"io"
 	"net"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,4 +111,88 @@ func TestTCPCanceled(t *testing.T) {
 	if want := "connect tcp " + host + ":" + port + ": canceled"; got.Health != status.Dead || got.Reason != want {
 		t.Errorf("Probe() = %v %q, want dead %q", got.Health, got.Reason, want)
 	}
+}
+
+func TestTCPSendExpect(t *testing.T) {
+	// A tiny server in the manner of Redis: it answers each line it reads.
+	answer := func(reply func(line string) []string) func(net.Conn) {
+		return func(c net.Conn) {
+			defer c.Close()
+			buf := make([]byte, 512)
+			n, err := c.Read(buf)
+			if err != nil {
+				return
+			}
+			for _, part := range reply(string(buf[:n])) {
+				if _, err := io.WriteString(c, part); err != nil {
+					return
+				}
+				time.Sleep(20 * time.Millisecond)
+			}
+		}
+	}
+	pong := func(line string) []string {
+		if line == "PING\r\n" {
+			return []string{"+PO", "NG\r\n"} // in two pieces: read until it matches
+		}
+		return []string{"-ERR unknown command\r\n"}
+	}
+	host, redis := listen(t, answer(pong))
+	_, banner := listen(t, func(c net.Conn) {
+		defer c.Close()
+		io.WriteString(c, "220 mail.example.com ESMTP\r\n")
+		time.Sleep(time.Second) // a server keeps the connection open
+	})
+	_, silent := listen(t, func(c net.Conn) {
+		defer c.Close()
+		io.Copy(io.Discard, c) // reads, never answers
+	})
+	_, stream := listen(t, func(c net.Conn) {
+		defer c.Close()
+		io.WriteString(c, strings.Repeat("x", MaxExpect+10))
+	})
+	re := regexp.MustCompile
+	const timeout = 300 * time.Millisecond
+	for _, tt := range []struct {
+		name       string
+		tcp        TCP
+		want       status.Health
+		wantReason string
+	}{
+		{name: "answer matches", tcp: TCP{Host: host, Port: redis, Send: "PING\r\n", Expect: re(`^\+PONG`)}, want: status.Healthy},
+		{
+			name: "answer does not match", tcp: TCP{Host: host, Port: redis, Send: "PONG\r\n", Expect: re(`^\+PONG`)}, want: status.Dead,
+			wantReason: `tcp 127.0.0.1:` + redis + `: got "-ERR unknown command\r\n", want a match of ^\+PONG (the server closed the connection)`,
+		},
+		{name: "banner, nothing sent", tcp: TCP{Host: host, Port: banner, Expect: re(`^220 `), Timeout: timeout}, want: status.Healthy},
+		{name: "send only", tcp: TCP{Host: host, Port: silent, Send: "QUIT\r\n"}, want: status.Healthy},
+		{
+			name: "no answer", tcp: TCP{Host: host, Port: silent, Send: "PING\r\n", Expect: re(`PONG`), Timeout: timeout}, want: status.Dead,
+			wantReason: `tcp 127.0.0.1:` + silent + `: no answer, want a match of PONG (timeout after 300ms)`,
+		},
+		{
+			name: "endless answer", tcp: TCP{Host: host, Port: stream, Expect: re(`^y`), Timeout: 5 * time.Second}, want: status.Dead,
+			wantReason: `tcp 127.0.0.1:` + stream + `: got "` + strings.Repeat("x", 80) + `"…, want a match of ^y (read 65536 bytes)`,
+		},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			got := tt.tcp.Probe(context.Background())
+			if got.Health != tt.want || got.Reason != tt.wantReason {
+				t.Errorf("Probe() = %v %q, want %v %q", got.Health, got.Reason, tt.want, tt.wantReason)
+			}
+			if took := time.Since(start); took > 2*time.Second {
+				t.Errorf("probe took %v", took)
+			}
+		})
+	}
+
+	t.Run("caller gives up", func(t *testing.T) {
+		ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+		defer cancel()
+		got := TCP{Host: host, Port: silent, Send: "PING\r\n", Expect: re(`PONG`), Timeout: 10 * time.Second}.Probe(ctx)
+		if got.Health != status.Dead || !strings.HasSuffix(got.Reason, "(context deadline exceeded)") {
+			t.Errorf("Probe() = %v %q, want dead with the caller's deadline as the cause", got.Health, got.Reason)
+		}
+	})
 }
