@@ -57,8 +57,12 @@ type HTTP struct {
 	// TLSConfig overrides the TLS settings; nil verifies against the system
 	// roots, as Vigil does.
 	TLSConfig *tls.Config
-	// Now gives the cache buster's time; nil means time.Now.
+	// Now gives the cache buster's time and the time certificate expiry is
+	// judged at; nil means time.Now.
 	Now func() time.Time
+	// ExpirySick, when > 0, makes an otherwise healthy https result sick when
+	// the server's leaf certificate expires within it (poll_tls_expiry_sick_days).
+	ExpirySick time.Duration
 
 	once   sync.Once
 	client *http.Client
@@ -119,7 +123,7 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		return dead(time.Since(start), fmt.Sprintf("%s: status %d, want %d–%d", op, resp.StatusCode, above, below-1))
 	}
 	if h.BodyMatch == nil {
-		return Result{Health: status.Healthy, Latency: time.Since(start)}
+		return h.healthy(op, resp, time.Since(start))
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	latency := time.Since(start)
@@ -137,7 +141,28 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		}
 		return dead(latency, reason)
 	}
+	return h.healthy(op, resp, latency)
+}
+
+// healthy returns the result of a response that passed every check: sick
+// instead when it came over TLS with a certificate that expires within
+// ExpirySick. The transport has verified the chain at real time; expiry is
+// judged at Now, the monitor's clock.
+func (h *HTTP) healthy(op string, resp *http.Response, latency time.Duration) Result {
+	if resp.TLS != nil {
+		if reason := certExpiry(*resp.TLS, h.now(), h.ExpirySick); reason != "" {
+			return Result{Health: status.Sick, Latency: latency, Reason: op + ": " + reason}
+		}
+	}
 	return Result{Health: status.Healthy, Latency: latency}
+}
+
+// now returns the probe's clock, with time.Now as the default.
+func (h *HTTP) now() time.Time {
+	if h.Now != nil {
+		return h.Now()
+	}
+	return time.Now()
 }
 
 // method returns the request method, with Vigil's default.
@@ -161,11 +186,7 @@ func (h *HTTP) requestURL() string {
 	if h.NoCacheBuster {
 		return u.String()
 	}
-	now := time.Now
-	if h.Now != nil {
-		now = h.Now
-	}
-	ts := strconv.FormatInt(now().Unix(), 10)
+	ts := strconv.FormatInt(h.now().Unix(), 10)
 	if u.RawQuery == "" {
 		u.RawQuery = ts
 	} else {

@@ -3,6 +3,7 @@ package probe
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"io"
 	"log"
 	"net"
@@ -436,6 +437,51 @@ func TestHTTPS(t *testing.T) {
 	}
 	if got := s.last(t).ProtoMajor; got != 2 {
 		t.Errorf("protocol HTTP/%d, want HTTP/2 where the server offers it", got)
+	}
+}
+
+func TestHTTPSCertificateExpiry(t *testing.T) {
+	ts := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok") }))
+	defer ts.Close()
+	plain := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
+	defer plain.Close()
+	roots := x509.NewCertPool()
+	roots.AddCert(ts.Certificate())
+	tlsConfig := &tls.Config{RootCAs: roots}
+	nearExpiry := at(ts.Certificate().NotAfter.Add(-9*24*time.Hour - time.Hour))
+	const window = 14 * 24 * time.Hour
+	for _, tt := range []struct {
+		name       string
+		h          *HTTP
+		want       status.Health
+		wantReason string
+	}{
+		{
+			name: "https, expiring within the window", h: &HTTP{URL: mustURL(t, ts.URL+"/health"), ExpirySick: window, Now: nearExpiry},
+			want: status.Sick, wantReason: "HEAD " + ts.URL + "/health: certificate expires in 9 days (2084-01-29 16:00 UTC)",
+		},
+		{
+			name: "https, body matched, expiring within the window", h: &HTTP{URL: mustURL(t, ts.URL+"/"), BodyMatch: regexp.MustCompile("ok"), ExpirySick: window, Now: nearExpiry},
+			want: status.Sick, wantReason: "GET " + ts.URL + "/: certificate expires in 9 days (2084-01-29 16:00 UTC)",
+		},
+		{
+			name: "https, body not matched: dead for the body", h: &HTTP{URL: mustURL(t, ts.URL+"/"), BodyMatch: regexp.MustCompile("never"), ExpirySick: window, Now: nearExpiry},
+			want: status.Dead, wantReason: "GET " + ts.URL + `/: body does not match "never"`,
+		},
+		{name: "https, expiry not judged", h: &HTTP{URL: mustURL(t, ts.URL+"/"), Now: nearExpiry}, want: status.Healthy},
+		{name: "https, far from expiry", h: &HTTP{URL: mustURL(t, ts.URL+"/"), ExpirySick: window}, want: status.Healthy},
+		{name: "plain http", h: &HTTP{URL: mustURL(t, plain.URL+"/"), ExpirySick: window, Now: nearExpiry}, want: status.Healthy},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := tt.h
+			h.TLSConfig = tlsConfig
+			h.NoCacheBuster = true
+			h.Timeout = 10 * time.Second
+			got := h.Probe(context.Background())
+			if got.Health != tt.want || got.Reason != tt.wantReason {
+				t.Errorf("Probe() = %v %q, want %v %q", got.Health, got.Reason, tt.want, tt.wantReason)
+			}
+		})
 	}
 }
 
