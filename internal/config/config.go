@@ -95,6 +95,7 @@ type Metrics struct {
 	PushSystemCPUSickAbove     float64 `toml:"push_system_cpu_sick_above"`     // 0.99 (Vigil's README says 0.90)
 	PushSystemRAMSickAbove     float64 `toml:"push_system_ram_sick_above"`     // 0.99 (Vigil's README says 0.90)
 	PushReplicaExpire          Seconds `toml:"push_replica_expire"`            // 0 = never; silent push/local replicas are removed after this
+	PollTLSExpirySickDays      int64   `toml:"poll_tls_expiry_sick_days"`      // 14; tls:// and https:// replicas are sick this close to their certificate's expiry; 0 = never
 	ScriptInterval             Seconds `toml:"script_interval"`                // 300
 	ScriptParallelism          int     `toml:"script_parallelism"`             // 2
 	ScriptTimeout              Seconds `toml:"script_timeout"`                 // 60, capped to script_interval
@@ -295,6 +296,11 @@ type Node struct {
 	LinkURL              string         `toml:"link_url"`
 	LinkLabel            string         `toml:"link_label"`
 
+	// Exchanges on tcp:// replicas and the answer wanted from dns:// ones.
+	TCPSend   string `toml:"tcp_send"`
+	TCPExpect string `toml:"tcp_expect"`
+	DNSExpect string `toml:"dns_expect"`
+
 	RabbitMQQueue                 string  `toml:"rabbitmq_queue"`
 	RabbitMQQueueNackHealthyBelow *uint32 `toml:"rabbitmq_queue_nack_healthy_below"`
 	RabbitMQQueueNackDeadAbove    *uint32 `toml:"rabbitmq_queue_nack_dead_above"`
@@ -303,13 +309,19 @@ type Node struct {
 	Targets   []Target       `toml:"-"` // one per replica URL, poll mode
 	Headers   http.Header    `toml:"-"` // HTTPHeaders, checked and canonicalised
 	BodyMatch *regexp.Regexp `toml:"-"` // compiled HTTPBodyHealthyMatch, or nil
+	// TCPExpectMatch and DNSExpectMatch are TCPExpect and DNSExpect compiled, or nil.
+	TCPExpectMatch *regexp.Regexp `toml:"-"`
+	DNSExpectMatch *regexp.Regexp `toml:"-"`
 }
 
 // Target is a parsed poll replica URL.
 type Target struct {
 	ID   string   // the URL exactly as written in the config: the replica id
-	Kind string   // "http" (also https), "tcp", "icmp" or "ssh"
+	Kind string   // "http" (also https), "tcp", "icmp", "ssh", "tls" or "dns"
 	URL  *url.URL // the parsed URL
-	Host string   // host without IPv6 brackets
-	Port string   // "" for icmp and for http(s) without an explicit port
+	Host string   // host without IPv6 brackets; for dns, the resolver
+	Port string   // "" for icmp and for http(s) without an explicit port; "53" for dns by default
+	// DNSName and DNSType are what a dns replica asks its resolver.
+	DNSName string
+	DNSType string // one of DNSTypes
 }

@@ -106,6 +106,9 @@ func TestFullConfig(t *testing.T) {
 		{"tcp://[2001:db8::1]:80", "tcp", "2001:db8::1", "80"},
 		{"ssh://edge-3.example.com:22", "ssh", "edge-3.example.com", "22"},
 		{"https://example.com/health?full=1", "http", "example.com", ""},
+		{"tls://example.com:443", "tls", "example.com", "443"},
+		{"tcp://cache.example.com:6379", "tcp", "cache.example.com", "6379"},
+		{"dns://10.0.0.53/example.com?type=AAAA", "dns", "10.0.0.53", "53"},
 	}
 	if len(router.Targets) != len(wantTargets) {
 		t.Fatalf("router has %d targets, want %d", len(router.Targets), len(wantTargets))
@@ -125,6 +128,16 @@ func TestFullConfig(t *testing.T) {
 	}
 	if router.BodyMatch == nil || !router.BodyMatch.MatchString("OK 12") || router.BodyMatch.MatchString("KO") {
 		t.Errorf("router BodyMatch = %v, want an expression matching %q and not %q", router.BodyMatch, "OK 12", "KO")
+	}
+	if dns := router.Targets[6]; dns.DNSName != "example.com" || dns.DNSType != "AAAA" {
+		t.Errorf("dns target asks %q %q, want example.com AAAA", dns.DNSName, dns.DNSType)
+	}
+	if router.TCPSend != "PING\r\n" || router.TCPExpectMatch == nil || !router.TCPExpectMatch.MatchString("+PONG\r\n") ||
+		router.DNSExpectMatch == nil || !router.DNSExpectMatch.MatchString("2001:db8::5") {
+		t.Errorf("router exchanges: send %q, expect %v, dns %v", router.TCPSend, router.TCPExpectMatch, router.DNSExpectMatch)
+	}
+	if cfg.Metrics.PollTLSExpirySickDays != 21 {
+		t.Errorf("poll_tls_expiry_sick_days = %d, want 21", cfg.Metrics.PollTLSExpirySickDays)
 	}
 	if router.HTTPMethod != "POST" || router.HTTPBody != `{"ping": true}` || !router.HTTPNoCacheBuster || !router.RevealReplicaName {
 		t.Errorf("router HTTP settings = %q %q %v %v", router.HTTPMethod, router.HTTPBody, router.HTTPNoCacheBuster, router.RevealReplicaName)
@@ -179,6 +192,7 @@ func TestDefaults(t *testing.T) {
 		PushSystemCPUSickAbove:     0.99,
 		PushSystemRAMSickAbove:     0.99,
 		PushReplicaExpire:          0,
+		PollTLSExpirySickDays:      14,
 		ScriptInterval:             300,
 		ScriptParallelism:          2,
 		ScriptTimeout:              60,
@@ -303,11 +317,13 @@ func TestWarnings(t *testing.T) {
 		`warnings.cfg:50:1: probe.service[0].node[1].http_body: only sent with POST, PUT or PATCH; this node uses HEAD`,
 		`warnings.cfg:51:1: probe.service[0].node[1].http_body_healthy_match: HEAD responses have no body: the expression is matched against an empty body`,
 		`warnings.cfg:53:1: probe.service[0].node[1].rabbitmq_queue: only push nodes have their queue checked; ignored on a poll node`,
-		`warnings.cfg:59:1: probe.service[0].node[2].http_method: only used by poll nodes; ignored on a push node`,
-		`warnings.cfg:60:1: probe.service[0].node[2].rabbitmq_queue: ignored: there is no [plugins.rabbitmq] section`,
-		`warnings.cfg:62:1: probe.service[0].node[3]: script node without scripts: nothing to run`,
-		`warnings.cfg:66:1: probe.service[0].node[3].rabbitmq_queue_nack_dead_above: ignored without rabbitmq_queue`,
-		`warnings.cfg:68:1: probe.service[1]: service has no [[probe.service.node]]`,
+		`warnings.cfg:54:1: probe.service[0].node[1].dns_expect: ignored: this node has no dns:// replica`,
+		`warnings.cfg:60:1: probe.service[0].node[2].http_method: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:61:1: probe.service[0].node[2].rabbitmq_queue: ignored: there is no [plugins.rabbitmq] section`,
+		`warnings.cfg:62:1: probe.service[0].node[2].tcp_expect: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:64:1: probe.service[0].node[3]: script node without scripts: nothing to run`,
+		`warnings.cfg:68:1: probe.service[0].node[3].rabbitmq_queue_nack_dead_above: ignored without rabbitmq_queue`,
+		`warnings.cfg:70:1: probe.service[1]: service has no [[probe.service.node]]`,
 	}
 	checkWarnings(t, warns, want)
 	if got := cfg.Metrics.ScriptTimeout; got != 30 {
@@ -511,6 +527,13 @@ func TestParseTarget(t *testing.T) {
 		{raw: "ssh://git.example.com:2222", kind: "ssh", host: "git.example.com", port: "2222"},
 		{raw: "http://example.com", kind: "http", host: "example.com"},
 		{raw: "HTTPS://user:pw@example.com:8443/a?b#c", kind: "http", host: "example.com", port: "8443"},
+		{raw: "tls://example.com:443", kind: "tls", host: "example.com", port: "443"},
+		{raw: "dns://10.0.0.53/example.com", kind: "dns", host: "10.0.0.53", port: "53"},
+		{raw: "dns://[::1]:5353/example.com?type=mx", kind: "dns", host: "::1", port: "5353"},
+		{raw: "tls://example.com", want: `invalid replica url "tls://example.com": missing port (want tls://host:port)`},
+		{raw: "dns://10.0.0.53", want: `invalid replica url "dns://10.0.0.53": missing the name to query (want dns://resolver/name?type=A)`},
+		{raw: "dns://10.0.0.53/example.com?type=ANY", want: `invalid replica url "dns://10.0.0.53/example.com?type=ANY": unsupported record type "ANY" (want A, AAAA, CNAME, MX, NS, PTR, SOA, SRV, TXT, CAA)`},
+		{raw: "dns://10.0.0.53/example.com?class=IN", want: `invalid replica url "dns://10.0.0.53/example.com?class=IN": unknown query parameter "class" (want only type=, once)`},
 		{raw: "ssh://git.example.com", want: `invalid replica url "ssh://git.example.com": missing port (want ssh://host:port)`},
 		{raw: "tcp://db.example.com:5432/", want: `invalid replica url "tcp://db.example.com:5432/": tcp takes no path, not even a trailing slash (want tcp://host:port)`},
 		{raw: "tcp://:80", want: `invalid replica url "tcp://:80": missing host (want tcp://host:port)`},
@@ -519,9 +542,9 @@ func TestParseTarget(t *testing.T) {
 		{raw: "tcp:db:80", want: `invalid replica url "tcp:db:80": want tcp://host:port`},
 		{raw: "https:///path", want: `invalid replica url "https:///path": missing host (want https://host/path)`},
 		{raw: "tcp://[::1:80", want: `invalid replica url "tcp://[::1:80": missing ']' in host`},
-		{raw: "localhost:80", want: `invalid replica url "localhost:80": missing scheme (want http, https, tcp, ssh or icmp)`},
-		{raw: "/health", want: `invalid replica url "/health": missing scheme (want http, https, tcp, ssh or icmp)`},
-		{raw: "ftp://example.com/", want: `unsupported scheme "ftp" (want http, https, tcp, ssh or icmp)`},
+		{raw: "localhost:80", want: `invalid replica url "localhost:80": missing scheme (want http, https, tcp, ssh, icmp, tls or dns)`},
+		{raw: "/health", want: `invalid replica url "/health": missing scheme (want http, https, tcp, ssh, icmp, tls or dns)`},
+		{raw: "ftp://example.com/", want: `unsupported scheme "ftp" (want http, https, tcp, ssh, icmp, tls or dns)`},
 	}
 	for _, tt := range tests {
 		got, _, err := parseTarget(tt.raw)

@@ -34,6 +34,7 @@ func Default() *Config {
 			PushSystemCPUSickAbove:     0.99,
 			PushSystemRAMSickAbove:     0.99,
 			PushReplicaExpire:          0,
+			PollTLSExpirySickDays:      14,
 			ScriptInterval:             300,
 			ScriptParallelism:          2,
 			ScriptTimeout:              60,

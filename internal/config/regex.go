@@ -20,6 +20,12 @@ func compileBodyMatch(expr string) (*regexp.Regexp, error) {
 	if msg := rustOnlyRegex(expr); msg != "" {
 		return nil, fmt.Errorf("%s", msg)
 	}
+	return compileRegex(expr)
+}
+
+// compileRegex compiles a Go (RE2) regular expression of a key Vigil does
+// not have, so with no Rust form to guard against.
+func compileRegex(expr string) (*regexp.Regexp, error) {
 	re, err := regexp.Compile(expr)
 	if err != nil {
 		return nil, fmt.Errorf("invalid regular expression: %s", strings.TrimPrefix(err.Error(), "error parsing regexp: "))

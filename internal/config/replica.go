@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 )
 
 // parseTarget parses a poll replica URL the way Vigil does: icmp://host,
 // tcp://host:port, ssh://host:port (no default port), or any absolute
-// http(s) URL. For icmp, tcp and ssh a path, even a lone "/", is an error.
-// It also returns what the URL holds that the probe ignores.
+// http(s) URL; and two kinds Vigil lacks: tls://host:port and
+// dns://resolver[:port]/name[?type=A]. For icmp, tcp, ssh and tls a path,
+// even a lone "/", is an error. It also returns what the URL holds that the
+// probe ignores.
 func parseTarget(raw string) (Target, string, error) {
 	t := Target{ID: raw}
 	u, err := url.Parse(raw)
@@ -26,16 +29,16 @@ func parseTarget(raw string) (Target, string, error) {
 	switch u.Scheme {
 	case "http", "https":
 		t.Kind = "http"
-	case "tcp", "ssh", "icmp":
+	case "tcp", "ssh", "icmp", "tls", "dns":
 		t.Kind = u.Scheme
 	case "":
-		return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want http, https, tcp, ssh or icmp)", raw)
+		return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want %s)", raw, schemes)
 	default:
 		if strings.Contains(u.Scheme, ".") || u.Opaque != "" && strings.Trim(u.Opaque, "0123456789") == "" {
 			// "host.example.com:80" reads as scheme "host.example.com".
-			return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want http, https, tcp, ssh or icmp)", raw)
+			return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want %s)", raw, schemes)
 		}
-		return t, "", fmt.Errorf("unsupported scheme %q (want http, https, tcp, ssh or icmp)", u.Scheme)
+		return t, "", fmt.Errorf("unsupported scheme %q (want %s)", u.Scheme, schemes)
 	}
 	if u.Opaque != "" {
 		return t, "", fmt.Errorf("invalid replica url %q: want %s://%s", raw, u.Scheme, example(t.Kind))
@@ -55,6 +58,9 @@ func parseTarget(raw string) (Target, string, error) {
 	}
 	if t.Kind == "http" {
 		return t, "", nil
+	}
+	if t.Kind == "dns" {
+		return parseDNS(t, raw)
 	}
 
 	switch {
@@ -81,12 +87,62 @@ func parseTarget(raw string) (Target, string, error) {
 	return t, "", nil
 }
 
+// schemes lists the replica URL schemes, for error messages.
+const schemes = "http, https, tcp, ssh, icmp, tls or dns"
+
 func example(kind string) string {
 	switch kind {
 	case "icmp":
 		return "host"
 	case "http":
 		return "host/path"
+	case "dns":
+		return "resolver/name?type=A"
 	}
 	return "host:port"
+}
+
+// DNSTypes are the record types a dns:// replica may ask for.
+var DNSTypes = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "CAA"}
+
+// parseDNS reads the query of dns://resolver[:port]/name[?type=A]: the
+// resolver's port defaults to 53, the name is the path without its slash,
+// and the type, A by default, is the only query parameter.
+func parseDNS(t Target, raw string) (Target, string, error) {
+	u := t.URL
+	if t.Port == "" {
+		t.Port = "53"
+	}
+	t.DNSName = strings.TrimPrefix(u.Path, "/")
+	if t.DNSName == "" {
+		return t, "", fmt.Errorf("invalid replica url %q: missing the name to query (want dns://%s)", raw, example("dns"))
+	}
+	if strings.Contains(t.DNSName, "/") || strings.Contains(t.DNSName, "..") || len(t.DNSName) > 253 {
+		return t, "", fmt.Errorf("invalid replica url %q: %q is not a domain name", raw, t.DNSName)
+	}
+	q, err := url.ParseQuery(u.RawQuery)
+	if err != nil {
+		return t, "", fmt.Errorf("invalid replica url %q: %v", raw, err)
+	}
+	t.DNSType = "A"
+	for name, values := range q {
+		if name != "type" || len(values) != 1 {
+			return t, "", fmt.Errorf("invalid replica url %q: unknown query parameter %q (want only type=, once)", raw, name)
+		}
+		t.DNSType = strings.ToUpper(values[0])
+		if !slices.Contains(DNSTypes, t.DNSType) {
+			return t, "", fmt.Errorf("invalid replica url %q: unsupported record type %q (want %s)", raw, values[0], strings.Join(DNSTypes, ", "))
+		}
+	}
+	var ignored []string
+	if u.User != nil {
+		ignored = append(ignored, "user info")
+	}
+	if u.Fragment != "" || strings.HasSuffix(raw, "#") {
+		ignored = append(ignored, "fragment")
+	}
+	if ignored != nil {
+		return t, fmt.Sprintf("the %s of dns replica url %q is ignored", strings.Join(ignored, " and "), raw), nil
+	}
+	return t, "", nil
 }

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"regexp"
 	"slices"
 	"strings"
 )
@@ -254,6 +255,7 @@ func (c *checker) validateMetrics(m *Metrics) {
 		{"poll_delay_sick", int64(m.PollDelaySick)},
 		{"push_delay_dead", int64(m.PushDelayDead)},
 		{"push_replica_expire", int64(m.PushReplicaExpire)},
+		{"poll_tls_expiry_sick_days", m.PollTLSExpirySickDays},
 		{"script_interval", int64(m.ScriptInterval)},
 		{"local_delay_dead", int64(m.LocalDelayDead)},
 	} {
@@ -510,6 +512,7 @@ func (c *checker) validateNode(cfg *Config, key string, n *Node) {
 	}
 
 	c.validateHTTP(key, n, modeOK)
+	c.validateExchanges(key, n, modeOK)
 
 	if n.LinkURL != "" {
 		c.url(key+".link_url", n.LinkURL)
@@ -627,6 +630,37 @@ func (c *checker) validateHTTP(key string, n *Node, modeOK bool) {
 			}
 		}
 	}
+}
+
+// validateExchanges checks tcp_send, tcp_expect and dns_expect, which only
+// tcp:// and dns:// replicas use, and compiles the expressions.
+func (c *checker) validateExchanges(key string, n *Node, modeOK bool) {
+	kinds := map[string]bool{}
+	for _, t := range n.Targets {
+		kinds[t.Kind] = true
+	}
+	for _, k := range []struct{ name, kind string }{{"tcp_send", "tcp"}, {"tcp_expect", "tcp"}, {"dns_expect", "dns"}} {
+		switch {
+		case !c.has(key + "." + k.name):
+		case modeOK && n.Mode != "poll":
+			c.warnf(key+"."+k.name, "only used by poll nodes; ignored on a %s node", n.Mode)
+		case !kinds[k.kind]:
+			c.warnf(key+"."+k.name, "ignored: this node has no %s:// replica", k.kind)
+		}
+	}
+	compile := func(name, expr string) *regexp.Regexp {
+		if !c.has(key + "." + name) {
+			return nil
+		}
+		re, err := compileRegex(expr)
+		if err != nil {
+			c.fail(key+"."+name, err)
+			return nil
+		}
+		return re
+	}
+	n.TCPExpectMatch = compile("tcp_expect", n.TCPExpect)
+	n.DNSExpectMatch = compile("dns_expect", n.DNSExpect)
 }
 
 // tomlValueType names the TOML type of a value decoded into an any.

@@ -17,6 +17,7 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 	timeout := met.PollDelayDead.Duration()
 	// Validation accepted only a literal IP (or nothing: nil, the system's choice).
 	src := net.ParseIP(m.cfg.Server.ProbeSourceAddress)
+	expirySick := time.Duration(met.PollTLSExpirySickDays) * 24 * time.Hour
 	var p probe.Prober
 	switch t.Kind {
 	case "http":
@@ -33,9 +34,16 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 			Timeout:       timeout,
 			Now:           m.now,
 			SourceAddr:    src,
+			ExpirySick:    expirySick,
 		}
 	case "tcp":
-		p = &probe.TCP{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src}
+		p = &probe.TCP{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src,
+			Send: node.TCPSend, Expect: node.TCPExpectMatch}
+	case "tls":
+		p = &probe.TLS{Host: t.Host, Port: t.Port, SickBefore: expirySick, Timeout: timeout, SourceAddr: src, Now: m.now}
+	case "dns":
+		p = &probe.DNS{Server: t.Host, Port: t.Port, Name: t.DNSName, Type: t.DNSType, Expect: node.DNSExpectMatch,
+			Timeout: timeout, SourceAddr: src}
 	case "ssh":
 		p = &probe.SSH{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src}
 	case "icmp":

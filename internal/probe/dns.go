@@ -166,27 +166,6 @@ func (d *DNS) exchange(ctx context.Context, network, addr string, m *dns.Msg) (*
 	return c.ExchangeWithConnContext(ctx, m, conn)
 }
 
-// firstAddr resolves host and returns its first address joined with port,
-// the address dialFirst would connect to, or "" if resolution failed. A
-// source address of the other IP version is refused here with its cause,
-// as dialFirst does.
-func firstAddr(ctx context.Context, host, port string, source net.IP) (string, error) {
-	// LookupIPAddr returns IP literals as they are, without asking DNS.
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
-	if err != nil {
-		return "", err
-	}
-	if len(ips) == 0 {
-		return "", fmt.Errorf("lookup %s: no address", host)
-	}
-	ip := ips[0].IP
-	addr := net.JoinHostPort(ips[0].String(), port)
-	if source != nil && (source.To4() == nil) != (ip.To4() == nil) {
-		return addr, fmt.Errorf("source address %s cannot reach %s: not the same IP version", source, ip)
-	}
-	return addr, nil
-}
-
 // dnsErrorText words a failed exchange. Once ctx has ended, whatever the
 // library saw (a closed connection, an expired deadline) is ctx's doing and
 // is worded as such. Otherwise the reason already names the server, so

@@ -8,7 +8,7 @@ import (
 	"github.com/vigil-go/vigil/internal/status"
 )
 
-// Policy holds Vigil's rules for poll probes (HTTP, TCP, SSH, ICMP): retries
+// Policy holds Vigil's rules for poll probes (HTTP, TCP, TLS, DNS, SSH, ICMP): retries
 // after a dead result and the latency above which a success is sick.
 // Script probes are run once, without a Policy, as in Vigil.
 type Policy struct {

@@ -1,5 +1,6 @@
-// Package probe checks replicas: one file per kind (HTTP, TCP, ICMP, SSH,
-// script), all behind the Prober contract.
+// Package probe checks replicas: one file per kind (HTTP, TCP, TLS, DNS,
+// ICMP, SSH, script, and the RabbitMQ queue of push nodes), all behind the
+// Prober contract.
 package probe
 
 import (

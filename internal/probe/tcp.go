@@ -129,26 +129,37 @@ func exchangeErrorText(ctx context.Context, err error, d time.Duration) string {
 // which it also returns ("" if resolution failed). Resolution and connect are
 // both bounded by ctx.
 func dialFirst(ctx context.Context, host, port string, source net.IP) (net.Conn, string, error) {
-	// LookupIPAddr returns IP literals as they are, without asking DNS.
-	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	addr, err := firstAddr(ctx, host, port, source)
 	if err != nil {
-		return nil, "", err
+		return nil, addr, err
 	}
-	if len(ips) == 0 {
-		return nil, "", fmt.Errorf("lookup %s: no address", host)
-	}
-	ip := ips[0]
-	addr := net.JoinHostPort(ip.String(), port)
 	var d net.Dialer
 	if source != nil {
-		if (source.To4() == nil) != (ip.IP.To4() == nil) {
-			// net says "no suitable address found", which hides the cause.
-			return nil, addr, fmt.Errorf("source address %s cannot reach %s: not the same IP version", source, ip.IP)
-		}
 		d.LocalAddr = &net.TCPAddr{IP: source}
 	}
 	conn, err := d.DialContext(ctx, "tcp", addr)
 	return conn, addr, err
+}
+
+// firstAddr resolves host and returns its first address joined with port
+// (the one Vigil connects to), or "" if resolution failed. A source address
+// of the other IP version is refused here with its cause: net would only
+// say "no suitable address found".
+func firstAddr(ctx context.Context, host, port string, source net.IP) (string, error) {
+	// LookupIPAddr returns IP literals as they are, without asking DNS.
+	ips, err := net.DefaultResolver.LookupIPAddr(ctx, host)
+	if err != nil {
+		return "", err
+	}
+	if len(ips) == 0 {
+		return "", fmt.Errorf("lookup %s: no address", host)
+	}
+	ip := ips[0].IP
+	addr := net.JoinHostPort(ips[0].String(), port)
+	if source != nil && (source.To4() == nil) != (ip.To4() == nil) {
+		return addr, fmt.Errorf("source address %s cannot reach %s: not the same IP version", source, ip)
+	}
+	return addr, nil
 }
 
 // target names what was connected to: "db:5432 (10.0.0.3:5432)" when the
