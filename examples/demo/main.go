@@ -6,11 +6,12 @@
 //
 // The targets: an HTTP shop on :18081 (a healthy home page, a slow page that
 // is "sick", a JSON health endpoint behind a header, and a checkout that fails
-// the last 30 s of every 2 minutes), an SSH server on :18022 and a TCP "database" on
-// :18023.
+// the last 30 s of every 2 minutes), an SSH server on :18022, a TCP "database" on
+// :18023 and a cache on :18024 that answers PING as Redis does.
 package main
 
 import (
+	"bufio"
 	"context"
 	"crypto/ed25519"
 	"crypto/rand"
@@ -22,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -74,6 +76,7 @@ func run(ctx context.Context, path string) error {
 	}{
 		{"127.0.0.1:18023", func(c net.Conn) { c.Close() }},
 		{"127.0.0.1:18022", sshServer()},
+		{"127.0.0.1:18024", pong},
 	} {
 		ln, err := net.Listen("tcp", target.addr)
 		if err != nil {
@@ -86,6 +89,21 @@ func run(ctx context.Context, path string) error {
 		wg.Go(func() { serveConns(ln, target.serve) })
 	}
 	return daemon.Run(ctx, daemon.Options{Config: cfg, Warnings: warnings, Version: "demo"})
+}
+
+// pong answers "+PONG" to each PING line, as Redis does.
+func pong(c net.Conn) {
+	defer c.Close()
+	lines := bufio.NewScanner(c)
+	for lines.Scan() {
+		reply := "-ERR unknown command\r\n"
+		if strings.TrimSpace(lines.Text()) == "PING" {
+			reply = "+PONG\r\n"
+		}
+		if _, err := io.WriteString(c, reply); err != nil {
+			return
+		}
+	}
 }
 
 func serveConns(ln net.Listener, serve func(net.Conn)) {
