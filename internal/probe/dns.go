@@ -7,7 +7,6 @@ import (
 	"io"
 	"math"
 	"net"
-	"os"
 	"regexp"
 	"slices"
 	"strconv"
@@ -178,15 +177,7 @@ func dnsErrorText(ctx context.Context, err error, d time.Duration) string {
 	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 		return "connection closed before the answer"
 	}
-	var oe *net.OpError
-	if errors.As(err, &oe) && (oe.Op == "read" || oe.Op == "write") {
-		err = oe.Err
-		var se *os.SyscallError
-		if errors.As(err, &se) {
-			err = se.Err
-		}
-	}
-	return strings.TrimPrefix(dialErrorText(ctx, err, d), "dns: ")
+	return strings.TrimPrefix(netErrorText(ctx, err, d), "dns: ")
 }
 
 // rcodeText names a response code the way dig prints it ("NXDOMAIN").

@@ -38,7 +38,7 @@ func (s SSH) Probe(ctx context.Context) Result {
 	start := time.Now()
 	conn, addr, err := dialFirst(ctx, s.Host, s.Port, s.SourceAddr)
 	if err != nil {
-		return dead(time.Since(start), "connect tcp "+target(s.Host, s.Port, addr)+": "+dialErrorText(ctx, err, s.Timeout))
+		return dead(time.Since(start), "connect tcp "+target(s.Host, s.Port, addr)+": "+netErrorText(ctx, err, s.Timeout))
 	}
 	defer conn.Close()
 

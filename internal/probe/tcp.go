@@ -44,7 +44,7 @@ func (t TCP) Probe(ctx context.Context) Result {
 	start := time.Now()
 	conn, addr, err := dialFirst(ctx, t.Host, t.Port, t.SourceAddr)
 	if err != nil {
-		return dead(time.Since(start), "connect tcp "+target(t.Host, t.Port, addr)+": "+dialErrorText(ctx, err, t.Timeout))
+		return dead(time.Since(start), "connect tcp "+target(t.Host, t.Port, addr)+": "+netErrorText(ctx, err, t.Timeout))
 	}
 	defer conn.Close()
 	if t.Send == "" && t.Expect == nil {
@@ -172,15 +172,17 @@ func target(host, port, addr string) string {
 	return hp + " (" + addr + ")"
 }
 
-// dialErrorText words a dialFirst error. The reason already says
-// "connect tcp host:port", so the standard "dial tcp 10.0.0.3:22: connect:"
-// prefix is dropped and only the cause remains ("connection refused").
-func dialErrorText(ctx context.Context, err error, d time.Duration) string {
+// netErrorText words an error of a connection: a dialFirst error, or a
+// read or write that failed. The reason already names the address ("connect
+// tcp host:port", "TLS host:port"), so the standard "dial tcp
+// 10.0.0.3:22: connect:" or "read tcp a->b: read:" prefix is dropped and
+// only the cause remains ("connection refused", "connection reset by peer").
+func netErrorText(ctx context.Context, err error, d time.Duration) string {
 	var oe *net.OpError
-	if errors.As(err, &oe) && oe.Op == "dial" {
+	if errors.As(err, &oe) && (oe.Op == "dial" || oe.Op == "read" || oe.Op == "write") {
 		err = oe.Err
 		var se *os.SyscallError
-		if errors.As(err, &se) && se.Syscall == "connect" {
+		if errors.As(err, &se) {
 			err = se.Err
 		}
 	}

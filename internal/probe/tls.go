@@ -47,7 +47,7 @@ func (t *TLS) Probe(ctx context.Context) Result {
 	start := time.Now()
 	conn, addr, err := dialFirst(ctx, t.Host, t.Port, t.SourceAddr)
 	if err != nil {
-		return dead(time.Since(start), "connect tcp "+target(t.Host, t.Port, addr)+": "+dialErrorText(ctx, err, t.Timeout))
+		return dead(time.Since(start), "connect tcp "+target(t.Host, t.Port, addr)+": "+netErrorText(ctx, err, t.Timeout))
 	}
 	// No session cache: every probe sees the certificate afresh and measures
 	// a full handshake.
@@ -125,7 +125,7 @@ func tlsErrorText(ctx context.Context, err error, d time.Duration, now time.Time
 	if errors.As(err, &ve) {
 		return certErrorText(ve.Err, now)
 	}
-	return "handshake: " + strings.TrimPrefix(err.Error(), "tls: ")
+	return "handshake: " + strings.TrimPrefix(netErrorText(ctx, err, d), "tls: ")
 }
 
 // certErrorText words a failed certificate verification at now. The

@@ -106,7 +106,15 @@ func TestTLS(t *testing.T) {
 
 func TestTLSConnectFails(t *testing.T) {
 	_, closed, _ := net.SplitHostPort(closedPort(t))
-	hangUp, hangUpPort := listen(t, nil)
+	// The server reads the client's hello before it hangs up: closing with
+	// the hello unread would reset the connection instead.
+	hangUp, hangUpPort := listen(t, func(c net.Conn) {
+		defer c.Close()
+		header := make([]byte, 5) // a TLS record header ends with the record's length
+		if _, err := io.ReadFull(c, header); err == nil {
+			io.CopyN(io.Discard, c, int64(header[3])<<8|int64(header[4]))
+		}
+	})
 	got := (&TLS{Host: "127.0.0.1", Port: closed, Timeout: 10 * time.Second}).Probe(context.Background())
 	if want := "connect tcp 127.0.0.1:" + closed + ": connection refused"; got.Health != status.Dead || got.Reason != want {
 		t.Errorf("nothing listening: Probe() = %v %q, want dead %q", got.Health, got.Reason, want)

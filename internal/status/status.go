@@ -90,7 +90,7 @@ func Worst(a, b Health) Health {
 type Mode string
 
 const (
-	Poll   Mode = "poll"   // Vigil probes the replica (HTTP, TCP, ICMP, SSH).
+	Poll   Mode = "poll"   // Vigil probes the replica (HTTP, TCP, TLS, DNS, ICMP, SSH).
 	Push   Mode = "push"   // The replica reports its load (Vigil Reporter).
 	Script Mode = "script" // Vigil runs a shell script.
 	Local  Mode = "local"  // A Vigil Local daemon reports the replica's health.
