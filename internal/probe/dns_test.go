@@ -437,14 +437,7 @@ func TestDNSSourceAddr(t *testing.T) {
 	src := loopbackSource(t)
 	from := make(chan string, 1)
 	answer := reply(t, dns.RcodeSuccess, "example.com. 60 IN A 192.0.2.1")
-	port := dnsUDP(t, func(w dns.ResponseWriter, req *dns.Msg) {
-		host, _, _ := net.SplitHostPort(w.RemoteAddr().String())
-		select {
-		case from <- host:
-		default:
-		}
-		answer(w, req)
-	})
+	port := dnsUDP(t, recordSender(from, answer))
 	got := (&DNS{Server: "127.0.0.1", Port: port, Name: "example.com", Type: "A", Timeout: 5 * time.Second, SourceAddr: src}).Probe(context.Background())
 	if got.Health != status.Healthy {
 		t.Fatalf("Probe() = %+v, want healthy", got)
@@ -464,14 +457,7 @@ func TestDNSSourceAddrOverTCP(t *testing.T) {
 		m := new(dns.Msg).SetReply(req)
 		m.Truncated = true
 		w.WriteMsg(m)
-	}, func(w dns.ResponseWriter, req *dns.Msg) {
-		host, _, _ := net.SplitHostPort(w.RemoteAddr().String())
-		select {
-		case from <- host:
-		default:
-		}
-		answer(w, req)
-	})
+	}, recordSender(from, answer))
 	got := (&DNS{Server: "127.0.0.1", Port: port, Name: "example.com", Type: "A", Timeout: 5 * time.Second, SourceAddr: src}).Probe(context.Background())
 	if got.Health != status.Healthy {
 		t.Fatalf("Probe() = %+v, want healthy", got)
@@ -517,5 +503,18 @@ func TestDNSBadConfig(t *testing.T) {
 		if got.Health != status.Dead || got.Reason != tt.want {
 			t.Errorf("Probe() = %v %q, want dead %q", got.Health, got.Reason, tt.want)
 		}
+	}
+}
+
+// recordSender hands the IP each query came from to from (the first one
+// only), then answers it with next.
+func recordSender(from chan<- string, next func(dns.ResponseWriter, *dns.Msg)) func(dns.ResponseWriter, *dns.Msg) {
+	return func(w dns.ResponseWriter, req *dns.Msg) {
+		host, _, _ := net.SplitHostPort(w.RemoteAddr().String())
+		select {
+		case from <- host:
+		default:
+		}
+		next(w, req)
 	}
 }
