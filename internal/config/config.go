@@ -296,6 +296,11 @@ type Node struct {
 	LinkURL              string         `toml:"link_url"`
 	LinkLabel            string         `toml:"link_label"`
 
+	// The [metrics] keys of the same names, for this node's HTTP replicas
+	// only: a site behind a login answers 401 and is up. nil: [metrics].
+	PollHTTPStatusHealthyAbove *int `toml:"poll_http_status_healthy_above"`
+	PollHTTPStatusHealthyBelow *int `toml:"poll_http_status_healthy_below"`
+
 	// Exchanges on tcp:// replicas and the answer wanted from dns:// ones.
 	TCPSend   string `toml:"tcp_send"`
 	TCPExpect string `toml:"tcp_expect"`
@@ -312,6 +317,19 @@ type Node struct {
 	// TCPExpectMatch and DNSExpectMatch are TCPExpect and DNSExpect compiled, or nil.
 	TCPExpectMatch *regexp.Regexp `toml:"-"`
 	DNSExpectMatch *regexp.Regexp `toml:"-"`
+}
+
+// HealthyStatus returns the healthy HTTP status range of the node's
+// replicas: its own keys where set, else those of m.
+func (n *Node) HealthyStatus(m Metrics) (above, below int) {
+	above, below = m.PollHTTPStatusHealthyAbove, m.PollHTTPStatusHealthyBelow
+	if n.PollHTTPStatusHealthyAbove != nil {
+		above = *n.PollHTTPStatusHealthyAbove
+	}
+	if n.PollHTTPStatusHealthyBelow != nil {
+		below = *n.PollHTTPStatusHealthyBelow
+	}
+	return above, below
 }
 
 // Target is a parsed poll replica URL.

@@ -136,6 +136,12 @@ func TestFullConfig(t *testing.T) {
 		router.DNSExpectMatch == nil || !router.DNSExpectMatch.MatchString("2001:db8::5") {
 		t.Errorf("router exchanges: send %q, expect %v, dns %v", router.TCPSend, router.TCPExpectMatch, router.DNSExpectMatch)
 	}
+	if above, below := router.HealthyStatus(cfg.Metrics); above != 200 || below != 402 {
+		t.Errorf("router healthy status = [%d, %d), want [200, 402): the node's own range", above, below)
+	}
+	if above, below := cfg.Probe.Services[0].Nodes[1].HealthyStatus(cfg.Metrics); above != cfg.Metrics.PollHTTPStatusHealthyAbove || below != cfg.Metrics.PollHTTPStatusHealthyBelow {
+		t.Errorf("second node healthy status = [%d, %d), want [metrics]'s", above, below)
+	}
 	if cfg.Metrics.PollTLSExpirySickDays != 21 {
 		t.Errorf("poll_tls_expiry_sick_days = %d, want 21", cfg.Metrics.PollTLSExpirySickDays)
 	}
@@ -288,14 +294,14 @@ func TestUnknownKeys(t *testing.T) {
 		`unknown-keys.cfg:19:1: metrics.max_num_poll_retry: unknown key, ignored`,
 		`unknown-keys.cfg:21:1: notify.discord: unknown table, ignored`,
 		`unknown-keys.cfg:21:1: notify: no notifier configured ([notify.email], [notify.slack], …): nothing will be sent`,
-		`unknown-keys.cfg:41:1: probe.service[0].node[1].poll_http_status_healthy_above: unknown key, ignored (poll_http_status_healthy_above belongs in [metrics])`,
-		`unknown-keys.cfg:42:1: probe.service[0].node[1].poll_http_status_healthy_below: unknown key, ignored (poll_http_status_healthy_below belongs in [metrics])`,
+		`unknown-keys.cfg:41:1: probe.service[0].node[1].poll_interval: unknown key, ignored (poll_interval belongs in [metrics])`,
+		`unknown-keys.cfg:42:1: probe.service[0].node[1].poll_delay_dead: unknown key, ignored (poll_delay_dead belongs in [metrics])`,
 		`unknown-keys.cfg:43:1: probe.service[0].node[1].replica: unknown key, ignored (did you mean replicas?)`,
 	}
 	checkWarnings(t, warns, want)
 	// The ignored keys change nothing.
-	if got := cfg.Metrics.PollHTTPStatusHealthyBelow; got != 400 {
-		t.Errorf("PollHTTPStatusHealthyBelow = %d, want the default 400", got)
+	if got := cfg.Metrics.PollInterval; got != 120 {
+		t.Errorf("PollInterval = %d, want the default 120", got)
 	}
 	if got := len(cfg.Probe.Services[0].Nodes[1].Targets); got != 1 {
 		t.Errorf("admin node has %d targets, want 1", got)

@@ -93,6 +93,7 @@ func TestInvalidConfigs(t *testing.T) {
 			`several-errors.cfg:41:1: probe.service[1].id: duplicate service id "web" (first used on line 23)`,
 		)},
 		{"ssh-with-path.cfg", `ssh-with-path.cfg:25:13: probe.service[0].node[0].replicas[0]: invalid replica url "ssh://git.example.com:22/repo": ssh takes no path, not even a trailing slash (want ssh://host:port)`},
+		{"node-status-range.cfg", `node-status-range.cfg:27:1: probe.service[0].node[0].poll_http_status_healthy_above: poll_http_status_healthy_above (450, inclusive) must be lower than poll_http_status_healthy_below (400, exclusive) on this node`},
 		{"status-range.cfg", `status-range.cfg:28:1: metrics.poll_http_status_healthy_above: poll_http_status_healthy_above (400, inclusive) must be lower than poll_http_status_healthy_below (400, exclusive)`},
 		{"syntax-error.cfg", `syntax-error.cfg:3:27: basic strings cannot have new lines`},
 		{"tcp-port-range.cfg", `tcp-port-range.cfg:25:13: probe.service[0].node[0].replicas[0]: invalid replica url "tcp://db.example.com:70000": port 70000 out of range 1-65535`},

@@ -512,6 +512,7 @@ func (c *checker) validateNode(cfg *Config, key string, n *Node) {
 	}
 
 	c.validateHTTP(key, n, modeOK)
+	c.validateStatusRange(key, n, cfg.Metrics)
 	c.validateExchanges(key, n, modeOK)
 
 	if n.LinkURL != "" {
@@ -556,7 +557,8 @@ func (c *checker) validateReplicas(key string, n *Node) {
 // validateHTTP checks the keys of HTTP polls and fills Headers and BodyMatch.
 func (c *checker) validateHTTP(key string, n *Node, modeOK bool) {
 	if modeOK && n.Mode != "poll" {
-		for _, k := range []string{"http_headers", "http_method", "http_body", "http_body_healthy_match", "http_no_cache_buster"} {
+		for _, k := range []string{"http_headers", "http_method", "http_body", "http_body_healthy_match", "http_no_cache_buster",
+			"poll_http_status_healthy_above", "poll_http_status_healthy_below"} {
 			if c.has(key + "." + k) {
 				c.warnf(key+"."+k, "only used by poll nodes; ignored on a %s node", n.Mode)
 			}
@@ -629,6 +631,30 @@ func (c *checker) validateHTTP(key string, n *Node, modeOK bool) {
 				c.warnf(key+".http_body_healthy_match", "HEAD responses have no body: the expression is matched against an empty body")
 			}
 		}
+	}
+}
+
+// validateStatusRange checks a node's own healthy HTTP status range against
+// the one it inherits from [metrics].
+func (c *checker) validateStatusRange(key string, n *Node, m Metrics) {
+	for _, k := range []struct {
+		name string
+		v    *int
+	}{{"poll_http_status_healthy_above", n.PollHTTPStatusHealthyAbove}, {"poll_http_status_healthy_below", n.PollHTTPStatusHealthyBelow}} {
+		if k.v != nil {
+			c.nonNegative(key+"."+k.name, int64(*k.v))
+		}
+	}
+	if n.PollHTTPStatusHealthyAbove == nil && n.PollHTTPStatusHealthyBelow == nil {
+		return
+	}
+	above, below := n.HealthyStatus(m)
+	if above >= 0 && below >= 0 && above >= below {
+		k := key + ".poll_http_status_healthy_above"
+		if n.PollHTTPStatusHealthyAbove == nil {
+			k = key + ".poll_http_status_healthy_below"
+		}
+		c.errorf(k, "poll_http_status_healthy_above (%d, inclusive) must be lower than poll_http_status_healthy_below (%d, exclusive) on this node", above, below)
 	}
 }
 

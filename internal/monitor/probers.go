@@ -18,6 +18,7 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 	// Validation accepted only a literal IP (or nothing: nil, the system's choice).
 	src := net.ParseIP(m.cfg.Server.ProbeSourceAddress)
 	expirySick := time.Duration(met.PollTLSExpirySickDays) * 24 * time.Hour
+	healthyAbove, healthyBelow := node.HealthyStatus(met)
 	var p probe.Prober
 	switch t.Kind {
 	case "http":
@@ -27,8 +28,8 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 			Header:        node.Headers,
 			Body:          node.HTTPBody,
 			BodyMatch:     node.BodyMatch,
-			HealthyAbove:  met.PollHTTPStatusHealthyAbove,
-			HealthyBelow:  met.PollHTTPStatusHealthyBelow,
+			HealthyAbove:  healthyAbove,
+			HealthyBelow:  healthyBelow,
 			NoCacheBuster: node.HTTPNoCacheBuster,
 			UserAgent:     "vigil (+" + m.cfg.Branding.PageURL + ")",
 			Timeout:       timeout,

@@ -152,3 +152,41 @@ func serveDNS(t *testing.T, a map[string]string) string {
 	t.Cleanup(func() { srv.Shutdown() })
 	return pc.LocalAddr().String()
 }
+
+// TestNodeStatusRange: a node's own poll_http_status_healthy_* keys apply
+// to its replicas only; a site behind a login that answers 401 is up there
+// and dead elsewhere.
+func TestNodeStatusRange(t *testing.T) {
+	login := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusUnauthorized)
+	}))
+	defer login.Close()
+	m := newMonitor(t, fmt.Sprintf(`
+[[probe.service]]
+id = "web"
+label = "Web"
+
+[[probe.service.node]]
+id = "admin"
+label = "Admin"
+mode = "poll"
+replicas = ["%[1]s/admin"]
+poll_http_status_healthy_below = 402
+
+[[probe.service.node]]
+id = "api"
+label = "API"
+mode = "poll"
+replicas = ["%[1]s/api"]
+`, login.URL))
+	run(t, m)
+	s := waitFor(t, m, "both replicas checked", func(s *status.Snapshot) bool {
+		return !replica(s, "web", "admin", 0).Checked.IsZero() && !replica(s, "web", "api", 0).Checked.IsZero()
+	})
+	if r := replica(s, "web", "admin", 0); r.Health != status.Healthy {
+		t.Errorf("admin = %v %q, want healthy: 401 is below its own 402", r.Health, r.Reason)
+	}
+	if r := replica(s, "web", "api", 0); r.Health != status.Dead || !strings.Contains(r.Reason, "status 401, want 200–399") {
+		t.Errorf("api = %v %q, want dead with status 401 against [metrics]' range", r.Health, r.Reason)
+	}
+}
