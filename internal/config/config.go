@@ -57,6 +57,10 @@ type Server struct {
 	// MetricsToken, when set, guards /metrics with HTTP Basic authentication
 	// (the token as password, as for the reporter API); empty leaves it public.
 	MetricsToken string `toml:"metrics_token"`
+	// PathPrefix is the path Vigil is served under when a reverse proxy
+	// forwards it unchanged ("/status": the page at /status/); "" serves at
+	// the root. Validation trims a trailing slash.
+	PathPrefix string `toml:"path_prefix"`
 }
 
 // Assets is the [assets] section.

@@ -2,6 +2,7 @@ package config
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"net/http"
 	"os"
@@ -662,5 +663,31 @@ func TestKeyPaths(t *testing.T) {
 	}
 	if got, want := genericKey(`probe.service[1].node[0]."a b"`), []string{"probe", "service", "node", "a b"}; !slices.Equal(got, want) {
 		t.Errorf("genericKey = %q, want %q", got, want)
+	}
+}
+
+func TestPathPrefix(t *testing.T) {
+	for _, tt := range []struct {
+		prefix, want, err string
+	}{
+		{prefix: "/status", want: "/status"},
+		{prefix: "/status/", want: "/status"},
+		{prefix: "/", want: ""},
+		{prefix: "status", err: `"status" must start with / (such as "/status")`},
+		{prefix: "/a/../b", err: `"/a/../b" is not a clean path: write "/b"`},
+		{prefix: "/st atus", err: `"/st atus" must be a plain path, without ?, #, %, \ or spaces`},
+	} {
+		text := strings.Replace(readTestdata(t, "minimal.cfg"), "[server]\n", fmt.Sprintf("[server]\npath_prefix = %q\n", tt.prefix), 1)
+		cfg, _, err := Parse("test.cfg", []byte(text), noEnv)
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), "server.path_prefix: "+tt.err) {
+				t.Errorf("path_prefix %q: error %v, want %s", tt.prefix, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("path_prefix %q: %v", tt.prefix, err)
+		case cfg.Server.PathPrefix != tt.want:
+			t.Errorf("path_prefix %q = %q, want %q", tt.prefix, cfg.Server.PathPrefix, tt.want)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"net/mail"
 	"net/netip"
 	"net/url"
+	"path"
 	"regexp"
 	"slices"
 	"strings"
@@ -190,6 +191,19 @@ func (c *checker) validateServer(s *Server) {
 		if _, err := netip.ParseAddr(s.ProbeSourceAddress); err != nil {
 			c.errorf("server.probe_source_address", "invalid address %q: want a literal local IP such as 192.0.2.10", s.ProbeSourceAddress)
 		}
+	}
+	if s.PathPrefix != "" {
+		p := strings.TrimRight(s.PathPrefix, "/")
+		clean := path.Clean("/" + p)
+		switch {
+		case !strings.HasPrefix(s.PathPrefix, "/"):
+			c.errorf("server.path_prefix", "%q must start with / (such as \"/status\")", s.PathPrefix)
+		case clean != p && p != "":
+			c.errorf("server.path_prefix", "%q is not a clean path: write %q", s.PathPrefix, clean)
+		case strings.ContainsAny(p, "?#%\\ "):
+			c.errorf("server.path_prefix", "%q must be a plain path, without ?, #, %%, \\ or spaces", s.PathPrefix)
+		}
+		s.PathPrefix = p
 	}
 	if s.MetricsToken != "" && !s.MetricsEnabled {
 		c.warnf("server.metrics_token", "ignored: /metrics is served only with metrics_enabled = true")

@@ -122,7 +122,7 @@ func Run(ctx context.Context, o Options) error {
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 
-	fmt.Fprintf(out, "Vigil %s is running: open %s\n", o.Version, openURL(ln.Addr()))
+	fmt.Fprintf(out, "Vigil %s is running: open %s\n", o.Version, openURL(ln.Addr(), cfg.Server.PathPrefix))
 	log.Info("vigil started", "version", o.Version, "listen", ln.Addr().String(),
 		"services", len(cfg.Probe.Services))
 	if o.Ready != nil {
@@ -192,17 +192,17 @@ func (h *hooks) observed(o monitor.Observation) {
 	}
 }
 
-// openURL is the address to print for a person: a wildcard listener is
-// opened through localhost.
-func openURL(addr net.Addr) string {
+// openURL is the address of the page to print for a person, under
+// server.path_prefix: a wildcard listener is opened through localhost.
+func openURL(addr net.Addr, prefix string) string {
 	host, port, err := net.SplitHostPort(addr.String())
 	if err != nil {
-		return "http://" + addr.String() + "/"
+		return "http://" + addr.String() + prefix + "/"
 	}
 	if ip := net.ParseIP(host); ip != nil && ip.IsUnspecified() {
 		host = "localhost"
 	}
-	return "http://" + net.JoinHostPort(host, port) + "/"
+	return "http://" + net.JoinHostPort(host, port) + prefix + "/"
 }
 
 func needsICMP(cfg *config.Config) bool {

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	"net/http/httputil"
+	"net/url"
 	"os"
 	"strings"
 	"sync"
@@ -242,6 +244,28 @@ func TestBrowser(t *testing.T) {
 	}
 	do("tap elsewhere", chromedp.TapXY(center[0]+150, center[1]+150))
 	waitTooltip(t, browser, "replica-jobs-cron-1", false)
+
+	// Behind a reverse proxy that serves the page at /status/ and strips the
+	// prefix on the way, the page's relative links still reach the
+	// stylesheets, the icons and the script.
+	target, err := url.Parse(ts.URL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	proxy := httptest.NewServer(http.StripPrefix("/status", httputil.NewSingleHostReverseProxy(target)))
+	defer proxy.Close()
+	do("load the page under /status/",
+		chromedp.Navigate(proxy.URL+"/status/"),
+		chromedp.WaitVisible(chromedp.CSS("#replica-web-api-1")),
+	)
+	waitFor(t, browser, "the stylesheets, the script and the icons loaded under /status/", `(() => {
+		const loaded = performance.getEntriesByType("resource").filter(e => e.responseStatus === 200).map(e => new URL(e.name).pathname);
+		return ["/status/assets/stylesheets/common.css", "/status/assets/stylesheets/index.css", "/status/assets/javascripts/index.js"]
+			.every(p => loaded.includes(p)) && loaded.some(p => p.startsWith("/status/assets/images/icons/"));
+	})()`)
+	if bg := eval("read a box's colour", `getComputedStyle(document.getElementById("replica-web-api-1")).backgroundColor`); bg != "rgb(14, 176, 51)" {
+		t.Errorf("healthy box under /status/: background %q, want rgb(14, 176, 51) from the stylesheet", bg)
+	}
 }
 
 // waitFor waits up to 5 s for a script to return true.

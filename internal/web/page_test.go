@@ -72,7 +72,7 @@ func TestPageBanner(t *testing.T) {
 			if !strings.Contains(body, `window.STATUS_GENERAL = "`+tc.health.String()+`";`) {
 				t.Errorf("page lacks window.STATUS_GENERAL = %q", tc.health)
 			}
-			if !strings.Contains(general, "/assets/images/icons/icon-"+tc.health.String()+"-large.svg?v=1.2.3") {
+			if !strings.Contains(general, "assets/images/icons/icon-"+tc.health.String()+"-large.svg?v=1.2.3") {
 				t.Errorf("general section: want the large %s icon", tc.health)
 			}
 		})
@@ -100,9 +100,9 @@ func TestPageHeadAndBranding(t *testing.T) {
 		`<meta name="msapplication-TileImage" content="https://cdn.acme.test/icon.svg">`,
 		`<meta property="og:image" content="https://cdn.acme.test/icon.svg">`,
 		`<title>Acme Status</title>`,
-		`<link rel="stylesheet" href="/assets/stylesheets/common.css?v=1.2.3">`,
-		`<link rel="stylesheet" href="/assets/stylesheets/index.css?v=1.2.3">`,
-		`<script src="/assets/javascripts/index.js?v=1.2.3" defer></script>`,
+		`<link rel="stylesheet" href="assets/stylesheets/common.css?v=1.2.3">`,
+		`<link rel="stylesheet" href="assets/stylesheets/index.css?v=1.2.3">`,
+		`<script src="assets/javascripts/index.js?v=1.2.3" defer></script>`,
 		// custom_html is inserted raw, on purpose.
 		`<meta name="custom-marker" content="raw"><script>window.CUSTOM = 1;</script>`,
 	} {
@@ -112,7 +112,7 @@ func TestPageHeadAndBranding(t *testing.T) {
 	}
 	header := element(t, body, "<header>", "</header>")
 	for _, want := range []string{
-		`<a href="/" class="logo">`,
+		`<a href="./" class="logo">`,
 		`<img src="https://cdn.acme.test/logo.png" alt="Acme">`,
 		`>Status</span>`,
 		`<a href="https://acme.test/support" class="nav-support font-sans-semibold" style="background-color: #1972F5;">Contact support</a>`,
@@ -183,7 +183,7 @@ func TestPageWithoutIcon(t *testing.T) {
 	cfg.Branding.IconURL = ""
 	ts := newTestServer(t, Options{Config: cfg})
 	head := html.UnescapeString(element(t, ts.get(t, "/").body, "<head>", "</head>"))
-	if !strings.Contains(head, `<link rel="icon" href="/assets/images/icons/icon-dead-small.svg?v=1.2.3" type="image/svg+xml">`) {
+	if !strings.Contains(head, `<link rel="icon" href="assets/images/icons/icon-dead-small.svg?v=1.2.3" type="image/svg+xml">`) {
 		t.Errorf("<head> without icon_url: want the status icon as favicon:\n%s", head)
 	}
 }
@@ -241,7 +241,7 @@ func TestPageServices(t *testing.T) {
 	for _, want := range []string{
 		`<a href="#probe-web" id="probe-web">Web</a>`,
 		`<a href="#probe-jobs" id="probe-jobs">Jobs</a>`,
-		`<img class="probe-icon" src="/assets/images/icons/icon-dead-small.svg?v=1.2.3"`,
+		`<img class="probe-icon" src="assets/images/icons/icon-dead-small.svg?v=1.2.3"`,
 		`<li class="status-dead-background-before">`,
 		`<a href="https://docs.acme.test/api" class="link font-sans-semibold">API docs</a>`,
 		`<a href="https://agent.acme.test/" class="link font-sans-semibold">https://agent.acme.test/</a>`,

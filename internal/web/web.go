@@ -149,7 +149,11 @@ func New(o Options) (*Server, error) {
 	}
 	s.mux = http.NewServeMux()
 	s.routes()
-	s.handler = s.recoverPanics(normalizePath(s.mux))
+	s.handler = normalizePath(s.mux)
+	if p := s.cfg.Server.PathPrefix; p != "" {
+		s.handler = underPrefix(p, s.handler)
+	}
+	s.handler = s.recoverPanics(s.handler)
 	return s, nil
 }
 
@@ -170,6 +174,39 @@ func (s *Server) snapshot() *status.Snapshot {
 // and wrong methods alike.
 func notFound(w http.ResponseWriter, _ *http.Request) {
 	w.WriteHeader(http.StatusNotFound)
+}
+
+// underPrefix serves next under prefix (server.path_prefix, as validated:
+// clean, without a trailing slash): prefix/x reaches next as /x, and any
+// path outside the prefix gets 404. The prefix itself is redirected to
+// prefix/, where the page's relative links resolve under it.
+func underPrefix(prefix string, next http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == prefix {
+			to := prefix + "/"
+			if r.URL.RawQuery != "" {
+				to += "?" + r.URL.RawQuery
+			}
+			http.Redirect(w, r, to, http.StatusMovedPermanently)
+			return
+		}
+		rest, ok := strings.CutPrefix(r.URL.Path, prefix+"/")
+		if !ok {
+			notFound(w, r)
+			return
+		}
+		u := *r.URL
+		u.Path = "/" + rest
+		// The prefix holds no escapes, so the escaped form starts with it too.
+		u.RawPath = ""
+		if raw, ok := strings.CutPrefix(r.URL.RawPath, prefix+"/"); ok {
+			u.RawPath = "/" + raw
+		}
+		r2 := new(http.Request)
+		*r2 = *r
+		r2.URL = &u
+		next.ServeHTTP(w, r2)
+	})
 }
 
 // normalizePath trims trailing slashes and merges repeated ones before

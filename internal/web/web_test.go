@@ -981,3 +981,44 @@ func TestContentType(t *testing.T) {
 		}
 	}
 }
+
+// TestPathPrefix: with server.path_prefix, every route is served under the
+// prefix only, the prefix alone redirects to prefix/ (where the page's
+// relative links resolve), and the page links nothing by absolute path.
+func TestPathPrefix(t *testing.T) {
+	cfg := testConfig(t)
+	cfg.Server.PathPrefix = "/status"
+	ts := newTestServer(t, Options{Config: cfg})
+	noRedirect := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	res, err := noRedirect.Get(ts.URL + "/status?x=1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	if res.StatusCode != http.StatusMovedPermanently || res.Header.Get("Location") != "/status/?x=1" {
+		t.Errorf("GET /status = %d to %q, want 301 to /status/?x=1", res.StatusCode, res.Header.Get("Location"))
+	}
+	for _, tt := range []struct {
+		path string
+		code int
+		body string // a part of it
+	}{
+		{"/status/", 200, `<link rel="stylesheet" href="assets/stylesheets/common.css?v=1.2.3">`},
+		{"/status/status/report", 200, `"health":`},
+		{"/status/status/text", 200, ""},
+		{"/status/assets/stylesheets/common.css", 200, "--color-healthy"},
+		{"/status//badge/color/", 200, "<svg"},
+		{"/", 404, ""},
+		{"/status/report", 404, ""},
+		{"/statusx/", 404, ""},
+		{"/status/../status/", 404, ""},
+	} {
+		res := ts.get(t, tt.path)
+		if res.code != tt.code || !strings.Contains(res.body, tt.body) {
+			t.Errorf("GET %s = %d, want %d with %q; body %.120q", tt.path, res.code, tt.code, tt.body, res.body)
+		}
+	}
+	if page := ts.get(t, "/status/").body; regexp.MustCompile(`(href|src)="/[^/]`).MatchString(page) {
+		t.Errorf("the page links by absolute path, which misses a prefix: %s", regexp.MustCompile(`(href|src)="/[^"]*"`).FindString(page))
+	}
+}
