@@ -33,10 +33,25 @@ type Report struct {
 }
 
 // dynamicReplica is what the monitor keeps about a push or local replica
-// beyond what the page shows.
+// beyond what the page shows (its status.Replica holds the rest, the
+// interval it promised included).
 type dynamicReplica struct {
-	interval time.Duration
 	reported status.Health // local replicas: the health Vigil Local saw
+}
+
+// addDynamic appends rep to the push or local node at ref and returns what
+// the monitor keeps about it. m.mu must be held.
+func (m *Monitor) addDynamic(ref nodeRef, rep status.Replica) *dynamicReplica {
+	meta := m.dynamic[ref]
+	if meta == nil {
+		meta = map[string]*dynamicReplica{}
+		m.dynamic[ref] = meta
+	}
+	d := &dynamicReplica{}
+	meta[rep.ID] = d
+	node := &m.services[ref.service].Nodes[ref.node]
+	node.Replicas = append(node.Replicas, rep)
+	return d
 }
 
 // nodeRef addresses a node in the tree.
@@ -73,18 +88,10 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: %s report sent to a %s node", ErrWrongMode, want, node.Mode)
 	}
-	meta := m.dynamic[ref]
-	if meta == nil {
-		meta = map[string]*dynamicReplica{}
-		m.dynamic[ref] = meta
-	}
-	d, known := meta[r.Replica]
+	d, known := m.dynamic[ref][r.Replica]
 	if !known {
-		d = &dynamicReplica{}
-		meta[r.Replica] = d
-		node.Replicas = append(node.Replicas, status.Replica{ID: r.Replica, Since: now})
+		d = m.addDynamic(ref, status.Replica{ID: r.Replica, Since: now})
 	}
-	d.interval = r.Interval
 	rep := &node.Replicas[replicaIndex(node, r.Replica)]
 	rep.Checked, rep.Interval = now, r.Interval
 	if r.Load != nil {
@@ -176,7 +183,7 @@ func (m *Monitor) refreshDynamic(now time.Time) (next time.Time, changes []trans
 				i--
 				continue
 			}
-			deadline := rep.Checked.Add(d.interval + grace)
+			deadline := rep.Checked.Add(rep.Interval + grace)
 			health, reason := dynamicHealth(node.Mode, d, rep, queue, now, deadline, met.PushSystemCPUSickAbove, met.PushSystemRAMSickAbove)
 			if health != status.Dead && (next.IsZero() || deadline.Before(next)) {
 				next = deadline
@@ -207,7 +214,7 @@ func (m *Monitor) refreshDynamic(now time.Time) (next time.Time, changes []trans
 func dynamicHealth(mode status.Mode, d *dynamicReplica, rep *status.Replica, queue *queueState, now, deadline time.Time, cpuAbove, ramAbove float64) (status.Health, string) {
 	if !now.Before(deadline) {
 		return status.Dead, fmt.Sprintf("no report for %s (reports every %s)",
-			now.Sub(rep.Checked).Round(time.Second), d.interval)
+			now.Sub(rep.Checked).Round(time.Second), rep.Interval)
 	}
 	if mode == status.Local {
 		if d.reported == status.Healthy {

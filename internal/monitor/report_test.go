@@ -138,7 +138,8 @@ mode = "local"
 
 func TestDynamicHealth(t *testing.T) {
 	now := time.Unix(1_000_000, 0)
-	d := &dynamicReplica{interval: 30 * time.Second}
+	d := &dynamicReplica{}
+	const interval = 30 * time.Second
 	tests := []struct {
 		name   string
 		mode   status.Mode
@@ -159,7 +160,8 @@ func TestDynamicHealth(t *testing.T) {
 	}
 	for _, tt := range tests {
 		d.reported = tt.local
-		deadline := tt.rep.Checked.Add(d.interval + 20*time.Second)
+		tt.rep.Interval = interval
+		deadline := tt.rep.Checked.Add(interval + 20*time.Second)
 		got, reason := dynamicHealth(tt.mode, d, &tt.rep, tt.queue, now, deadline, 0.99, 0.99)
 		if got != tt.want || reason != tt.reason {
 			t.Errorf("%s: dynamicHealth = %s %q, want %s %q", tt.name, got, reason, tt.want, tt.reason)

@@ -52,12 +52,6 @@ func (m *Monitor) Restore(replicas []RestoredReplica) (restored int, skipped []e
 		if replicaIndex(node, r.Replica) >= 0 {
 			continue
 		}
-		meta := m.dynamic[ref]
-		if meta == nil {
-			meta = map[string]*dynamicReplica{}
-			m.dynamic[ref] = meta
-		}
-		d := &dynamicReplica{interval: r.Interval}
 		rep := status.Replica{
 			ID:       r.Replica,
 			Health:   r.Health,
@@ -66,14 +60,14 @@ func (m *Monitor) Restore(replicas []RestoredReplica) (restored int, skipped []e
 			Checked:  r.LastReport,
 			Interval: r.Interval,
 		}
-		if r.Mode == status.Local {
-			d.reported = r.Health
-		} else if r.Load != nil {
+		if r.Mode == status.Push && r.Load != nil {
 			load := *r.Load
 			rep.Load = &load
 		}
-		meta[r.Replica] = d
-		node.Replicas = append(node.Replicas, rep)
+		d := m.addDynamic(ref, rep)
+		if r.Mode == status.Local {
+			d.reported = r.Health
+		}
 		restored++
 	}
 	m.mu.Unlock()
