@@ -86,8 +86,14 @@ func (s *Server) handleNodeHistory(w http.ResponseWriter, r *http.Request) {
 
 // handleIncidents answers GET /status/incidents: the incidents of the last
 // 90 days and the open ones, most recently opened first.
-func (s *Server) handleIncidents(w http.ResponseWriter, _ *http.Request) {
-	writePublicJSON(w, incidentsJSON(s.data.history().incidents))
+func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) {
+	s.incidents.get(s.data.history, func(a, b *history) bool { return a == b }, func(h *history) *rendition {
+		body, err := encodeJSON(incidentsJSON(h.incidents))
+		if err != nil {
+			return &rendition{err: fmt.Errorf("encode incidents: %w", err)}
+		}
+		return newRendition("application/json", body)
+	}).serve(w, r)
 }
 
 // writePublicJSON answers v; browsers and proxies may keep it for the
@@ -139,11 +145,22 @@ type atomText struct {
 	Body string `xml:",chardata"`
 }
 
+// feedKey is what the feed shows: the history and the announcements as
+// loaded (the node labels come from the config and do not change).
+type feedKey struct {
+	hist *history
+	ann  *announcements
+}
+
 // handleFeed answers GET /status/feed.atom: incidents, maintenance windows
 // and announcements, newest first.
-func (s *Server) handleFeed(w http.ResponseWriter, _ *http.Request) {
-	h := s.data.history()
-	ann := s.data.announcements()
+func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
+	load := func() feedKey { return feedKey{s.data.history(), s.data.announcements()} }
+	s.feed.get(load, func(a, b feedKey) bool { return a == b }, s.renderFeed).serve(w, r)
+}
+
+func (s *Server) renderFeed(k feedKey) *rendition {
+	h, ann := k.hist, k.ann
 	base := strings.TrimSuffix(s.cfg.Branding.PageURL, "/")
 	idBase := "urn:vigil:" + url.PathEscape(s.cfg.Branding.PageTitle)
 	if base != "" {
@@ -222,13 +239,9 @@ func (s *Server) handleFeed(w http.ResponseWriter, _ *http.Request) {
 	enc := xml.NewEncoder(&buf)
 	enc.Indent("", "  ")
 	if err := enc.Encode(feed); err != nil {
-		plainError(w, http.StatusInternalServerError, "encode feed: "+err.Error())
-		return
+		return &rendition{err: fmt.Errorf("encode feed: %w", err)}
 	}
-	w.Header().Set("Content-Type", "application/atom+xml; charset=utf-8")
-	w.Header().Set("X-Content-Type-Options", "nosniff")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write(buf.Bytes())
+	return newRendition("application/atom+xml; charset=utf-8", buf.Bytes())
 }
 
 func later(a, b time.Time) time.Time {

@@ -283,8 +283,14 @@ func TestHistoryReads(t *testing.T) {
 		ts.get(t, "/", h...)
 	}
 	ts.get(t, "/status/history/web/api")
-	ts.get(t, "/status/incidents")
-	ts.get(t, "/status/feed.atom")
+	before := map[string]string{}
+	for _, p := range []string{"/status/incidents", "/status/feed.atom"} {
+		res := ts.get(t, p)
+		before[p] = res.header.Get("ETag")
+		if again := ts.get(t, p, "If-None-Match", before[p]); res.code != 200 || before[p] == "" || again.code != 304 {
+			t.Errorf("GET %s = %d (ETag %q), then %d with it; want 200, then 304: rendered once per history load", p, res.code, before[p], again.code)
+		}
+	}
 	if h, i := st.history.Load(), st.incidents.Load(); h != 0 || i != 0 {
 		t.Fatalf("page views read the store: %d history and %d incident reads", h, i)
 	}
@@ -301,6 +307,11 @@ func TestHistoryReads(t *testing.T) {
 	page = ts.get(t, "/")
 	if !strings.Contains(page.body, "Cause found") || !strings.Contains(page.body, "Slow queries") {
 		t.Error("the page does not show the incident update and the new incident at once")
+	}
+	for p, etag := range before {
+		if res := ts.get(t, p, "If-None-Match", etag); res.code != 200 || !strings.Contains(res.body, "Slow queries") || !strings.Contains(res.body, "Cause found") {
+			t.Errorf("GET %s after the writes = %d, want 200 with the new incident and the update", p, res.code)
+		}
 	}
 	api := nodeItem(t, page.body, "API")
 	days := regexp.MustCompile(`<span class="history-day history-day-\w+" title="([^"]*)"></span>`).FindAllStringSubmatch(api, -1)

@@ -1,8 +1,6 @@
 package web
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"net/url"
@@ -84,15 +82,12 @@ func (s *Server) renderReport(snap *status.Snapshot) *rendition {
 		}
 		rep.Probes = append(rep.Probes, p)
 	}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	// Like Vigil's serializer: "<" and "&" stay as they are.
-	enc.SetEscapeHTML(false)
-	if err := enc.Encode(rep); err != nil {
+	body, err := encodeJSON(rep)
+	if err != nil {
 		s.log.Error("render status report", "version", snap.Version, "err", err)
 		return &rendition{err: fmt.Errorf("render status report: %w", err)}
 	}
-	return newRendition("application/json", bytes.TrimSuffix(buf.Bytes(), []byte("\n")))
+	return newRendition("application/json", body)
 }
 
 // serialiseURL writes an absolute URL the way Vigil's URL type does: a bare

@@ -94,6 +94,10 @@ type Server struct {
 	page      memo[pageKey]
 	fragments historyFragments // each node's rendered history
 	report    memo[*status.Snapshot]
+	// The public history routes change only with a history load (and the
+	// feed with the announcements): rendered once per change, like the page.
+	incidents memo[*history]
+	feed      memo[feedKey]
 	mcpServer *mcp.Server // nil unless [server] mcp_server is on
 }
 
