@@ -6,6 +6,14 @@
 //
 // Deciding (package alert) and delivering (package outbox) stay apart: this
 // package only connects them.
+//
+// Nodes may be routed to some channels only (notify_channels). Channels
+// that hear about the same nodes form an audience, and each audience is
+// decided on apart, on the snapshot cut down to its nodes, with its own
+// stored state: a channel is told when its nodes go down and come back, and
+// reminded while they stay down, as if they were the whole page. Without
+// routes there is one audience, every channel and the whole page, as in
+// Vigil.
 package alerting
 
 import (
@@ -15,6 +23,7 @@ import (
 	"fmt"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,7 +35,8 @@ import (
 	"github.com/vigil-go/vigil/internal/store"
 )
 
-// Scope is the store's reminder-state scope of the page-wide status.
+// Scope is the store's reminder-state scope of the page-wide status: the
+// audience of every node.
 const Scope = ""
 
 // Store is the part of *store.Store the engine uses.
@@ -59,6 +69,67 @@ type Options struct {
 	// replicas as healthy: deciding on it would announce a recovery (and
 	// then the outage again) after each restart during an outage.
 	SettleTimeout time.Duration
+	// Routes maps a node ("service:node") to the names of the channels
+	// that hear about it (notify_channels); a node without a route is
+	// heard by every channel, a route to no channel mutes the node.
+	Routes map[string][]string
+}
+
+// audience is the channels that hear about the same nodes, and the state of
+// the decision about those nodes.
+type audience struct {
+	scope    string // the store's reminder-state scope: Scope for every node
+	channels []notify.Channel
+	hears    func(service, node string) bool // nil: every node
+	state    alert.State                     // the state after the last decision
+	saved    alert.State                     // the state last written to the store
+	// lastMuted identifies the last alert maintenance muted, so that it is
+	// logged once rather than at every snapshot.
+	lastMuted string
+}
+
+// audiences groups channels by the nodes they hear about, in channel order.
+func audiences(channels []notify.Channel, routes map[string][]string) []*audience {
+	if len(routes) == 0 {
+		return []*audience{{scope: Scope, channels: channels}}
+	}
+	var out []*audience
+	bySignature := map[string]*audience{}
+	for _, ch := range channels {
+		// The routed nodes this channel hears about: with the unrouted
+		// ones, which every channel hears, they are its nodes.
+		var heard []string
+		for node, names := range routes {
+			if slices.Contains(names, ch.Name) {
+				heard = append(heard, node)
+			}
+		}
+		slices.Sort(heard)
+		sig := strings.Join(heard, "\x00")
+		if a := bySignature[sig]; a != nil {
+			a.channels = append(a.channels, ch)
+			continue
+		}
+		a := &audience{channels: []notify.Channel{ch}}
+		if len(heard) < len(routes) {
+			a.hears = func(service, node string) bool {
+				names, routed := routes[service+":"+node]
+				return !routed || slices.Contains(names, ch.Name)
+			}
+		}
+		bySignature[sig] = a
+		out = append(out, a)
+	}
+	for _, a := range out {
+		if a.hears != nil {
+			names := make([]string, len(a.channels))
+			for i, ch := range a.channels {
+				names[i] = ch.Name
+			}
+			a.scope = "channels:" + strings.Join(names, ",")
+		}
+	}
+	return out
 }
 
 // maxPending bounds the snapshots waiting to be decided on; see Published.
@@ -77,14 +148,10 @@ type Engine struct {
 	wake    chan struct{}
 
 	// decide serialises decisions and state writes (IgnoreReminders).
-	decide  sync.Mutex
-	state   alert.State // the state after the last decision
-	saved   alert.State // the state last written to the store
-	settled bool
-	windows []store.Window // the last maintenance windows read
-	// lastMuted identifies the last alert maintenance muted, so that it is
-	// logged once rather than at every snapshot.
-	lastMuted string
+	decide    sync.Mutex
+	audiences []*audience
+	settled   bool
+	windows   []store.Window // the last maintenance windows read
 
 	ignoreMu    sync.Mutex
 	ignoreUntil time.Time
@@ -106,30 +173,35 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	e := &Engine{o: o, log: log, now: o.Now, started: o.Now(), wake: make(chan struct{}, 1)}
+	e := &Engine{o: o, log: log, now: o.Now, started: o.Now(), wake: make(chan struct{}, 1),
+		audiences: audiences(o.Channels, o.Routes)}
 	if err := e.load(ctx); err != nil {
 		return nil, err
 	}
 	return e, nil
 }
 
-// load reads the stored state; the caller holds e.decide or has not
+// load reads the stored states; the caller holds e.decide or has not
 // shared e yet.
 func (e *Engine) load(ctx context.Context) error {
-	rs, ok, err := e.o.Store.Reminder(ctx, Scope)
-	if err != nil {
-		return fmt.Errorf("alerting: load state: %w", err)
-	}
-	if !ok {
-		return nil
-	}
-	e.state = fromStore(rs)
-	e.saved = e.state
-	e.ignoreMu.Lock()
-	e.ignoreUntil = e.state.IgnoreRemindersUntil
-	e.ignoreMu.Unlock()
-	if e.state.Status == status.Dead {
-		e.log.Info("alerting resumes an announced outage", "since", e.state.LastNotified, "dead", e.state.Dead)
+	for i, a := range e.audiences {
+		rs, ok, err := e.o.Store.Reminder(ctx, a.scope)
+		if err != nil {
+			return fmt.Errorf("alerting: load state: %w", err)
+		}
+		if !ok {
+			continue
+		}
+		a.state = fromStore(rs)
+		a.saved = a.state
+		if i == 0 {
+			e.ignoreMu.Lock()
+			e.ignoreUntil = a.state.IgnoreRemindersUntil
+			e.ignoreMu.Unlock()
+		}
+		if a.state.Status == status.Dead {
+			e.log.Info("alerting resumes an announced outage", "scope", a.scope, "since", a.state.LastNotified, "dead", a.state.Dead)
+		}
 	}
 	return nil
 }
@@ -192,7 +264,7 @@ func (e *Engine) startup(ctx context.Context) {
 		return
 	}
 	key := fmt.Sprintf("startup|%d", e.started.UnixNano())
-	e.queue(ctx, a, key)
+	e.queue(ctx, a, key, e.o.Channels)
 }
 
 // Process decides on one snapshot: it is what Run does with each one, and
@@ -223,44 +295,79 @@ func (e *Engine) Process(ctx context.Context, snap *status.Snapshot) {
 	}
 
 	view, muted := e.withoutMaintenance(ctx, snap, now)
-	prev := e.state
+	for _, a := range e.audiences {
+		e.decideFor(ctx, a, only(snap, a.hears), only(view, a.hears), muted, now)
+	}
+}
+
+// decideFor decides on view, the snapshot cut down to what a hears about
+// with maintenance taken out (raw: before it was).
+func (e *Engine) decideFor(ctx context.Context, a *audience, raw, view *status.Snapshot, muted []string, now time.Time) {
+	prev := a.state
 	next, alerts := e.o.Policy.Decide(prev, view, now)
 	if len(alerts) == 0 && len(muted) > 0 {
 		// Say once per distinct alert what maintenance kept from being
 		// sent; it would be decided again at every snapshot.
-		if _, raw := e.o.Policy.Decide(prev, snap, now); len(raw) > 0 {
-			if k := fmt.Sprint(raw[0].Kind, raw[0].Status, raw[0].Dead); k != e.lastMuted {
-				e.lastMuted = k
+		if _, raw := e.o.Policy.Decide(prev, raw, now); len(raw) > 0 {
+			if k := fmt.Sprint(raw[0].Kind, raw[0].Status, raw[0].Dead); k != a.lastMuted {
+				a.lastMuted = k
 				e.log.Info("alert muted by maintenance", "kind", raw[0].Kind, "status", raw[0].Status,
 					"dead", raw[0].Dead, "maintenance", muted)
 			}
 		}
 	}
-	for _, a := range alerts {
-		key := fmt.Sprintf("%s|%s|%s|%d", a.Kind, prev.Status, a.Status, prev.LastNotified.UnixMilli())
-		if !e.queue(ctx, a, key) {
+	for _, al := range alerts {
+		key := fmt.Sprintf("%s|%s|%s|%d", al.Kind, prev.Status, al.Status, prev.LastNotified.UnixMilli())
+		if a.scope != Scope {
+			key += "|" + a.scope
+		}
+		if !e.queue(ctx, al, key, a.channels) {
 			// Not written: keep the previous state, so that the next
 			// snapshot decides (and queues) the same alert again.
 			return
 		}
 	}
-	e.state = next
-	if !sameState(next, e.saved) {
-		if err := e.o.Store.PutReminder(ctx, Scope, toStore(next)); err != nil {
+	a.state = next
+	if !sameState(next, a.saved) {
+		if err := e.o.Store.PutReminder(ctx, a.scope, toStore(next)); err != nil {
 			if ctx.Err() == nil {
 				e.log.Error("alerting: cannot save the alert state; will retry", "error", err)
 			}
 			return
 		}
-		e.saved = next
+		a.saved = next
 	}
 }
 
-// queue writes a's deliveries to the outbox with ids derived from key, so
-// that deciding the same alert again (after a crash before the state was
-// saved) queues nothing new. It reports whether the write succeeded.
-func (e *Engine) queue(ctx context.Context, a alert.Alert, key string) bool {
-	deliveries := a.Deliveries(e.o.Channels, e.o.Page)
+// only returns snap cut down to the nodes hears accepts, rolled up again;
+// snap itself when hears is nil.
+func only(snap *status.Snapshot, hears func(service, node string) bool) *status.Snapshot {
+	if hears == nil {
+		return snap
+	}
+	var services []status.Service
+	for _, svc := range snap.Services {
+		kept := svc
+		kept.Nodes = nil
+		for _, n := range svc.Nodes {
+			if hears(svc.ID, n.ID) {
+				kept.Nodes = append(kept.Nodes, n)
+			}
+		}
+		if len(kept.Nodes) > 0 {
+			services = append(services, kept)
+		}
+	}
+	health, dead := status.Rollup(services)
+	return &status.Snapshot{Version: snap.Version, Health: health, Refreshed: snap.Refreshed, Services: services, Dead: dead}
+}
+
+// queue writes a's deliveries to channels to the outbox with ids derived
+// from key, so that deciding the same alert again (after a crash before the
+// state was saved) queues nothing new. It reports whether the write
+// succeeded.
+func (e *Engine) queue(ctx context.Context, a alert.Alert, key string, channels []notify.Channel) bool {
+	deliveries := a.Deliveries(channels, e.o.Page)
 	if len(deliveries) == 0 {
 		e.log.Info("alert not sent: no channel receives it", "kind", a.Kind, "status", a.Status)
 		return true
@@ -347,12 +454,14 @@ func (e *Engine) withoutMaintenance(ctx context.Context, snap *status.Snapshot, 
 func (e *Engine) IgnoreReminders(ctx context.Context, until time.Time) error {
 	e.decide.Lock()
 	defer e.decide.Unlock()
-	next := e.state
-	next.IgnoreRemindersUntil = until
-	if err := e.o.Store.PutReminder(ctx, Scope, toStore(next)); err != nil {
-		return fmt.Errorf("ignore reminders: %w", err)
+	for _, a := range e.audiences {
+		next := a.state
+		next.IgnoreRemindersUntil = until
+		if err := e.o.Store.PutReminder(ctx, a.scope, toStore(next)); err != nil {
+			return fmt.Errorf("ignore reminders: %w", err)
+		}
+		a.state, a.saved = next, next
 	}
-	e.state, e.saved = next, next
 	e.ignoreMu.Lock()
 	e.ignoreUntil = until
 	e.ignoreMu.Unlock()

@@ -4,7 +4,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"maps"
 	"path/filepath"
 	"slices"
 	"sync"
@@ -91,7 +93,7 @@ type harness struct {
 
 // newHarness opens (or reopens) the SQLite store at path and starts an
 // engine on it at the clock's time, as vigil does at each start.
-func newHarness(t *testing.T, path string, c *clock, p alert.Policy, chs []notify.Channel, storeWrap func(Store) Store) *harness {
+func newHarness(t *testing.T, path string, c *clock, p alert.Policy, chs []notify.Channel, storeWrap func(Store) Store, tune ...func(*Options)) *harness {
 	t.Helper()
 	st, err := store.Open(ctx, store.Config{Path: path})
 	if err != nil {
@@ -104,11 +106,15 @@ func newHarness(t *testing.T, path string, c *clock, p alert.Policy, chs []notif
 	if storeWrap != nil {
 		es = storeWrap(st)
 	}
-	h.e, err = New(ctx, Options{
+	o := Options{
 		Policy: p, Channels: chs, Page: alert.Page{Title: "Test", URL: "https://status.example/"},
 		Store: es, Outbox: h.out, Now: c.Now, SettleTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(lockedWriter{h.logsMu, h.logs}, nil)),
-	})
+	}
+	for _, f := range tune {
+		f(&o)
+	}
+	h.e, err = New(ctx, o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -471,4 +477,55 @@ func TestRunSendsStartupOnceAndDecides(t *testing.T) {
 	if got, want := h.out.kinds(), []notify.Kind{notify.Startup, notify.Changed}; !slices.Equal(got, want) {
 		t.Errorf("queued %v, want %v", got, want)
 	}
+}
+
+// TestRoutes: web:edge is routed to Slack only, web:core to every channel.
+// Slack hears about both nodes, the webhook about web:core alone: each is
+// told when its nodes go down and come back, with its own dead list, and a
+// restart keeps each one's state.
+func TestRoutes(t *testing.T) {
+	chs, err := notify.Build(&config.Notify{
+		Slack:   &config.Slack{HookURL: "http://127.0.0.1:9/slack"},
+		Webhook: &config.Webhook{HookURL: "http://127.0.0.1:9/hook"},
+	}, notify.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	routes := func(o *Options) { o.Routes = map[string][]string{"web:edge": {"slack"}} }
+	path := dbPath(t)
+	c := &clock{t: t0}
+	p := alert.NewPolicy(&config.Notify{})
+	h := newHarness(t, path, c, p, chs, nil, routes)
+
+	// heard returns, per channel, the kinds, statuses and dead lists queued
+	// since the call at index from.
+	heard := func(from int) map[string][]string {
+		out := map[string][]string{}
+		for _, q := range h.out.all()[from:] {
+			for _, it := range q.items {
+				m := it.Message
+				out[it.Channel] = append(out[it.Channel], fmt.Sprintf("%s %s dead=%v recovered=%v", m.Kind, m.Status, m.Dead, m.Recovered))
+			}
+		}
+		return out
+	}
+	step := func(what string, want map[string][]string, dead ...string) {
+		t.Helper()
+		from := len(h.out.all())
+		h.run(30*time.Second, dead...)
+		if got := heard(from); !maps.EqualFunc(got, want, slices.Equal) {
+			t.Errorf("%s: queued %q, want %q", what, got, want)
+		}
+	}
+	step("edge down", map[string][]string{"slack": {"changed dead dead=[web:edge:c] recovered=[]"}}, "web:edge:c")
+	step("core down too", map[string][]string{"webhook": {"changed dead dead=[web:core:a] recovered=[]"}}, "web:edge:c", "web:core:a")
+
+	// A restart in the middle of the outage announces nothing again.
+	h = newHarness(t, path, c, p, chs, nil, routes)
+	step("after a restart", map[string][]string{}, "web:edge:c", "web:core:a")
+
+	step("all back", map[string][]string{
+		"slack":   {"changed healthy dead=[] recovered=[web:edge:c web:core:a]"},
+		"webhook": {"changed healthy dead=[] recovered=[web:core:a]"},
+	})
 }

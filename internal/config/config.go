@@ -149,6 +149,32 @@ type Notify struct {
 	Webhook  *Webhook  `toml:"webhook"`
 }
 
+// Channels returns the names of the configured channels, in the order
+// notifications go out: "email", "twilio", "slack", …
+func (n *Notify) Channels() []string {
+	if n == nil {
+		return nil
+	}
+	var out []string
+	for _, ch := range []struct {
+		name string
+		set  bool
+	}{
+		{"email", n.Email != nil}, {"twilio", n.Twilio != nil}, {"slack", n.Slack != nil},
+		{"zulip", n.Zulip != nil}, {"telegram", n.Telegram != nil}, {"pushover", n.Pushover != nil},
+		{"gotify", n.Gotify != nil}, {"xmpp", n.XMPP != nil}, {"matrix", n.Matrix != nil},
+		{"webex", n.Webex != nil}, {"webhook", n.Webhook != nil},
+	} {
+		if ch.set {
+			out = append(out, ch.name)
+		}
+	}
+	return out
+}
+
+// ChannelNames are the names of every channel a [notify] section may hold.
+var ChannelNames = []string{"email", "twilio", "slack", "zulip", "telegram", "pushover", "gotify", "xmpp", "matrix", "webex", "webhook"}
+
 // SendsStartup reports whether the startup notification is enabled (default true).
 func (n *Notify) SendsStartup() bool {
 	return n != nil && (n.StartupNotification == nil || *n.StartupNotification)
@@ -304,6 +330,10 @@ type Node struct {
 	// only: a site behind a login answers 401 and is up. nil: [metrics].
 	PollHTTPStatusHealthyAbove *int `toml:"poll_http_status_healthy_above"`
 	PollHTTPStatusHealthyBelow *int `toml:"poll_http_status_healthy_below"`
+
+	// NotifyChannels routes this node's alerts to these channels only
+	// ("slack", "email", …); nil: every channel; empty: none.
+	NotifyChannels []string `toml:"notify_channels"`
 
 	// Exchanges on tcp:// replicas and the answer wanted from dns:// ones.
 	TCPSend   string `toml:"tcp_send"`

@@ -143,6 +143,9 @@ func TestFullConfig(t *testing.T) {
 	if above, below := cfg.Probe.Services[0].Nodes[1].HealthyStatus(cfg.Metrics); above != cfg.Metrics.PollHTTPStatusHealthyAbove || below != cfg.Metrics.PollHTTPStatusHealthyBelow {
 		t.Errorf("second node healthy status = [%d, %d), want [metrics]'s", above, below)
 	}
+	if !slices.Equal(router.NotifyChannels, []string{"slack", "email"}) || cfg.Probe.Services[0].Nodes[1].NotifyChannels != nil {
+		t.Errorf("notify_channels = %q and %q, want [slack email] on the router only", router.NotifyChannels, cfg.Probe.Services[0].Nodes[1].NotifyChannels)
+	}
 	if cfg.Metrics.PollTLSExpirySickDays != 21 {
 		t.Errorf("poll_tls_expiry_sick_days = %d, want 21", cfg.Metrics.PollTLSExpirySickDays)
 	}
@@ -689,5 +692,26 @@ func TestPathPrefix(t *testing.T) {
 		case cfg.Server.PathPrefix != tt.want:
 			t.Errorf("path_prefix %q = %q, want %q", tt.prefix, cfg.Server.PathPrefix, tt.want)
 		}
+	}
+}
+
+func TestNotifyChannels(t *testing.T) {
+	base := readTestdata(t, "minimal.cfg") + "\n[notify.slack]\nhook_url = \"https://hooks.slack.com/services/x\"\n"
+	route := func(v string) string { return strings.Replace(base, `mode = "poll"`, "mode = \"poll\"\nnotify_channels = "+v, 1) }
+	_, warns, err := Parse("test.cfg", []byte(route(`["slack", "email"]`)), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWarnings(t, warns, []string{
+		`test.cfg:25:29: probe.service[0].node[0].notify_channels[1]: [notify.email] is not configured: nothing goes out through it`,
+	})
+	_, warns, err = Parse("test.cfg", []byte(route(`[]`)), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWarnings(t, warns, []string{`test.cfg:25:1: probe.service[0].node[0].notify_channels: empty: this node's alerts go to no channel`})
+	_, _, err = Parse("test.cfg", []byte(route(`["discord"]`)), noEnv)
+	if want := `test.cfg:25:20: probe.service[0].node[0].notify_channels[0]: unknown channel "discord" (want email, twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex, webhook)`; err == nil || err.Error() != want {
+		t.Errorf("unknown channel: error %v, want %s", err, want)
 	}
 }

@@ -528,6 +528,7 @@ func (c *checker) validateNode(cfg *Config, key string, n *Node) {
 	c.validateHTTP(key, n, modeOK)
 	c.validateStatusRange(key, n, cfg.Metrics)
 	c.validateExchanges(key, n, modeOK)
+	c.validateRoute(key, n, cfg.Notify)
 
 	if n.LinkURL != "" {
 		c.url(key+".link_url", n.LinkURL)
@@ -669,6 +670,26 @@ func (c *checker) validateStatusRange(key string, n *Node, m Metrics) {
 			k = key + ".poll_http_status_healthy_below"
 		}
 		c.errorf(k, "poll_http_status_healthy_above (%d, inclusive) must be lower than poll_http_status_healthy_below (%d, exclusive) on this node", above, below)
+	}
+}
+
+// validateRoute checks that notify_channels names configured channels.
+func (c *checker) validateRoute(key string, n *Node, notify *Notify) {
+	if n.NotifyChannels == nil {
+		return
+	}
+	k := key + ".notify_channels"
+	configured := notify.Channels()
+	for i, name := range n.NotifyChannels {
+		switch {
+		case !slices.Contains(ChannelNames, name):
+			c.errorf(keyIndexed(k, i), "unknown channel %q (want %s)", name, strings.Join(ChannelNames, ", "))
+		case !slices.Contains(configured, name):
+			c.warnf(keyIndexed(k, i), "[notify.%s] is not configured: nothing goes out through it", name)
+		}
+	}
+	if len(n.NotifyChannels) == 0 {
+		c.warnf(k, "empty: this node's alerts go to no channel")
 	}
 }
 

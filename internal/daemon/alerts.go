@@ -71,12 +71,26 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		Outbox:        worker,
 		Logger:        log,
 		SettleTimeout: settleTimeout(cfg.Metrics),
+		Routes:        routes(cfg),
 	})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("alerting ready", "channels", names, "outbox_max_age", n.OutboxMaxAge.Duration())
 	return &alerts{engine: engine, worker: worker}, nil
+}
+
+// routes maps each node with notify_channels ("service:node") to them.
+func routes(cfg *config.Config) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range cfg.Probe.Services {
+		for _, n := range s.Nodes {
+			if n.NotifyChannels != nil {
+				out[s.ID+":"+n.ID] = n.NotifyChannels
+			}
+		}
+	}
+	return out
 }
 
 // settleTimeout is how long the engine waits, after a start, for every
