@@ -697,7 +697,9 @@ func TestPathPrefix(t *testing.T) {
 
 func TestNotifyChannels(t *testing.T) {
 	base := readTestdata(t, "minimal.cfg") + "\n[notify.slack]\nhook_url = \"https://hooks.slack.com/services/x\"\n"
-	route := func(v string) string { return strings.Replace(base, `mode = "poll"`, "mode = \"poll\"\nnotify_channels = "+v, 1) }
+	route := func(v string) string {
+		return strings.Replace(base, `mode = "poll"`, "mode = \"poll\"\nnotify_channels = "+v, 1)
+	}
 	_, warns, err := Parse("test.cfg", []byte(route(`["slack", "email"]`)), noEnv)
 	if err != nil {
 		t.Fatal(err)
