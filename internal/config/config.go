@@ -83,6 +83,11 @@ type Branding struct {
 	WebsiteURL  string `toml:"website_url"`
 	SupportURL  string `toml:"support_url"`
 	CustomHTML  string `toml:"custom_html"`
+	// TimeZone is the IANA name of the zone the page shows times in
+	// ("Asia/Shanghai"); "" shows them in UTC, as Vigil does.
+	TimeZone string `toml:"time_zone"`
+	// Location is TimeZone loaded by validation (time.UTC for "").
+	Location *time.Location `toml:"-"`
 }
 
 // Metrics is the [metrics] section. Every key is optional.

@@ -717,3 +717,27 @@ func TestNotifyChannels(t *testing.T) {
 		t.Errorf("unknown channel: error %v, want %s", err, want)
 	}
 }
+
+func TestTimeZone(t *testing.T) {
+	for _, tt := range []struct {
+		zone, want, err string
+	}{
+		{zone: "", want: "UTC"},
+		{zone: "Asia/Shanghai", want: "Asia/Shanghai"},
+		{zone: "Mars/Olympus", err: `unknown time zone "Mars/Olympus"`},
+		{zone: "Local", err: `unknown time zone "Local"`},
+	} {
+		text := strings.Replace(readTestdata(t, "minimal.cfg"), "[branding]\n", fmt.Sprintf("[branding]\ntime_zone = %q\n", tt.zone), 1)
+		cfg, _, err := Parse("test.cfg", []byte(text), noEnv)
+		switch {
+		case tt.err != "":
+			if err == nil || !strings.Contains(err.Error(), "branding.time_zone: "+tt.err) {
+				t.Errorf("time_zone %q: error %v, want %s", tt.zone, err, tt.err)
+			}
+		case err != nil:
+			t.Errorf("time_zone %q: %v", tt.zone, err)
+		case cfg.Branding.Location.String() != tt.want:
+			t.Errorf("time_zone %q: location %v, want %s", tt.zone, cfg.Branding.Location, tt.want)
+		}
+	}
+}

@@ -11,6 +11,8 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
+	_ "time/tzdata" // time_zone works on hosts without a zone database
 )
 
 // checker collects the problems of one config file. Keys are paths such as
@@ -234,6 +236,16 @@ func (c *checker) validateBranding(b *Branding) {
 			if u := c.url(key, k.val); u != nil && k.key == "page_url" {
 				b.PageURL = normalizePageURL(u)
 			}
+		}
+	}
+	b.Location = time.UTC
+	if b.TimeZone != "" {
+		// "Local" would follow the server's TZ, which a config must not depend on.
+		loc, err := time.LoadLocation(b.TimeZone)
+		if err != nil || b.TimeZone == "Local" {
+			c.errorf("branding.time_zone", "unknown time zone %q (want an IANA name such as \"Europe/Paris\" or \"Asia/Shanghai\")", b.TimeZone)
+		} else {
+			b.Location = loc
 		}
 	}
 }

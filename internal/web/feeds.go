@@ -169,7 +169,7 @@ func (s *Server) renderFeed(k feedKey) *rendition {
 	labels := targetLabels(s.snapshot())
 	var entries []atomEntry
 	for _, in := range h.incidents {
-		v := incidentViewOf(in, labels)
+		v := incidentViewOf(in, labels, s.zone)
 		var b strings.Builder
 		if v.Open {
 			fmt.Fprintf(&b, "Ongoing since %s.", v.Start)
@@ -181,7 +181,7 @@ func (s *Server) renderFeed(k feedKey) *rendition {
 		}
 		updated := in.Opened
 		for _, u := range in.Updates {
-			fmt.Fprintf(&b, "\n%s — %s: %s", u.Time.Format(incidentLayout), u.Status, u.Text)
+			fmt.Fprintf(&b, "\n%s — %s: %s", s.zone.format(u.Time, incidentLayout), u.Status, u.Text)
 			updated = later(updated, u.Time)
 		}
 		if !in.IsOpen() {
@@ -196,7 +196,7 @@ func (s *Server) renderFeed(k feedKey) *rendition {
 			Content: atomText{"text", b.String()}, updated: updated})
 	}
 	for _, win := range h.windows {
-		v := maintenanceViewOf(win, s.now(), labels)
+		v := maintenanceViewOf(win, s.now(), labels, s.zone)
 		what := "everything"
 		if len(v.Targets) > 0 {
 			what = strings.Join(v.Targets, ", ")

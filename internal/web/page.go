@@ -211,10 +211,10 @@ func (s *Server) pageData(k pageKey) *pageData {
 			SupportURL:  b.SupportURL,
 			CustomHTML:  template.HTML(b.CustomHTML), // #nosec: the operator's own HTML, raw on purpose
 		},
-		Announcements: announcementViews(k.announcements),
+		Announcements: announcementViews(k.announcements, s.zone),
 	}
 	if !snap.Refreshed.IsZero() {
-		d.Refreshed = snap.Refreshed.UTC().Format(refreshedLayout)
+		d.Refreshed = s.zone.format(snap.Refreshed, refreshedLayout)
 		d.RefreshedISO = snap.Refreshed.UTC().Format(time.RFC3339)
 	}
 	d.Services = make([]serviceView, 0, len(snap.Services))
@@ -232,7 +232,7 @@ func (s *Server) pageData(k pageKey) *pageData {
 				Replicas:          make([]replicaView, 0, len(node.Replicas)),
 			}
 			for i, rep := range node.Replicas {
-				nv.Replicas = append(nv.Replicas, replicaViewOf(svc.ID, node, i, rep, now))
+				nv.Replicas = append(nv.Replicas, replicaViewOf(svc.ID, node, i, rep, now, s.zone))
 			}
 			if k.hist != nil {
 				s.addNodeHistory(&nv, svc.ID, node, k)
@@ -247,7 +247,7 @@ func (s *Server) pageData(k pageKey) *pageData {
 	return d
 }
 
-func replicaViewOf(serviceID string, node status.Node, i int, rep status.Replica, now time.Time) replicaView {
+func replicaViewOf(serviceID string, node status.Node, i int, rep status.Replica, now time.Time, z zone) replicaView {
 	rv := replicaView{
 		Position:   i + 1,
 		DOMID:      fmt.Sprintf("replica-%s-%s-%d", domSafe(serviceID), domSafe(node.ID), i+1),
@@ -266,13 +266,12 @@ func replicaViewOf(serviceID string, node status.Node, i int, rep status.Replica
 		rv.Load = &loadView{CPU: percent(rep.Load.CPU), RAM: percent(rep.Load.RAM)}
 	}
 	if (node.Mode == status.Push || node.Mode == status.Local) && !rep.Checked.IsZero() {
-		at := rep.Checked.UTC()
 		layout := reportOlderLayout
-		if y, m, d := at.Date(); y == now.Year() && m == now.Month() && d == now.Day() {
+		if z.sameDay(rep.Checked, now) {
 			layout = reportTodayLayout
 		}
-		rv.LastReport = at.Format(layout)
-		rv.LastReportISO = at.Format(time.RFC3339)
+		rv.LastReport = z.format(rep.Checked, layout)
+		rv.LastReportISO = rep.Checked.UTC().Format(time.RFC3339)
 	}
 	return rv
 }
@@ -299,7 +298,7 @@ func domSafe(id string) string {
 
 // announcementViews orders announcements newest first; among equal dates,
 // the one given last (added last) comes first.
-func announcementViews(list []Announcement) []announcementView {
+func announcementViews(list []Announcement, z zone) []announcementView {
 	if len(list) == 0 {
 		return nil
 	}
@@ -310,7 +309,7 @@ func announcementViews(list []Announcement) []announcementView {
 	for _, a := range sorted {
 		v := announcementView{Title: a.Title, Text: a.Text}
 		if !a.Published.IsZero() {
-			v.Published = a.Published.UTC().Format(announcementLayout)
+			v.Published = z.format(a.Published, announcementLayout)
 			v.PublishedISO = a.Published.UTC().Format(time.RFC3339)
 		}
 		views = append(views, v)

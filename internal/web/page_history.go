@@ -96,7 +96,7 @@ func historyKey(k pageKey) string {
 func (s *Server) addNodeHistory(nv *nodeView, service string, node status.Node, k pageKey) {
 	for _, w := range k.hist.activeWindows(k.now) {
 		if w.Covers(service, node.ID) {
-			v := maintenanceViewOf(w, k.now, nil)
+			v := maintenanceViewOf(w, k.now, nil, s.zone)
 			nv.Maintenance = &v
 			break
 		}
@@ -222,11 +222,11 @@ func (s *Server) addPageHistory(d *pageData, k pageKey) {
 		if i == recentIncidents {
 			break
 		}
-		d.Incidents = append(d.Incidents, incidentViewOf(in, labels))
+		d.Incidents = append(d.Incidents, incidentViewOf(in, labels, s.zone))
 	}
 	for _, w := range k.hist.windows {
 		if w.End.After(k.now) {
-			d.Maintenance = append(d.Maintenance, maintenanceViewOf(w, k.now, labels))
+			d.Maintenance = append(d.Maintenance, maintenanceViewOf(w, k.now, labels, s.zone))
 		}
 	}
 }
@@ -250,12 +250,12 @@ func label(labels map[string]string, target string) string {
 	return target
 }
 
-func incidentViewOf(in store.Incident, labels map[string]string) incidentView {
+func incidentViewOf(in store.Incident, labels map[string]string, z zone) incidentView {
 	v := incidentView{
 		ID:       in.ID,
 		Title:    in.Title,
 		Open:     in.IsOpen(),
-		Start:    in.Opened.Format(incidentLayout),
+		Start:    z.format(in.Opened, incidentLayout),
 		StartISO: in.Opened.Format(time.RFC3339),
 	}
 	if !v.Open {
@@ -267,16 +267,16 @@ func incidentViewOf(in store.Incident, labels map[string]string) incidentView {
 	for i := len(in.Updates) - 1; i >= 0; i-- {
 		u := in.Updates[i]
 		v.Updates = append(v.Updates, incidentUpdateView{
-			Time: u.Time.Format(incidentLayout), TimeISO: u.Time.Format(time.RFC3339), Status: u.Status, Text: u.Text,
+			Time: z.format(u.Time, incidentLayout), TimeISO: u.Time.Format(time.RFC3339), Status: u.Status, Text: u.Text,
 		})
 	}
 	return v
 }
 
-func maintenanceViewOf(w store.Window, now time.Time, labels map[string]string) maintenanceView {
+func maintenanceViewOf(w store.Window, now time.Time, labels map[string]string, z zone) maintenanceView {
 	v := maintenanceView{
-		Start: w.Start.Format(incidentLayout), StartISO: w.Start.Format(time.RFC3339),
-		End: w.End.Format(incidentLayout), EndISO: w.End.Format(time.RFC3339),
+		Start: z.format(w.Start, incidentLayout), StartISO: w.Start.Format(time.RFC3339),
+		End: z.format(w.End, incidentLayout), EndISO: w.End.Format(time.RFC3339),
 		Active:  !now.Before(w.Start) && now.Before(w.End),
 		Message: w.Message,
 	}

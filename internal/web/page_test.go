@@ -403,3 +403,45 @@ func keys(m map[string]string) []string {
 	}
 	return ks
 }
+
+// TestTimeZone: with [branding] time_zone the page's times are written in
+// that zone with its offset, a report counts as today by the zone's date,
+// and the machine-readable times stay in UTC.
+func TestTimeZone(t *testing.T) {
+	cfg := testConfig(t)
+	loc, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Branding.TimeZone, cfg.Branding.Location = "Asia/Shanghai", loc
+	ts := newTestServer(t, Options{Config: cfg})
+	// testNow is 09:03:01 UTC on 4 March: 17:03:01 in Shanghai. A report at
+	// 20:00 UTC the day before is 04:00 on 4 March there: today.
+	services := []status.Service{{ID: "fleet", Label: "Fleet", Nodes: []status.Node{{
+		ID: "workers", Label: "Workers", Mode: status.Push, RevealReplicaName: true,
+		Replicas: []status.Replica{{ID: "w1", Health: status.Healthy, Checked: time.Date(2031, 3, 3, 20, 0, 0, 0, time.UTC)}},
+	}}}}
+	ts.src.set(services, testNow)
+	page := ts.get(t, "/").body
+	for _, want := range []string{
+		`refreshed <time datetime="2031-03-04T09:03:01Z">17:03:01 UTC&#43;08:00</time>`, // "+" is escaped, as html/template does
+		`<time datetime="2031-03-03T20:00:00Z" data-relative>04:00:00 UTC&#43;08:00</time>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("page lacks %s", want)
+		}
+	}
+
+	// In UTC, Vigil's words: the same report is yesterday's.
+	ts = newTestServer(t, Options{})
+	ts.src.set(services, testNow)
+	page = ts.get(t, "/").body
+	for _, want := range []string{
+		`refreshed <time datetime="2031-03-04T09:03:01Z">09:03:01 UTC&#43;00:00</time>`,
+		`<time datetime="2031-03-03T20:00:00Z" data-relative>3 Mar 2031, 20:00:00 UTC</time>`,
+	} {
+		if !strings.Contains(page, want) {
+			t.Errorf("UTC page lacks %s", want)
+		}
+	}
+}

@@ -91,6 +91,7 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
+	zone      zone // how times read on the page and in the feed
 	page      memo[pageKey]
 	fragments historyFragments // each node's rendered history
 	report    memo[*status.Snapshot]
@@ -114,6 +115,7 @@ func New(o Options) (*Server, error) {
 	}
 	s := &Server{
 		cfg:      o.Config,
+		zone:     zoneOf(o.Config.Branding.Location),
 		source:   o.Source,
 		reporter: o.Reporter,
 		metrics:  enabledMetrics(o),
