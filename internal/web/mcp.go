@@ -64,8 +64,7 @@ func (s *Server) mcpHandler(t mcpTimings) http.Handler {
 		OutputSchema: reportSchema(),
 		Annotations:  &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: new(false)},
 	}, s.mcpGetReport)
-	s.mcpClosing, s.closeMCP = context.WithCancel(context.Background())
-	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
+	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
 		SessionTimeout: t.idle,
 		// The SDK answers 403 to a request that reaches a loopback address
 		// with a non-loopback Host (DNS rebinding protection). That is every
@@ -74,15 +73,6 @@ func (s *Server) mcpHandler(t mcpTimings) http.Handler {
 		// read-only, like the page whose data it serves.
 		DisableLocalhostProtection: true,
 		Logger:                     s.log,
-	})
-	// A request's context ends with CloseSessions too: an event stream
-	// that a client opens while the server shuts down (after its session
-	// was closed) ends then rather than at the shutdown's deadline.
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		ctx, cancel := context.WithCancel(r.Context())
-		defer cancel()
-		defer context.AfterFunc(s.mcpClosing, cancel)()
-		h.ServeHTTP(w, r.WithContext(ctx))
 	})
 }
 
@@ -120,7 +110,6 @@ func (s *Server) CloseSessions() {
 	if s.mcpServer == nil {
 		return
 	}
-	s.closeMCP()
 	for ss := range s.mcpServer.Sessions() {
 		if err := ss.Close(); err != nil {
 			s.log.Debug("close MCP session", "session", ss.ID(), "err", err)

@@ -100,9 +100,6 @@ type Server struct {
 	incidents memo[*history]
 	feed      memo[feedKey]
 	mcpServer *mcp.Server // nil unless [server] mcp_server is on
-	// mcpClosing ends, with closeMCP, the MCP requests in flight at shutdown.
-	mcpClosing context.Context
-	closeMCP   context.CancelFunc
 }
 
 // New checks the options, loads the theme (the custom one in
