@@ -103,13 +103,16 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.inet): %w", cfg.Server.Inet, err)
 	}
+	var unused unusedConns
 	srv := &http.Server{
+		ConnState:         unused.track,
 		Handler:           handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
 	srv.RegisterOnShutdown(site.CloseSessions) // MCP event streams never end on their own
+	srv.RegisterOnShutdown(unused.close)       // after the listener is closed: no new ones come
 
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
