@@ -13,30 +13,25 @@ import (
 // it dialed for a request that was cancelled meanwhile. Without this, a
 // stop would wait those 5 s for requests that never come.
 type unusedConns struct {
-	mu    sync.Mutex
-	conns map[net.Conn]bool
+	// A sync.Map, not a mutex around a map: the hook runs twice per
+	// request (active, then idle), on every connection at once.
+	conns sync.Map // net.Conn → struct{}
 }
 
 // track is an http.Server ConnState hook.
 func (u *unusedConns) track(c net.Conn, s http.ConnState) {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	if u.conns == nil {
-		u.conns = map[net.Conn]bool{}
-	}
 	if s == http.StateNew {
-		u.conns[c] = true
+		u.conns.Store(c, struct{}{})
 	} else {
-		delete(u.conns, c)
+		u.conns.Delete(c)
 	}
 }
 
 // close closes every connection that has not sent a request yet.
 func (u *unusedConns) close() {
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	for c := range u.conns {
-		c.Close()
-		delete(u.conns, c)
-	}
+	u.conns.Range(func(c, _ any) bool {
+		c.(net.Conn).Close()
+		u.conns.Delete(c)
+		return true
+	})
 }
