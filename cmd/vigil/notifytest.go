@@ -50,7 +50,7 @@ func notifyTest(ctx context.Context, cfg *config.Config, names []string, stdout,
 	m := notify.Message{
 		Kind:      notify.Startup,
 		Status:    status.Healthy,
-		Time:      notify.FormatTime(time.Now()),
+		Time:      notify.FormatTime(time.Now(), cfg.Branding.Location),
 		PageTitle: cfg.Branding.PageTitle,
 		PageURL:   cfg.Branding.PageURL,
 	}

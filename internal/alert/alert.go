@@ -198,8 +198,9 @@ func (a Alert) For(ch notify.Channel) bool {
 
 // Page is what the messages say about the status page.
 type Page struct {
-	Title string
-	URL   string
+	Title    string
+	URL      string
+	Location *time.Location // the zone times are written in; nil: UTC
 }
 
 // Message renders a for one target that is not escalated.
@@ -207,7 +208,7 @@ func (a Alert) Message(page Page) notify.Message {
 	return notify.Message{
 		Kind:      a.Kind,
 		Status:    a.Status,
-		Time:      notify.FormatTime(a.At),
+		Time:      notify.FormatTime(a.At, page.Location),
 		Dead:      slices.Clone(a.Dead),
 		Recovered: slices.Clone(a.Recovered),
 		PageTitle: page.Title,

@@ -414,3 +414,22 @@ func TestGap(t *testing.T) {
 		}
 	}
 }
+
+// TestMessageTime: messages write Vigil's UTC time, or the page's zone
+// with its offset when [branding] time_zone sets one.
+func TestMessageTime(t *testing.T) {
+	shanghai, err := time.LoadLocation("Asia/Shanghai")
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 3, 1, 8, 58, 28, 0, time.UTC)
+	a := Alert{Kind: notify.Changed, Status: status.Dead, At: at}
+	for _, tt := range []struct {
+		loc  *time.Location
+		want string
+	}{{nil, "08:58:28 UTC+00:00"}, {time.UTC, "08:58:28 UTC+00:00"}, {shanghai, "16:58:28 UTC+08:00"}} {
+		if got := a.Message(Page{Title: "T", URL: "https://status.example/", Location: tt.loc}).Time; got != tt.want {
+			t.Errorf("time in %v = %q, want %q", tt.loc, got, tt.want)
+		}
+	}
+}

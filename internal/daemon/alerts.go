@@ -66,7 +66,7 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	engine, err := alerting.New(ctx, alerting.Options{
 		Policy:        alert.NewPolicy(n),
 		Channels:      channels,
-		Page:          alert.Page{Title: cfg.Branding.PageTitle, URL: cfg.Branding.PageURL},
+		Page:          alert.Page{Title: cfg.Branding.PageTitle, URL: cfg.Branding.PageURL, Location: cfg.Branding.Location},
 		Store:         st,
 		Outbox:        worker,
 		Logger:        log,

@@ -56,9 +56,13 @@ type Message struct {
 }
 
 // FormatTime formats t the way every Vigil notification shows time:
-// "08:58:28 UTC+00:00", always in UTC.
-func FormatTime(t time.Time) string {
-	return t.UTC().Format("15:04:05") + " UTC+00:00"
+// "08:58:28 UTC+00:00" in UTC (loc nil), and with the zone's offset in
+// another zone ([branding] time_zone): "16:58:28 UTC+08:00".
+func FormatTime(t time.Time, loc *time.Location) string {
+	if loc == nil {
+		loc = time.UTC
+	}
+	return t.In(loc).Format("15:04:05 UTC-07:00")
 }
 
 // A Notifier delivers one message to one target of one channel.
