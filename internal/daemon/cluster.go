@@ -66,10 +66,11 @@ func freshness(cfg *config.Config) func(status.Mode) time.Duration {
 	}
 }
 
-// withClusterEndpoint serves ClusterPath from c and everything else from site.
-func withClusterEndpoint(site http.Handler, c *cluster.Cluster) http.Handler {
+// withClusterEndpoint serves ClusterPath (under server.path_prefix) from c
+// and everything else from site.
+func withClusterEndpoint(site http.Handler, c *cluster.Cluster, prefix string) http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle(ClusterPath, c)
+	mux.Handle(prefix+ClusterPath, c)
 	mux.Handle("/", site)
 	return mux
 }

@@ -96,7 +96,7 @@ func Run(ctx context.Context, o Options) error {
 	}
 	var handler http.Handler = site
 	if cl != nil {
-		handler = withClusterEndpoint(site, cl)
+		handler = withClusterEndpoint(site, cl, cfg.Server.PathPrefix)
 	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
