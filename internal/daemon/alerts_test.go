@@ -1,12 +1,10 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -14,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
@@ -49,8 +46,8 @@ func TestHangingChannelDoesNotDelayProbing(t *testing.T) {
 	ln.Close()
 
 	dir := t.TempDir()
-	path := filepath.Join(dir, "config.cfg")
-	src := fmt.Sprintf(`[server]
+	logs := &syncBuffer{}
+	runDaemon(t, dir, fmt.Sprintf(`[server]
 log_level = "info"
 manager_token = "m"
 reporter_token = "r"
@@ -84,25 +81,7 @@ id = "down"
 label = "Down"
 mode = "poll"
 replicas = ["tcp://%s"]
-`, filepath.Join(dir, "vigil.db"), hook.URL, target.URL, dead)
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := config.Load(path, os.LookupEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	logs := &syncBuffer{}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- Run(ctx, Options{Config: cfg, Version: "test", Stdout: logs}) }()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
+`, filepath.Join(dir, "vigil.db"), hook.URL, target.URL, dead), logs)
 
 	// The startup notification, then the outage, wait for the webhook.
 	deadline := time.Now().Add(30 * time.Second)

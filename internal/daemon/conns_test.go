@@ -1,16 +1,13 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"io"
 	"net"
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
@@ -19,8 +16,7 @@ import (
 // would wait 5 s for its first request.
 func TestStopClosesUnusedConnections(t *testing.T) {
 	dir := t.TempDir()
-	path := filepath.Join(dir, "config.cfg")
-	src := fmt.Sprintf(`[server]
+	a, stop := runDaemon(t, dir, fmt.Sprintf(`[server]
 log_level = "off"
 manager_token = "m"
 reporter_token = "r"
@@ -38,26 +34,7 @@ label = "Web"
 id = "push"
 label = "Push"
 mode = "push"
-`, filepath.Join(dir, "vigil.db"))
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := config.Load(path, os.LookupEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := make(chan net.Addr, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Version: "test", Stdout: io.Discard, Ready: func(a net.Addr) { addr <- a }})
-	}()
-	var a net.Addr
-	select {
-	case a = <-addr:
-	case err := <-done:
-		t.Fatalf("Run ended before serving: %v", err)
-	}
+`, filepath.Join(dir, "vigil.db")), io.Discard)
 	idle, err := net.Dial("tcp", a.String())
 	if err != nil {
 		t.Fatal(err)
@@ -65,9 +42,10 @@ mode = "push"
 	defer idle.Close()
 	time.Sleep(100 * time.Millisecond) // accepted: the server holds it as new
 
-	cancel()
+	stopped := make(chan error, 1)
+	go func() { stopped <- stop() }()
 	select {
-	case err := <-done:
+	case err := <-stopped:
 		if err != nil {
 			t.Errorf("Run: %v", err)
 		}

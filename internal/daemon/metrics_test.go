@@ -1,20 +1,16 @@
 package daemon
 
 import (
-	"context"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
@@ -29,8 +25,7 @@ func TestMetricsWiring(t *testing.T) {
 	defer hook.Close()
 
 	dir := t.TempDir()
-	path := filepath.Join(dir, "config.cfg")
-	src := fmt.Sprintf(`[server]
+	a, _ := runDaemon(t, dir, fmt.Sprintf(`[server]
 log_level = "off"
 manager_token = "m"
 reporter_token = "r"
@@ -61,34 +56,8 @@ id = "up"
 label = "Up"
 mode = "poll"
 replicas = ["%s/health"]
-`, filepath.Join(dir, "vigil.db"), hook.URL, target.URL)
-	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	cfg, _, err := config.Load(path, os.LookupEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-
-	addr := make(chan net.Addr, 1)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() {
-		done <- Run(ctx, Options{Config: cfg, Version: "test", Stdout: io.Discard, Ready: func(a net.Addr) { addr <- a }})
-	}()
-	defer func() {
-		cancel()
-		if err := <-done; err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	}()
-	var url string
-	select {
-	case a := <-addr:
-		url = "http://" + a.String() + "/metrics"
-	case err := <-done:
-		t.Fatalf("Run ended before serving: %v", err)
-	}
+`, filepath.Join(dir, "vigil.db"), hook.URL, target.URL), io.Discard)
+	url := "http://" + a.String() + "/metrics"
 
 	checks := regexp.MustCompile(`(?m)^vigil_probe_checks_total\{node="up",result="healthy",service="web"\} (\d+)$`)
 	delivered := regexp.MustCompile(`(?m)^vigil_notifications_total\{channel="webhook",result="delivered"\} 1$`)

@@ -1,0 +1,55 @@
+package daemon
+
+import (
+	"context"
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/vigil-go/vigil/internal/config"
+)
+
+// runDaemon runs vigil on the config text src, written to dir, with its
+// output to out, until the test ends or stop is called; it returns once
+// the page is served. stop returns what Run returned.
+func runDaemon(t *testing.T, dir, src string, out io.Writer) (addr net.Addr, stop func() error) {
+	t.Helper()
+	path := filepath.Join(dir, "config.cfg")
+	if err := os.WriteFile(path, []byte(src), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cfg, _, err := config.Load(path, os.LookupEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ready := make(chan net.Addr, 1)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- Run(ctx, Options{Config: cfg, Version: "test", Stdout: out, Ready: func(a net.Addr) { ready <- a }})
+	}()
+	var result error
+	stopped := false
+	stop = func() error {
+		if !stopped {
+			stopped = true
+			cancel()
+			result = <-done
+		}
+		return result
+	}
+	t.Cleanup(func() {
+		if err := stop(); err != nil {
+			t.Errorf("Run: %v", err)
+		}
+	})
+	select {
+	case addr = <-ready:
+	case err := <-done:
+		stopped, result = true, err
+		t.Fatalf("Run ended before serving: %v", err)
+	}
+	return addr, stop
+}
