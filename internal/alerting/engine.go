@@ -284,7 +284,7 @@ func (e *Engine) Process(ctx context.Context, snap *status.Snapshot) {
 		switch {
 		case snap.Refreshed.IsZero():
 			return
-		case allChecked(snap):
+		case snap.AllChecked():
 			e.settled = true
 		case now.Sub(e.started) >= e.o.SettleTimeout:
 			e.log.Info("alerting starts before every replica was checked", "waited", now.Sub(e.started))
@@ -296,19 +296,19 @@ func (e *Engine) Process(ctx context.Context, snap *status.Snapshot) {
 
 	view, muted := e.withoutMaintenance(ctx, snap, now)
 	for _, a := range e.audiences {
-		e.decideFor(ctx, a, only(snap, a.hears), only(view, a.hears), muted, now)
+		e.decideFor(ctx, a, snap, view, muted, now)
 	}
 }
 
-// decideFor decides on view, the snapshot cut down to what a hears about
-// with maintenance taken out (raw: before it was).
-func (e *Engine) decideFor(ctx context.Context, a *audience, raw, view *status.Snapshot, muted []string, now time.Time) {
+// decideFor decides for a on view (snap with maintenance taken out), each
+// cut down to the nodes a hears about.
+func (e *Engine) decideFor(ctx context.Context, a *audience, snap, view *status.Snapshot, muted []string, now time.Time) {
 	prev := a.state
-	next, alerts := e.o.Policy.Decide(prev, view, now)
+	next, alerts := e.o.Policy.Decide(prev, only(view, a.hears), now)
 	if len(alerts) == 0 && len(muted) > 0 {
 		// Say once per distinct alert what maintenance kept from being
 		// sent; it would be decided again at every snapshot.
-		if _, raw := e.o.Policy.Decide(prev, raw, now); len(raw) > 0 {
+		if _, raw := e.o.Policy.Decide(prev, only(snap, a.hears), now); len(raw) > 0 {
 			if k := fmt.Sprint(raw[0].Kind, raw[0].Status, raw[0].Dead); k != a.lastMuted {
 				a.lastMuted = k
 				e.log.Info("alert muted by maintenance", "kind", raw[0].Kind, "status", raw[0].Status,
@@ -392,20 +392,6 @@ func (e *Engine) queue(ctx context.Context, a alert.Alert, key string, channels 
 func itemID(kind notify.Kind, key, channel, target string) string {
 	sum := sha256.Sum256([]byte(key + "\x00" + channel + "\x00" + target))
 	return string(kind) + "-" + hex.EncodeToString(sum[:16])
-}
-
-// allChecked reports whether every replica of snap was checked at least once.
-func allChecked(snap *status.Snapshot) bool {
-	for _, s := range snap.Services {
-		for _, n := range s.Nodes {
-			for _, r := range n.Replicas {
-				if r.Checked.IsZero() {
-					return false
-				}
-			}
-		}
-	}
-	return true
 }
 
 // withoutMaintenance returns snap without the replicas of the nodes that an

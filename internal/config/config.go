@@ -154,14 +154,13 @@ type Notify struct {
 	Webhook  *Webhook  `toml:"webhook"`
 }
 
-// Channels returns the names of the configured channels, in the order
-// notifications go out: "email", "twilio", "slack", …
-func (n *Notify) Channels() []string {
-	if n == nil {
-		return nil
-	}
-	var out []string
-	for _, ch := range []struct {
+// channels lists every channel of the section, by name, in the order
+// notifications go out, and whether it is configured.
+func (n *Notify) channels() []struct {
+	name string
+	set  bool
+} {
+	return []struct {
 		name string
 		set  bool
 	}{
@@ -169,7 +168,17 @@ func (n *Notify) Channels() []string {
 		{"zulip", n.Zulip != nil}, {"telegram", n.Telegram != nil}, {"pushover", n.Pushover != nil},
 		{"gotify", n.Gotify != nil}, {"xmpp", n.XMPP != nil}, {"matrix", n.Matrix != nil},
 		{"webex", n.Webex != nil}, {"webhook", n.Webhook != nil},
-	} {
+	}
+}
+
+// Channels returns the names of the configured channels, in the order
+// notifications go out: "email", "twilio", "slack", …
+func (n *Notify) Channels() []string {
+	if n == nil {
+		return nil
+	}
+	var out []string
+	for _, ch := range n.channels() {
 		if ch.set {
 			out = append(out, ch.name)
 		}
@@ -178,7 +187,13 @@ func (n *Notify) Channels() []string {
 }
 
 // ChannelNames are the names of every channel a [notify] section may hold.
-var ChannelNames = []string{"email", "twilio", "slack", "zulip", "telegram", "pushover", "gotify", "xmpp", "matrix", "webex", "webhook"}
+var ChannelNames = func() []string {
+	var out []string
+	for _, ch := range (&Notify{}).channels() {
+		out = append(out, ch.name)
+	}
+	return out
+}()
 
 // SendsStartup reports whether the startup notification is enabled (default true).
 func (n *Notify) SendsStartup() bool {

@@ -293,13 +293,7 @@ func (c *checker) validateMetrics(m *Metrics) {
 	if m.PollDelaySick == 0 && c.has(k+"poll_delay_sick") {
 		c.warnf(k+"poll_delay_sick", "0 makes every successful poll probe sick")
 	}
-	if above, below := m.PollHTTPStatusHealthyAbove, m.PollHTTPStatusHealthyBelow; above >= 0 && below >= 0 && above >= below {
-		key := k + "poll_http_status_healthy_above"
-		if !c.has(key) {
-			key = k + "poll_http_status_healthy_below"
-		}
-		c.errorf(key, "poll_http_status_healthy_above (%d, inclusive) must be lower than poll_http_status_healthy_below (%d, exclusive)", above, below)
-	}
+	c.statusRange("metrics", c.has(k+"poll_http_status_healthy_above"), m.PollHTTPStatusHealthyAbove, m.PollHTTPStatusHealthyBelow, "")
 	if m.PollParallelism < 1 {
 		c.errorf(k+"poll_parallelism", "must be at least 1, got %d (with 0 no poll probe would ever run)", m.PollParallelism)
 	}
@@ -676,13 +670,20 @@ func (c *checker) validateStatusRange(key string, n *Node, m Metrics) {
 		return
 	}
 	above, below := n.HealthyStatus(m)
-	if above >= 0 && below >= 0 && above >= below {
-		k := key + ".poll_http_status_healthy_above"
-		if n.PollHTTPStatusHealthyAbove == nil {
-			k = key + ".poll_http_status_healthy_below"
-		}
-		c.errorf(k, "poll_http_status_healthy_above (%d, inclusive) must be lower than poll_http_status_healthy_below (%d, exclusive) on this node", above, below)
+	c.statusRange(key, n.PollHTTPStatusHealthyAbove != nil, above, below, " on this node")
+}
+
+// statusRange reports an empty healthy status range under table, on its
+// _above key when that one is set there, else on its _below key.
+func (c *checker) statusRange(table string, aboveSet bool, above, below int, where string) {
+	if above < 0 || below < 0 || above < below {
+		return
 	}
+	key := table + ".poll_http_status_healthy_above"
+	if !aboveSet {
+		key = table + ".poll_http_status_healthy_below"
+	}
+	c.errorf(key, "poll_http_status_healthy_above (%d, inclusive) must be lower than poll_http_status_healthy_below (%d, exclusive)%s", above, below, where)
 }
 
 // validateRoute checks that notify_channels names configured channels.

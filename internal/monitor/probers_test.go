@@ -72,18 +72,7 @@ dns_expect = '^10\.'
 `, pong, strings.TrimPrefix(tlsSrv.URL, "https://"), resolver)
 	m := newMonitor(t, probes)
 	run(t, m)
-	s := waitFor(t, m, "every replica checked", func(s *status.Snapshot) bool {
-		for _, svc := range s.Services {
-			for _, n := range svc.Nodes {
-				for _, r := range n.Replicas {
-					if r.Checked.IsZero() {
-						return false
-					}
-				}
-			}
-		}
-		return true
-	})
+	s := waitFor(t, m, "every replica checked", (*status.Snapshot).AllChecked)
 	for _, tt := range []struct {
 		node   string
 		i      int

@@ -165,19 +165,14 @@ func (d *DNS) exchange(ctx context.Context, network, addr string, m *dns.Msg) (*
 	return c.ExchangeWithConnContext(ctx, m, conn)
 }
 
-// dnsErrorText words a failed exchange. Once ctx has ended, whatever the
-// library saw (a closed connection, an expired deadline) is ctx's doing and
-// is worded as such. Otherwise the reason already names the server, so
-// "read udp 127.0.0.1:41000->10.0.0.2:53: read: connection refused" keeps
-// only its cause, and the library's "dns: " prefix goes.
+// dnsErrorText words a failed exchange as exchangeErrorText does ("read udp
+// 127.0.0.1:41000->10.0.0.2:53: read: connection refused" keeps only its
+// cause), without the library's "dns: " prefix.
 func dnsErrorText(ctx context.Context, err error, d time.Duration) string {
-	if ctx.Err() != nil {
-		return errorText(ctx, ctx.Err(), d)
-	}
-	if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
+	if ctx.Err() == nil && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)) {
 		return "connection closed before the answer"
 	}
-	return strings.TrimPrefix(netErrorText(ctx, err, d), "dns: ")
+	return strings.TrimPrefix(exchangeErrorText(ctx, err, d), "dns: ")
 }
 
 // rcodeText names a response code the way dig prints it ("NXDOMAIN").

@@ -116,13 +116,14 @@ func quoteAnswer(b []byte) string {
 }
 
 // exchangeErrorText words an error of a read or write on a connection that
-// ctx closes when it ends: the closing shows as "use of closed network
-// connection", which the context's cause explains better.
+// ctx closes when it ends. Once ctx has ended, whatever the connection saw
+// ("use of closed network connection", an expired deadline) is ctx's doing
+// and is worded as such; otherwise only the cause of the error remains.
 func exchangeErrorText(ctx context.Context, err error, d time.Duration) string {
-	if ctx.Err() != nil && errors.Is(err, net.ErrClosed) {
+	if ctx.Err() != nil {
 		return errorText(ctx, ctx.Err(), d)
 	}
-	return errorText(ctx, err, d)
+	return netErrorText(ctx, err, d)
 }
 
 // dialFirst resolves host and opens a TCP connection to its first address,

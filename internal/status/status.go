@@ -229,6 +229,20 @@ func DeadID(service, node, replica string) string {
 	return service + ":" + node + ":" + replica
 }
 
+// AllChecked reports whether every replica of s was checked at least once.
+func (s *Snapshot) AllChecked() bool {
+	for _, svc := range s.Services {
+		for _, n := range svc.Nodes {
+			for _, r := range n.Replicas {
+				if r.Checked.IsZero() {
+					return false
+				}
+			}
+		}
+	}
+	return true
+}
+
 // Find returns the service and node with the given ids, or nil.
 func (s *Snapshot) Find(serviceID, nodeID string) (*Service, *Node) {
 	for si := range s.Services {

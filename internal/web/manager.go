@@ -677,8 +677,8 @@ func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) {
 }
 
 // reloadAnnouncements, reloadHistory and reloadIncidents refresh what the
-// page shows after a write. The write is stored either way; a failed reload is logged and the
-// next refresh catches up.
+// page shows after a write. The write is stored either way; a failed reload
+// is logged and the next refresh catches up.
 func (s *Server) reloadAnnouncements(ctx context.Context) {
 	if err := s.data.reloadAnnouncements(context.WithoutCancel(ctx)); err != nil {
 		s.log.Error("reload announcements", "err", err)

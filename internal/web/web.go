@@ -184,34 +184,23 @@ func notFound(w http.ResponseWriter, _ *http.Request) {
 
 // underPrefix serves next under prefix (server.path_prefix, as validated:
 // clean, without a trailing slash): prefix/x reaches next as /x, and any
-// path outside the prefix gets 404. The prefix itself is redirected to
-// prefix/, where the page's relative links resolve under it.
+// path outside the prefix gets Vigil's empty 404. The prefix itself is
+// redirected to prefix/, where the page's relative links resolve under it.
 func underPrefix(prefix string, next http.Handler) http.Handler {
+	strip := http.StripPrefix(prefix, next)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if r.URL.Path == prefix {
+		switch {
+		case r.URL.Path == prefix:
 			to := prefix + "/"
 			if r.URL.RawQuery != "" {
 				to += "?" + r.URL.RawQuery
 			}
 			http.Redirect(w, r, to, http.StatusMovedPermanently)
-			return
-		}
-		rest, ok := strings.CutPrefix(r.URL.Path, prefix+"/")
-		if !ok {
+		case strings.HasPrefix(r.URL.Path, prefix+"/"):
+			strip.ServeHTTP(w, r)
+		default:
 			notFound(w, r)
-			return
 		}
-		u := *r.URL
-		u.Path = "/" + rest
-		// The prefix holds no escapes, so the escaped form starts with it too.
-		u.RawPath = ""
-		if raw, ok := strings.CutPrefix(r.URL.RawPath, prefix+"/"); ok {
-			u.RawPath = "/" + raw
-		}
-		r2 := new(http.Request)
-		*r2 = *r
-		r2.URL = &u
-		next.ServeHTTP(w, r2)
 	})
 }
 
