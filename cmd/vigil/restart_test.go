@@ -209,11 +209,17 @@ func (v *running) report(t *testing.T, service, node, body string) int {
 // manage sends a manager API request and returns its status and body.
 func (v *running) manage(t *testing.T, method, path, body string) (int, string) {
 	t.Helper()
+	return v.manageAs(t, "m", method, path, body)
+}
+
+// manageAs sends a request with token as the Basic password.
+func (v *running) manageAs(t *testing.T, token, method, path, body string) (int, string) {
+	t.Helper()
 	req, err := http.NewRequest(method, v.url+path, strings.NewReader(body))
 	if err != nil {
 		t.Fatal(err)
 	}
-	req.SetBasicAuth("", "m")
+	req.SetBasicAuth("", token)
 	if body != "" {
 		req.Header.Set("Content-Type", "application/json")
 	}

@@ -114,13 +114,17 @@ func Run(ctx context.Context, o Options) error {
 	srv.RegisterOnShutdown(site.CloseSessions) // MCP event streams never end on their own
 	srv.RegisterOnShutdown(unused.close)       // after the listener is closed: no new ones come
 
-	ctx, cancel := context.WithCancel(ctx)
+	// The monitor, the history and the alerting run until the HTTP server
+	// has stopped taking requests, not merely until the stop signal: a
+	// report answered 200 just before the signal must still be published
+	// and written.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
 	defer cancel()
 	var wg sync.WaitGroup
-	hist.run(ctx, &wg, mon) // the monitor, and the history it records
-	wg.Go(func() { alerts.run(ctx) })
+	hist.run(runCtx, &wg, mon) // the monitor, and the history it records
+	wg.Go(func() { alerts.run(runCtx) })
 	if cl != nil {
-		wg.Go(func() { cl.Run(ctx) })
+		wg.Go(func() { cl.Run(runCtx) })
 	}
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
@@ -139,12 +143,12 @@ func Run(ctx context.Context, o Options) error {
 		err = fmt.Errorf("serve http: %w", err)
 	}
 	log.Info("vigil stopping")
-	cancel()
 	sctx, scancel := context.WithTimeout(context.Background(), shutdownGrace)
 	defer scancel()
 	if serr := srv.Shutdown(sctx); serr != nil && !errors.Is(serr, http.ErrServerClosed) {
 		log.Warn("http shutdown", "error", serr)
 	}
+	cancel() // no request is in flight: stop probing, publish the last changes, write them
 	wg.Wait()
 	log.Info("vigil stopped")
 	return err

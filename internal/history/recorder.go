@@ -404,7 +404,7 @@ func (r *Recorder) flushReplicas(ctx context.Context) error {
 }
 
 func (r *Recorder) markAlive(ctx context.Context) {
-	if err := r.st.MarkAlive(ctx, r.name, r.now()); err != nil {
+	if err := r.st.MarkAlive(ctx, r.name, r.now()); err != nil && ctx.Err() == nil {
 		// The next heartbeat retries; a missed one at worst turns a few
 		// seconds of running into "no data".
 		r.log.Error("history: mark alive", "error", err)
@@ -414,7 +414,10 @@ func (r *Recorder) markAlive(ctx context.Context) {
 func (r *Recorder) pruneNow(ctx context.Context) {
 	p, err := r.st.Prune(ctx, r.now())
 	if err != nil {
-		r.log.Error("history: prune", "error", err)
+		if ctx.Err() == nil {
+			r.log.Error("history: prune", "error", err)
+		}
+		return
 	}
 	r.log.Info("history: pruned old records", "minute_buckets", p.Minutes, "hour_buckets", p.Hours,
 		"changes", p.Changes, "running", p.Running, "incidents", p.Incidents,

@@ -235,6 +235,7 @@ func (m *Monitor) aggregate(ctx context.Context) {
 		expiry.Reset(wait)
 		select {
 		case <-ctx.Done():
+			m.publishLast()
 			return
 		case <-tick.C:
 		case <-expiry.C:
@@ -242,10 +243,22 @@ func (m *Monitor) aggregate(ctx context.Context) {
 			// Let a burst of changes land, then publish them together.
 			select {
 			case <-ctx.Done():
+				m.publish(m.now()) // the burst woke us: it is not published yet
 				return
 			case <-time.After(minRepublish):
 			}
 		}
+	}
+}
+
+// publishLast publishes what changed since the last snapshot, at a stop:
+// a report acknowledged (or a replica flushed) just before it must reach
+// the history, which is written after the monitor returns.
+func (m *Monitor) publishLast() {
+	select {
+	case <-m.dirty:
+		m.publish(m.now())
+	default:
 	}
 }
 

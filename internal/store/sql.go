@@ -73,6 +73,8 @@ func validHealth(h status.Health) bool { return h <= status.Dead }
 
 // RecordChanges stores status changes, all or none.
 func (s *Store) RecordChanges(ctx context.Context, changes ...Change) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	for _, c := range changes {
 		if err := c.validate(); err != nil {
 			return fmt.Errorf("record changes: %w", err)
@@ -133,6 +135,8 @@ func scanChanges(rows *sql.Rows) ([]Change, error) {
 
 // Changes returns the changes f selects, newest first.
 func (s *Store) Changes(ctx context.Context, f ChangeFilter) ([]Change, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if f.Node != "" && f.Service == "" {
 		return nil, fmt.Errorf("changes: node %q without service: %w", f.Node, ErrInvalid)
 	}
@@ -169,6 +173,8 @@ func (s *Store) Changes(ctx context.Context, f ChangeFilter) ([]Change, error) {
 // of the page: their current status as far as the store knows. Prune never
 // deletes these, so the monitor can resume from them after a restart.
 func (s *Store) LastChanges(ctx context.Context) ([]Change, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.r.QueryContext(ctx, `SELECT `+changeColumns+` FROM changes
 		WHERE NOT EXISTS (SELECT 1 FROM changes n
 			WHERE n.service = changes.service AND n.node = changes.node
@@ -210,6 +216,8 @@ const (
 // one transaction: either every sample is counted or none is. The samples may
 // come in any order and span any number of replicas and buckets.
 func (s *Store) AddSamples(ctx context.Context, samples []Sample) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var batch SampleBatch
 	for _, x := range samples {
 		if err := batch.Add(x); err != nil {
@@ -222,6 +230,8 @@ func (s *Store) AddSamples(ctx context.Context, samples []Sample) error {
 // AddBatch adds the batch's buckets to the stored ones, in one transaction:
 // either every sample is counted or none is. The batch is left as it was.
 func (s *Store) AddBatch(ctx context.Context, batch *SampleBatch) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	minutes, hours := batch.minutes, batch.hours
 	if len(minutes) == 0 && len(hours) == 0 {
 		return nil
@@ -353,6 +363,8 @@ func (s *Store) upsertBuckets(ctx context.Context, tx *sql.Tx, table string, ids
 // MinuteBuckets returns the per-minute buckets of key that start in
 // [since, until), oldest first. Minutes without samples are left out.
 func (s *Store) MinuteBuckets(ctx context.Context, key SeriesKey, since, until time.Time) ([]Bucket, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	b, err := s.buckets(ctx, minuteTable, key, since, until)
 	if err != nil {
 		return nil, fmt.Errorf("minute buckets: %w", err)
@@ -363,6 +375,8 @@ func (s *Store) MinuteBuckets(ctx context.Context, key SeriesKey, since, until t
 // HourBuckets returns the per-hour buckets of key that start in
 // [since, until), oldest first. Hours without samples are left out.
 func (s *Store) HourBuckets(ctx context.Context, key SeriesKey, since, until time.Time) ([]Bucket, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	b, err := s.buckets(ctx, hourTable, key, since, until)
 	if err != nil {
 		return nil, fmt.Errorf("hour buckets: %w", err)
@@ -421,6 +435,8 @@ func (s *Store) buckets(ctx context.Context, table string, key SeriesKey, since,
 // new one, and the time in between counts as "no data". A t at or before the
 // end of the instance's latest interval changes nothing.
 func (s *Store) MarkAlive(ctx context.Context, instance string, t time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if instance == "" || t.IsZero() {
 		return fmt.Errorf("mark alive %q at %v: %w", instance, t, ErrInvalid)
 	}
@@ -526,6 +542,8 @@ func (s *Store) timeline(ctx context.Context, service, node string, since, until
 // one recorded before it. The monitor therefore resumes from LastChanges
 // after a start and records any difference it then finds.
 func (s *Store) Uptime(ctx context.Context, service, node string, since, until time.Time, maintenance []Window) (UptimeReport, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if node != "" && service == "" {
 		return UptimeReport{}, fmt.Errorf("uptime: node %q without service: %w", node, ErrInvalid)
 	}
@@ -546,6 +564,8 @@ func (s *Store) Uptime(ctx context.Context, service, node string, since, until t
 // the hour buckets, and its uptime computed as Uptime does, over the part of
 // the day inside [since, until). Days without data are included.
 func (s *Store) Days(ctx context.Context, service, node string, since, until time.Time, maintenance []Window) ([]Day, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if service == "" || !until.After(since) {
 		return nil, fmt.Errorf("days of %q/%q from %v to %v: %w", service, node, since, until, ErrInvalid)
 	}
@@ -604,6 +624,8 @@ func earlier(a, b time.Time) time.Time {
 // SaveReplica stores a push or local replica with its last report, replacing
 // what was stored for the same service, node and replica.
 func (s *Store) SaveReplica(ctx context.Context, r PushReplica) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if r.Service == "" || r.Node == "" || r.Replica == "" || !validHealth(r.Health) || r.LastReport.IsZero() || r.Interval < 0 {
 		return fmt.Errorf("save replica %s: %w", status.DeadID(r.Service, r.Node, r.Replica), ErrInvalid)
 	}
@@ -632,6 +654,8 @@ func (s *Store) SaveReplica(ctx context.Context, r PushReplica) error {
 // LoadReplicas returns every stored push and local replica, sorted by
 // service, node and replica.
 func (s *Store) LoadReplicas(ctx context.Context) ([]PushReplica, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.r.QueryContext(ctx, `SELECT service, node, replica, mode, interval_ms, last_report_ms,
 		has_load, cpu, ram, health, reason FROM replicas ORDER BY service, node, replica`)
 	if err != nil {
@@ -669,6 +693,8 @@ func (s *Store) LoadReplicas(ctx context.Context) ([]PushReplica, error) {
 // DeleteReplica forgets a push or local replica. It returns ErrNotFound if
 // none was stored.
 func (s *Store) DeleteReplica(ctx context.Context, service, node, replica string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.execOne(ctx, "delete replica "+status.DeadID(service, node, replica),
 		`DELETE FROM replicas WHERE service = $1 AND node = $2 AND replica = $3`, service, node, replica)
 }
@@ -700,6 +726,8 @@ func (s *Store) execOne(ctx context.Context, op, q string, args ...any) error {
 // AddAnnouncement publishes an announcement at t under a new random id.
 // Title and text must not be empty (whitespace is accepted, as in Vigil).
 func (s *Store) AddAnnouncement(ctx context.Context, title, text string, t time.Time) (Announcement, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if title == "" || text == "" || t.IsZero() {
 		return Announcement{}, fmt.Errorf("add announcement: empty title or text: %w", ErrInvalid)
 	}
@@ -718,6 +746,8 @@ func (s *Store) AddAnnouncement(ctx context.Context, title, text string, t time.
 // UpdateAnnouncement replaces the title and text of an announcement, edited
 // at t. It returns ErrNotFound if there is no such announcement.
 func (s *Store) UpdateAnnouncement(ctx context.Context, id, title, text string, t time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if title == "" || text == "" || t.IsZero() {
 		return fmt.Errorf("update announcement %s: empty title or text: %w", id, ErrInvalid)
 	}
@@ -728,11 +758,15 @@ func (s *Store) UpdateAnnouncement(ctx context.Context, id, title, text string, 
 // DeleteAnnouncement retracts an announcement. It returns ErrNotFound if
 // there is no such announcement.
 func (s *Store) DeleteAnnouncement(ctx context.Context, id string) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.execOne(ctx, "delete announcement "+id, `DELETE FROM announcements WHERE id = $1`, id)
 }
 
 // Announcements returns every announcement in the order they were added.
 func (s *Store) Announcements(ctx context.Context) ([]Announcement, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.r.QueryContext(ctx, `SELECT id, title, body, created_ms, updated_ms FROM announcements ORDER BY seq`)
 	if err != nil {
 		return nil, fmt.Errorf("announcements: %w", err)
@@ -783,6 +817,8 @@ func decodeList(s string) ([]string, error) {
 
 // AddMaintenance stores a maintenance window and returns it with its id.
 func (s *Store) AddMaintenance(ctx context.Context, w Window) (Window, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := w.validate(); err != nil {
 		return Window{}, fmt.Errorf("add maintenance: %w", err)
 	}
@@ -803,6 +839,8 @@ func (s *Store) AddMaintenance(ctx context.Context, w Window) (Window, error) {
 // UpdateMaintenance replaces the window with id w.ID. It returns ErrNotFound
 // if there is no such window.
 func (s *Store) UpdateMaintenance(ctx context.Context, w Window) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if err := w.validate(); err != nil {
 		return fmt.Errorf("update maintenance %d: %w", w.ID, err)
 	}
@@ -814,6 +852,8 @@ func (s *Store) UpdateMaintenance(ctx context.Context, w Window) error {
 // DeleteMaintenance deletes a window. It returns ErrNotFound if there is no
 // such window.
 func (s *Store) DeleteMaintenance(ctx context.Context, id int64) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.execOne(ctx, fmt.Sprintf("delete maintenance %d", id), `DELETE FROM maintenance WHERE id = $1`, id)
 }
 
@@ -821,6 +861,8 @@ func (s *Store) DeleteMaintenance(ctx context.Context, id int64) error {
 // time. A zero until means no upper bound, so Maintenance(ctx, now,
 // time.Time{}) returns the active and upcoming windows.
 func (s *Store) Maintenance(ctx context.Context, since, until time.Time) ([]Window, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.r.QueryContext(ctx, `SELECT id, start_ms, end_ms, targets, message FROM maintenance
 		WHERE end_ms > $1 AND start_ms < $2 ORDER BY start_ms, id`, ms(since), upper(until))
 	if err != nil {
@@ -855,6 +897,8 @@ func (s *Store) Maintenance(ctx context.Context, since, until time.Time) ([]Wind
 // and returns it with its ids. It may be stored already resolved (to record
 // an outage after the fact).
 func (s *Store) OpenIncident(ctx context.Context, in Incident) (Incident, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if in.Title == "" || in.Opened.IsZero() || (!in.Resolved.IsZero() && in.Resolved.Before(in.Opened)) {
 		return Incident{}, fmt.Errorf("open incident %q: %w", in.Title, ErrInvalid)
 	}
@@ -893,6 +937,8 @@ func insertUpdate(ctx context.Context, tx *sql.Tx, incident int64, u *IncidentUp
 // AddIncidentUpdate adds a dated note to an incident, open or resolved, and
 // returns it with its id. It returns ErrNotFound if there is no such incident.
 func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, u IncidentUpdate) (IncidentUpdate, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if u.Time.IsZero() {
 		return IncidentUpdate{}, fmt.Errorf("add incident update to %d: no time: %w", id, ErrInvalid)
 	}
@@ -917,6 +963,8 @@ func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, u IncidentUpdat
 // ErrNotFound if there is no such incident, ErrConflict if it is already
 // resolved, and ErrInvalid if t is before the incident opened.
 func (s *Store) ResolveIncident(ctx context.Context, id int64, t time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var (
 			opened   int64
@@ -947,6 +995,8 @@ const incidentColumns = `id, title, auto, nodes, opened_ms, resolved_ms`
 // Incident returns one incident with its updates, oldest first. It returns
 // ErrNotFound if there is no such incident.
 func (s *Store) Incident(ctx context.Context, id int64) (Incident, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	list, err := s.incidents(ctx, `SELECT `+incidentColumns+` FROM incidents WHERE id = $1`, id)
 	if err != nil {
 		return Incident{}, fmt.Errorf("incident %d: %w", id, err)
@@ -960,6 +1010,8 @@ func (s *Store) Incident(ctx context.Context, id int64) (Incident, error) {
 // Incidents returns the incidents f selects, most recently opened first,
 // each with its updates, oldest first.
 func (s *Store) Incidents(ctx context.Context, f IncidentFilter) ([]Incident, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var w where
 	if !f.Since.IsZero() {
 		w.add("(resolved_ms IS NULL OR resolved_ms >= ?)", ms(f.Since))
@@ -1056,6 +1108,8 @@ func (s *Store) scanUpdates(ctx context.Context, q string, args []any, into []In
 // Reminder returns the reminder state of a scope ("" for the page-wide
 // status), and false if none was stored yet.
 func (s *Store) Reminder(ctx context.Context, scope string) (ReminderState, bool, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var (
 		st               ReminderState
 		notified, ignore sql.Null[int64]
@@ -1081,6 +1135,8 @@ func (s *Store) Reminder(ctx context.Context, scope string) (ReminderState, bool
 
 // PutReminder replaces the reminder state of a scope.
 func (s *Store) PutReminder(ctx context.Context, scope string, st ReminderState) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	if !validHealth(st.LastStatus) {
 		return fmt.Errorf("put reminder %q: health %v: %w", scope, st.LastStatus, ErrInvalid)
 	}
@@ -1109,6 +1165,8 @@ func (s *Store) PutReminder(ctx context.Context, scope string, st ReminderState)
 // enqueueing the same alert twice (after a restart, or from two instances)
 // sends it once. A zero NextAttempt means CreatedAt.
 func (s *Store) Enqueue(ctx context.Context, entries []OutboxEntry) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	for _, e := range entries {
 		if e.ID == "" || e.Channel == "" || e.CreatedAt.IsZero() {
 			return 0, fmt.Errorf("enqueue %q to %q: id, channel and creation time are required: %w", e.ID, e.Channel, ErrInvalid)
@@ -1180,6 +1238,8 @@ func scanOutbox(rows *sql.Rows) ([]OutboxEntry, error) {
 // Entries stay pending until MarkDelivered or GiveUp: delivery is at least
 // once, and one process (the cluster leader) should deliver each channel.
 func (s *Store) Due(ctx context.Context, channel string, now time.Time, limit int) ([]OutboxEntry, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox
 		WHERE channel = $1 AND state = 'pending' AND next_ms <= $2
 		AND NOT EXISTS (SELECT 1 FROM outbox p WHERE p.channel = outbox.channel AND p.target = outbox.target
@@ -1198,6 +1258,8 @@ func (s *Store) Due(ctx context.Context, channel string, now time.Time, limit in
 // OutboxEntry returns one entry by its ID, in whatever state. It returns
 // ErrNotFound if there is no such entry.
 func (s *Store) OutboxEntry(ctx context.Context, id string) (OutboxEntry, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	rows, err := s.r.QueryContext(ctx, `SELECT `+outboxColumns+` FROM outbox WHERE id = $1`, id)
 	if err != nil {
 		return OutboxEntry{}, fmt.Errorf("outbox entry %q: %w", id, err)
@@ -1217,6 +1279,8 @@ func (s *Store) OutboxEntry(ctx context.Context, id string) (OutboxEntry, error)
 // that was delivered after all becomes delivered. It returns ErrNotFound if
 // there is no such entry.
 func (s *Store) MarkDelivered(ctx context.Context, id string, t time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		res, err := tx.ExecContext(ctx, `UPDATE outbox SET state = 'delivered', done_ms = $1
 			WHERE id = $2 AND state <> 'delivered'`, ms(t), id)
@@ -1243,6 +1307,8 @@ func (s *Store) MarkDelivered(ctx context.Context, id string, t time.Time) error
 // attempt, keeps errText, and makes the entry due again at next. It returns
 // ErrNotFound if there is no pending entry with that id.
 func (s *Store) MarkFailed(ctx context.Context, id, errText string, next time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.execOne(ctx, fmt.Sprintf("mark failed %q", id), `UPDATE outbox
 		SET attempts = attempts + 1, last_error = $1, next_ms = $2 WHERE id = $3 AND state = 'pending'`,
 		errText, ms(next), id)
@@ -1253,6 +1319,8 @@ func (s *Store) MarkFailed(ctx context.Context, id, errText string, next time.Ti
 // no longer configured). It returns ErrNotFound if there is no pending entry
 // with that id.
 func (s *Store) Abandon(ctx context.Context, id, errText string, now time.Time) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	return s.execOne(ctx, fmt.Sprintf("abandon %q", id), `UPDATE outbox
 		SET state = 'given_up', attempts = attempts + 1, last_error = $1, done_ms = $2
 		WHERE id = $3 AND state = 'pending'`, errText, ms(now), id)
@@ -1262,6 +1330,8 @@ func (s *Store) Abandon(ctx context.Context, id, errText string, now time.Time) 
 // given up at now, and returns them in insertion order so the caller can log
 // each one.
 func (s *Store) GiveUp(ctx context.Context, olderThan, now time.Time) ([]OutboxEntry, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var out []OutboxEntry
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		rows, err := tx.QueryContext(ctx, `UPDATE outbox SET state = 'given_up', done_ms = $1
@@ -1291,6 +1361,8 @@ func (s *Store) GiveUp(ctx context.Context, olderThan, now time.Time) ([]OutboxE
 // Retention.Outbox. The daemon runs it periodically (hourly is plenty).
 // Large deletions go in slices, so that other writers are not held up.
 func (s *Store) Prune(ctx context.Context, now time.Time) (Pruned, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var p Pruned
 	r := s.retention
 	cutoff := func(keep time.Duration) (int64, bool) { return ms(now.Add(-keep)), keep > 0 }

@@ -67,6 +67,11 @@ type Config struct {
 	// means vigil was not running, and that time counts as "no data".
 	// Default 90 s, so MarkAlive should be called every 30 s or so.
 	AliveGap time.Duration
+	// Timeout bounds every call of a method, on top of the caller's own
+	// deadline: a database that accepts connections and never answers
+	// makes calls fail after it rather than hang their caller forever.
+	// Default 30 s, long enough for a prune of a large history.
+	Timeout time.Duration
 }
 
 // Retention says how long Prune keeps each kind of history. A zero field
@@ -94,6 +99,7 @@ const (
 	DefaultIncidents = 365 * 24 * time.Hour
 	DefaultOutbox    = 7 * 24 * time.Hour
 	DefaultAliveGap  = 90 * time.Second
+	DefaultTimeout   = 30 * time.Second
 )
 
 func (r Retention) withDefaults() Retention {
@@ -119,6 +125,7 @@ type Store struct {
 	placeholder func(n int) string
 	retention   Retention
 	aliveGap    time.Duration
+	timeout     time.Duration // Config.Timeout
 
 	mu     sync.Mutex
 	series map[seriesKey]int64 // series ids already known to exist
@@ -134,6 +141,9 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 	if cfg.AliveGap == 0 {
 		cfg.AliveGap = DefaultAliveGap
 	}
+	if cfg.Timeout <= 0 {
+		cfg.Timeout = DefaultTimeout
+	}
 	if cfg.AliveGap < 0 {
 		return nil, fmt.Errorf("open store: alive gap %v: %w", cfg.AliveGap, ErrInvalid)
 	}
@@ -141,6 +151,7 @@ func Open(ctx context.Context, cfg Config) (*Store, error) {
 		driver:    cfg.Driver,
 		retention: cfg.Retention.withDefaults(),
 		aliveGap:  cfg.AliveGap,
+		timeout:   cfg.Timeout,
 		series:    make(map[seriesKey]int64),
 	}
 	var err error
@@ -170,6 +181,12 @@ func (s *Store) Close() error {
 
 // Driver returns SQLite or Postgres.
 func (s *Store) Driver() string { return s.driver }
+
+// bound gives ctx the store's deadline unless it already ends sooner. Every
+// exported method that reaches the database calls it first.
+func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, s.timeout)
+}
 
 // write runs fn in a transaction on the writer and commits it if fn succeeds.
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
@@ -280,6 +297,8 @@ func migrate(ctx context.Context, db *sql.DB, dialect string, lock func(ctx cont
 
 // SchemaVersion returns the version of the newest migration applied.
 func (s *Store) SchemaVersion(ctx context.Context) (int, error) {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
 	var v int
 	if err := s.r.QueryRowContext(ctx, `SELECT COALESCE(MAX(version), 0) FROM schema_version`).Scan(&v); err != nil {
 		return 0, fmt.Errorf("schema version: %w", err)
