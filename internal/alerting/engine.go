@@ -7,6 +7,13 @@
 // Deciding (package alert) and delivering (package outbox) stay apart: this
 // package only connects them.
 //
+// Decisions are made from memory, never held up by the store: when it is
+// unavailable (refusing, hanging, full), every call to it ends at
+// StoreTimeout, the outbox holds the alerts in memory and delivers them, and
+// the decision's state is kept in memory and saved once the store answers.
+// Each transition is decided on as it happens, so an outage that begins and
+// ends while the store is down is announced, then its recovery.
+//
 // Nodes may be routed to some channels only (notify_channels). Channels
 // that hear about the same nodes form an audience, and each audience is
 // decided on apart, on the snapshot cut down to its nodes, with its own
@@ -55,6 +62,12 @@ type Outbox interface {
 // replicas were never checked is decided on anyway.
 const DefaultSettleTimeout = 5 * time.Minute
 
+// Defaults of Options.StoreTimeout and Options.StoreRetry.
+const (
+	DefaultStoreTimeout = 3 * time.Second
+	DefaultStoreRetry   = 5 * time.Second
+)
+
 // Options configures an Engine.
 type Options struct {
 	Policy   alert.Policy
@@ -63,7 +76,11 @@ type Options struct {
 	Store    Store
 	Outbox   Outbox
 	Logger   *slog.Logger
-	Now      func() time.Time // time.Now when nil
+	// StoreTimeout bounds each store call; after a failed one the engine
+	// leaves the store alone for StoreRetry, deciding from what it holds.
+	StoreTimeout time.Duration
+	StoreRetry   time.Duration
+	Now          func() time.Time // time.Now when nil
 	// SettleTimeout bounds the wait for a first complete picture. Until
 	// every replica has been checked once, a snapshot shows unchecked
 	// replicas as healthy: deciding on it would announce a recovery (and
@@ -156,6 +173,11 @@ type Engine struct {
 	ignoreMu    sync.Mutex
 	ignoreUntil time.Time
 
+	// storeDownUntil: after a failed store call (under e.decide), the
+	// engine does not call the store again before this time.
+	storeDownUntil time.Time
+	storeFailing   bool // the last store call failed; logged once
+
 	// reload asks the next decision to read the state from the store
 	// first: another process (a former cluster leader) may have written it.
 	reload atomic.Bool
@@ -168,6 +190,12 @@ func New(ctx context.Context, o Options) (*Engine, error) {
 	}
 	if o.SettleTimeout <= 0 {
 		o.SettleTimeout = DefaultSettleTimeout
+	}
+	if o.StoreTimeout <= 0 {
+		o.StoreTimeout = DefaultStoreTimeout
+	}
+	if o.StoreRetry <= 0 {
+		o.StoreRetry = DefaultStoreRetry
 	}
 	log := o.Logger
 	if log == nil {
@@ -238,10 +266,20 @@ func sameAlertView(a, b *status.Snapshot) bool {
 // ctx ends.
 func (e *Engine) Run(ctx context.Context) {
 	e.startup(ctx)
+	retry := time.NewTicker(e.o.StoreRetry)
+	defer retry.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			e.decide.Lock()
+			e.saveAll(context.WithoutCancel(ctx)) // what the store missed, if it answers now
+			e.decide.Unlock()
 			return
+		case <-retry.C:
+			e.decide.Lock()
+			e.saveAll(ctx)
+			e.decide.Unlock()
+			continue
 		case <-e.wake:
 		}
 		e.mu.Lock()
@@ -274,7 +312,10 @@ func (e *Engine) Process(ctx context.Context, snap *status.Snapshot) {
 	e.decide.Lock()
 	defer e.decide.Unlock()
 	if e.reload.Load() {
-		if err := e.load(ctx); err != nil {
+		lctx, cancel := context.WithTimeout(ctx, e.o.StoreTimeout)
+		err := e.load(lctx)
+		cancel()
+		if err != nil {
 			e.log.Error("alerting: cannot reload the alert state; will retry", "error", err)
 			return
 		}
@@ -328,15 +369,56 @@ func (e *Engine) decideFor(ctx context.Context, a *audience, snap, view *status.
 		}
 	}
 	a.state = next
-	if !sameState(next, a.saved) {
-		if err := e.o.Store.PutReminder(ctx, a.scope, toStore(next)); err != nil {
-			if ctx.Err() == nil {
-				e.log.Error("alerting: cannot save the alert state; will retry", "error", err)
-			}
-			return
-		}
-		a.saved = next
+	e.save(ctx, a)
+}
+
+// save writes a's state unless the store has it already or is known to be
+// unavailable; what is not written is written by a later call. The caller
+// holds e.decide.
+func (e *Engine) save(ctx context.Context, a *audience) {
+	if sameState(a.state, a.saved) || !e.storeUsable() {
+		return
 	}
+	sctx, cancel := context.WithTimeout(ctx, e.o.StoreTimeout)
+	err := e.o.Store.PutReminder(sctx, a.scope, toStore(a.state))
+	cancel()
+	if e.storeAnswered(ctx, err, "cannot save the alert state") {
+		a.saved = a.state
+	}
+}
+
+// saveAll saves every audience's unsaved state; the caller holds e.decide
+// or owns e.
+func (e *Engine) saveAll(ctx context.Context) {
+	for _, a := range e.audiences {
+		e.save(ctx, a)
+	}
+}
+
+// storeUsable tells whether the store may be called: not within StoreRetry
+// of a failed call.
+func (e *Engine) storeUsable() bool { return !e.now().Before(e.storeDownUntil) }
+
+// storeAnswered notes the outcome of a store call (err) and reports
+// whether it succeeded. The first failure is logged at warn with what,
+// and so is the first success after failures.
+func (e *Engine) storeAnswered(ctx context.Context, err error, what string) bool {
+	if err == nil {
+		if e.storeFailing {
+			e.storeFailing = false
+			e.log.Warn("alerting: the store answers again; the alert state is saved")
+		}
+		return true
+	}
+	if ctx.Err() != nil {
+		return false
+	}
+	e.storeDownUntil = e.now().Add(e.o.StoreRetry)
+	if !e.storeFailing {
+		e.storeFailing = true
+		e.log.Warn("alerting: "+what+"; deciding from memory and retrying", "error", err, "retry_in", e.o.StoreRetry)
+	}
+	return false
 }
 
 // only returns snap cut down to the nodes hears accepts, rolled up again;
@@ -397,14 +479,14 @@ func itemID(kind notify.Kind, key, channel, target string) string {
 // withoutMaintenance returns snap without the replicas of the nodes that an
 // active maintenance window covers, and those nodes ("service:node").
 func (e *Engine) withoutMaintenance(ctx context.Context, snap *status.Snapshot, now time.Time) (*status.Snapshot, []string) {
-	ws, err := e.o.Store.Maintenance(ctx, now, now.Add(time.Millisecond))
-	if err != nil {
-		if ctx.Err() == nil {
-			e.log.Warn("alerting: cannot read maintenance windows; using the last ones read", "error", err)
+	ws := e.windows
+	if e.storeUsable() {
+		sctx, cancel := context.WithTimeout(ctx, e.o.StoreTimeout)
+		read, err := e.o.Store.Maintenance(sctx, now, now.Add(time.Millisecond))
+		cancel()
+		if e.storeAnswered(ctx, err, "cannot read maintenance windows, using the last ones read") {
+			ws, e.windows = read, read
 		}
-		ws = e.windows
-	} else {
-		e.windows = ws
 	}
 	var active []store.Window
 	for _, w := range ws {
@@ -443,7 +525,10 @@ func (e *Engine) IgnoreReminders(ctx context.Context, until time.Time) error {
 	for _, a := range e.audiences {
 		next := a.state
 		next.IgnoreRemindersUntil = until
-		if err := e.o.Store.PutReminder(ctx, a.scope, toStore(next)); err != nil {
+		sctx, cancel := context.WithTimeout(ctx, e.o.StoreTimeout)
+		err := e.o.Store.PutReminder(sctx, a.scope, toStore(next))
+		cancel()
+		if err != nil {
 			return fmt.Errorf("ignore reminders: %w", err)
 		}
 		a.state, a.saved = next, next

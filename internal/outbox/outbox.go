@@ -2,6 +2,12 @@
 // for each target is first written to the store's outbox, then sent by a
 // worker that retries it until the target accepts it or it grows too old.
 //
+// When the store is unavailable (refusing, hanging past StoreTimeout, or
+// full), Enqueue keeps the messages in a bounded memory queue instead, the
+// worker delivers them from there, and writes them to the store, delivered
+// ones as delivered, once it answers again: an alert is late by one store
+// timeout at most, and still sent once per target.
+//
 // The worker runs one goroutine per channel, so a slow or hanging channel
 // (an SMTP server that never answers) holds up nothing but itself, and the
 // caller of Enqueue waits for the database write only. Messages to one
@@ -61,6 +67,10 @@ const (
 	DefaultMaxBackoff     = 5 * time.Minute
 	DefaultAttemptTimeout = 30 * time.Second
 	DefaultPollEvery      = 5 * time.Second
+	// DefaultStoreTimeout bounds each store call of the worker: past it the
+	// store counts as unavailable and messages are held in memory, so an
+	// alert waits this long at most for a hanging database.
+	DefaultStoreTimeout = 3 * time.Second
 )
 
 // Options configures a Worker. Zero durations take their defaults.
@@ -82,7 +92,12 @@ type Options struct {
 	// PollEvery is how often each channel looks for due messages when
 	// nothing woke it: it picks up retries scheduled before a restart.
 	PollEvery time.Duration
-	Now       func() time.Time
+	// StoreTimeout bounds each call to the store; MaxHeld bounds the
+	// messages held in memory while the store is unavailable (beyond it the
+	// oldest undelivered are given up, with an error log each).
+	StoreTimeout time.Duration
+	MaxHeld      int
+	Now          func() time.Time
 	// Active, when set, says whether this worker may deliver now. In a
 	// cluster every member queues into the shared outbox but only the
 	// leader delivers, so that no message goes out twice.
@@ -113,6 +128,9 @@ type Worker struct {
 	log  *slog.Logger
 	now  func() time.Time
 	wake map[string]chan struct{} // per channel, cap 1
+	held *held
+	// flushWake asks the held messages to be written now; cap 1.
+	flushWake chan struct{}
 }
 
 // New returns a worker for the configured channels; Run starts it.
@@ -127,6 +145,10 @@ func New(o Options) *Worker {
 	def(&o.MaxBackoff, DefaultMaxBackoff)
 	def(&o.AttemptTimeout, DefaultAttemptTimeout)
 	def(&o.PollEvery, DefaultPollEvery)
+	def(&o.StoreTimeout, DefaultStoreTimeout)
+	if o.MaxHeld <= 0 {
+		o.MaxHeld = DefaultMaxHeld
+	}
 	if o.Now == nil {
 		o.Now = time.Now
 	}
@@ -140,7 +162,8 @@ func New(o Options) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{o: o, log: log, now: o.Now, wake: make(map[string]chan struct{})}
+	w := &Worker{o: o, log: log, now: o.Now, wake: make(map[string]chan struct{}),
+		held: newHeld(o.MaxHeld), flushWake: make(chan struct{}, 1)}
 	for _, ch := range o.Channels {
 		w.wake[ch.Name] = make(chan struct{}, 1)
 	}
@@ -149,7 +172,9 @@ func New(o Options) *Worker {
 
 // Enqueue writes items to the outbox and wakes their channels. It returns
 // once the write is committed, with the number of items that were new; it
-// never waits for a delivery.
+// never waits for a delivery. When the store is unavailable it holds the
+// items in memory instead (see the package comment), and fails only when
+// ctx ends.
 func (w *Worker) Enqueue(ctx context.Context, items []Item) (int, error) {
 	now := w.now()
 	entries := make([]store.OutboxEntry, 0, len(items))
@@ -162,19 +187,55 @@ func (w *Worker) Enqueue(ctx context.Context, items []Item) (int, error) {
 			ID: it.ID, Channel: it.Channel, Target: it.Target, Payload: body, CreatedAt: now,
 		})
 	}
-	n, err := w.o.Store.Enqueue(ctx, entries)
-	if err != nil {
-		return 0, fmt.Errorf("outbox: %w", err)
+	var n int
+	var err error
+	if w.held.len() == 0 { // while some are held, the store is known unavailable: wait for it no more
+		sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
+		n, err = w.o.Store.Enqueue(sctx, entries)
+		cancel()
+	}
+	if err != nil || w.held.len() > 0 {
+		if ctx.Err() != nil {
+			return 0, fmt.Errorf("outbox: %w", ctx.Err())
+		}
+		n = w.hold(entries, time.Time{}, err)
 	}
 	for _, it := range items {
-		if c, ok := w.wake[it.Channel]; ok {
-			select {
-			case c <- struct{}{}:
-			default:
-			}
-		}
+		w.wakeChannel(it.Channel)
 	}
 	return n, nil
+}
+
+func (w *Worker) wakeChannel(name string) {
+	if c, ok := w.wake[name]; ok {
+		select {
+		case c <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// hold keeps entries in memory because the store failed with cause (nil
+// when it was not tried: some are held already), and returns how many were
+// new. delivered is when they were sent, for deliveries the store could not
+// record; zero for messages to send.
+func (w *Worker) hold(entries []store.OutboxEntry, delivered time.Time, cause error) int {
+	first := w.held.len() == 0
+	n, dropped := w.held.add(entries, delivered)
+	if first && n > 0 {
+		w.log.Warn("outbox: the store is unavailable; notifications are delivered from memory, without durability, until it answers again",
+			"error", cause, "held", n)
+	}
+	for _, e := range dropped {
+		w.o.Observe(e.Channel, GivenUp)
+		w.log.Error("notification given up: too many held in memory while the store is unavailable",
+			"channel", e.Channel, "id", e.ID, "created", e.CreatedAt, "max_held", w.o.MaxHeld)
+	}
+	select {
+	case w.flushWake <- struct{}{}:
+	default:
+	}
+	return n
 }
 
 func (w *Worker) active() bool { return w.o.Active == nil || w.o.Active() }
@@ -188,7 +249,82 @@ func (w *Worker) Run(ctx context.Context) {
 		wg.Go(func() { w.drain(ctx, ch) })
 	}
 	wg.Go(func() { w.expire(ctx) })
+	wg.Go(func() { w.writeHeld(ctx) })
 	wg.Wait()
+}
+
+// writeHeld writes the held messages to the store whenever some are held,
+// retrying every MinBackoff (at least a second) until it answers.
+func (w *Worker) writeHeld(ctx context.Context) {
+	every := max(w.o.MinBackoff, time.Second)
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			if w.held.len() > 0 {
+				// One last try, so that a stop after the store came back
+				// loses nothing.
+				sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.o.StoreTimeout)
+				w.flushHeld(sctx)
+				cancel()
+				if n := w.held.len(); n > 0 {
+					w.log.Error("outbox: notifications held in memory are lost at this stop: the store is unavailable", "held", n)
+				}
+			}
+			return
+		case <-tick.C:
+		case <-w.flushWake:
+		}
+		if w.held.len() > 0 {
+			w.flushHeld(ctx)
+		}
+	}
+}
+
+// flushHeld writes what is held to the store: undelivered messages become
+// ordinary outbox entries, delivered ones are recorded as delivered. It
+// says once everything is written that notifications are durable again.
+func (w *Worker) flushHeld(ctx context.Context) {
+	claimed := w.held.claim()
+	if len(claimed) == 0 {
+		return
+	}
+	var fresh []store.OutboxEntry
+	for _, e := range claimed {
+		if !e.written {
+			fresh = append(fresh, e.OutboxEntry)
+		}
+	}
+	if len(fresh) > 0 {
+		sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
+		_, err := w.o.Store.Enqueue(sctx, fresh)
+		cancel()
+		if err != nil {
+			w.held.release(claimed, false)
+			return
+		}
+		w.held.release(claimed, true)
+	} else {
+		w.held.release(claimed, false)
+	}
+	for _, e := range claimed {
+		if e.delivered.IsZero() {
+			w.held.remove(e) // the store owns it now: the channel's worker sends it
+			w.wakeChannel(e.Channel)
+			continue
+		}
+		sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
+		err := w.o.Store.MarkDelivered(sctx, e.ID, e.delivered)
+		cancel()
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return // kept, and retried at the next tick
+		}
+		w.held.remove(e)
+	}
+	if w.held.len() == 0 {
+		w.log.Warn("outbox: the store answers again; notifications are durable again", "written", len(claimed))
+	}
 }
 
 // expire gives up the messages older than MaxAge, with an error log each.
@@ -215,6 +351,7 @@ func (w *Worker) giveUpOld(ctx context.Context) {
 	if err != nil && ctx.Err() == nil {
 		w.log.Error("outbox: cannot give up old notifications", "error", err)
 	}
+	gone = append(gone, w.held.expired(now.Add(-w.o.MaxAge))...)
 	for _, e := range gone {
 		w.o.Observe(e.Channel, GivenUp)
 		w.log.Error("notification given up: not delivered in time",
@@ -224,7 +361,8 @@ func (w *Worker) giveUpOld(ctx context.Context) {
 }
 
 // drain delivers one channel's due messages whenever it is woken, a retry
-// falls due, or PollEvery passes.
+// falls due, or PollEvery passes: first those held in memory, then the
+// store's.
 func (w *Worker) drain(ctx context.Context, ch notify.Channel) {
 	retries := make(map[string]time.Time) // ids this worker scheduled a retry for
 	timer := time.NewTimer(0)
@@ -236,14 +374,53 @@ func (w *Worker) drain(ctx context.Context, ch notify.Channel) {
 		case <-timer.C:
 		case <-w.wake[ch.Name]:
 		}
+		heldRetry := w.deliverHeld(ctx, ch)
 		w.deliverDue(ctx, ch, retries)
 		wait := w.o.PollEvery
 		now := w.now()
 		for _, at := range retries {
 			wait = min(wait, at.Sub(now))
 		}
+		if !heldRetry.IsZero() {
+			wait = min(wait, heldRetry.Sub(now))
+		}
 		timer.Reset(max(wait, 0))
 	}
+}
+
+// deliverHeld sends ch's messages held in memory that are due, and returns
+// when the next one waiting for a retry is due (zero: none waits).
+func (w *Worker) deliverHeld(ctx context.Context, ch notify.Channel) time.Time {
+	for ctx.Err() == nil && w.active() {
+		e, retryAt := w.held.next(ch.Name, w.now())
+		if e == nil {
+			return retryAt
+		}
+		o := w.send(ctx, ch, e.OutboxEntry)
+		if ctx.Err() != nil {
+			w.held.putBack(e) // shutting down: the attempt says nothing
+			return time.Time{}
+		}
+		now := w.now()
+		switch {
+		case o.err == nil:
+			w.held.done(e, now, time.Time{}, "")
+			w.o.Observe(ch.Name, Delivered)
+			w.log.Info("notification delivered", "channel", ch.Name, "kind", o.msg.Kind, "status", o.msg.Status,
+				"id", e.ID, "attempts", e.Attempts+1, "queued_for", now.Sub(e.CreatedAt).Round(time.Millisecond), "durable", false)
+		case !o.retry:
+			w.held.remove(e)
+			w.o.Observe(ch.Name, GivenUp)
+			w.log.Error("notification given up", "channel", ch.Name, "id", e.ID, "attempts", e.Attempts+1, "error", o.err)
+		default:
+			w.o.Observe(ch.Name, Failed)
+			wait := max(Backoff(e.Attempts+1, w.o.MinBackoff, w.o.MaxBackoff), o.after)
+			w.log.Warn("notification not delivered, will retry", "channel", ch.Name, "id", e.ID,
+				"attempt", e.Attempts+1, "retry_in", wait, "error", o.err, "durable", false)
+			w.held.done(e, time.Time{}, now.Add(wait), o.err.Error())
+		}
+	}
+	return time.Time{}
 }
 
 // deliverDue sends every message of ch that is due, until none is. retries
@@ -258,9 +435,11 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 			delete(retries, id) // due: Due returns it, if it is still pending
 		}
 	}
-	defer func() { w.o.Pending(ch.Name, waiting(retries)) }()
+	defer func() { w.o.Pending(ch.Name, waiting(retries)+w.held.waiting(ch.Name)) }()
 	for ctx.Err() == nil && w.active() {
-		due, err := w.o.Store.Due(ctx, ch.Name, w.now(), 0)
+		sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
+		due, err := w.o.Store.Due(sctx, ch.Name, w.now(), 0)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil {
 				w.log.Error("outbox: cannot read due notifications", "channel", ch.Name, "error", err)
@@ -268,15 +447,20 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 			}
 			return
 		}
-		if len(due) == 0 {
-			return
-		}
+		sent := 0
 		for i, e := range due {
+			if w.held.has(e.ID) {
+				continue // memory sends it, or has sent it: see held
+			}
+			sent++
 			delete(retries, e.ID) // due again: deliver schedules it anew if it fails
-			w.o.Pending(ch.Name, len(due)-i+waiting(retries))
+			w.o.Pending(ch.Name, len(due)-i+waiting(retries)+w.held.waiting(ch.Name))
 			if !w.deliver(ctx, ch, e, retries) {
 				return
 			}
+		}
+		if sent == 0 {
+			return
 		}
 	}
 }
@@ -289,50 +473,71 @@ func waiting(retries map[string]time.Time) int {
 	return len(retries)
 }
 
-// deliver makes one attempt at e and records the outcome. It returns false
-// when the outcome could not be recorded (or ctx ended), to stop the pass.
-func (w *Worker) deliver(ctx context.Context, ch notify.Channel, e store.OutboxEntry, retries map[string]time.Time) bool {
+// outcome is the result of one delivery attempt.
+type outcome struct {
+	msg   notify.Message
+	err   error         // nil: delivered
+	retry bool          // the failure may pass: try again
+	after time.Duration // the wait the server asked for, if any
+}
+
+// send makes one attempt at delivering e through ch.
+func (w *Worker) send(ctx context.Context, ch notify.Channel, e store.OutboxEntry) outcome {
 	var p payload
 	if err := json.Unmarshal(e.Payload, &p); err != nil {
-		return w.abandon(ctx, e, fmt.Sprintf("unreadable payload: %v", err))
+		return outcome{err: fmt.Errorf("unreadable payload: %w", err)}
 	}
 	target, ok := notify.Find([]notify.Channel{ch}, ch.Name, p.Target)
 	if !ok {
-		return w.abandon(ctx, e, "the target is no longer configured")
+		return outcome{msg: p.Message, err: errors.New("the target is no longer configured")}
 	}
-
 	actx, cancel := context.WithTimeout(ctx, w.o.AttemptTimeout)
 	err := target.Notifier.Notify(actx, p.Message)
 	cancel()
+	if err == nil {
+		return outcome{msg: p.Message}
+	}
+	retry, after := notify.ShouldRetry(err)
+	return outcome{msg: p.Message, err: fmt.Errorf("%s: %w", ch.Name, err), retry: retry, after: after}
+}
+
+// deliver makes one attempt at e and records the outcome. It returns false
+// when the outcome could not be recorded (or ctx ended), to stop the pass.
+func (w *Worker) deliver(ctx context.Context, ch notify.Channel, e store.OutboxEntry, retries map[string]time.Time) bool {
+	o := w.send(ctx, ch, e)
 	if ctx.Err() != nil {
 		return false // shutting down: the entry stays pending for the next start
 	}
 	now := w.now()
-	if err == nil {
-		if err := w.o.Store.MarkDelivered(ctx, e.ID, now); err != nil {
-			// Sent but not recorded: it will be sent again. Say so.
-			w.log.Error("outbox: notification sent but not recorded as delivered; it may be sent twice",
-				"channel", ch.Name, "id", e.ID, "error", err)
-			retries[e.ID] = now.Add(w.o.MinBackoff)
+	if o.err == nil {
+		w.o.Observe(ch.Name, Delivered)
+		w.log.Info("notification delivered", "channel", ch.Name, "kind", o.msg.Kind,
+			"status", o.msg.Status, "id", e.ID, "attempts", e.Attempts+1, "queued_for", now.Sub(e.CreatedAt).Round(time.Millisecond))
+		sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
+		err := w.o.Store.MarkDelivered(sctx, e.ID, now)
+		cancel()
+		if err != nil {
+			// Sent but not recorded: hold it as delivered, so that it is
+			// neither sent again meanwhile nor forgotten; it is recorded
+			// when the store answers.
+			w.hold([]store.OutboxEntry{e}, now, err)
 			return false
 		}
-		w.o.Observe(ch.Name, Delivered)
-		w.log.Info("notification delivered", "channel", ch.Name, "kind", p.Message.Kind,
-			"status", p.Message.Status, "id", e.ID, "attempts", e.Attempts+1, "queued_for", now.Sub(e.CreatedAt).Round(time.Millisecond))
 		delete(retries, e.ID)
 		return true
 	}
-
-	retry, after := notify.ShouldRetry(err)
-	if !retry {
-		return w.abandon(ctx, e, fmt.Sprintf("%s: %v", ch.Name, err))
+	if !o.retry {
+		return w.abandon(ctx, e, o.err.Error())
 	}
 	w.o.Observe(ch.Name, Failed)
-	wait := max(Backoff(e.Attempts+1, w.o.MinBackoff, w.o.MaxBackoff), after)
+	wait := max(Backoff(e.Attempts+1, w.o.MinBackoff, w.o.MaxBackoff), o.after)
 	next := now.Add(wait)
 	w.log.Warn("notification not delivered, will retry", "channel", ch.Name, "id", e.ID,
-		"attempt", e.Attempts+1, "retry_in", wait, "error", err)
-	if err := w.o.Store.MarkFailed(ctx, e.ID, fmt.Sprintf("%s: %v", ch.Name, err), next); err != nil {
+		"attempt", e.Attempts+1, "retry_in", wait, "error", o.err)
+	sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
+	err := w.o.Store.MarkFailed(sctx, e.ID, o.err.Error(), next)
+	cancel()
+	if err != nil {
 		if ctx.Err() == nil {
 			w.log.Error("outbox: cannot record a failed attempt", "channel", ch.Name, "id", e.ID, "error", err)
 		}
