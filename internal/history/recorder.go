@@ -57,6 +57,12 @@ const (
 	maxRetryWait = time.Minute
 	// shutdownFlush bounds the last flush on shutdown.
 	shutdownFlush = 10 * time.Second
+	// flushTimeout bounds one flush: a database that hangs costs the
+	// recorder this long, then it retries later with what it holds.
+	flushTimeout = 20 * time.Second
+	// maxMissedAlive bounds the heartbeats kept while the database fails:
+	// with the default period, over three days.
+	maxMissedAlive = 10000
 )
 
 // Options configures a Recorder.
@@ -110,6 +116,10 @@ type Recorder struct {
 	pending  pending
 	failures int       // consecutive failed flushes
 	retryAt  time.Time // no flush before this after a failure
+	// missedAlive are the heartbeats the database did not take, oldest
+	// first: written when it answers again, so that vigil running through
+	// a database outage does not show as "no data".
+	missedAlive []time.Time
 }
 
 // pending is the work not yet written.
@@ -338,6 +348,8 @@ func (r *Recorder) flush(ctx context.Context, withSamples bool) {
 	if r.pending.empty(withSamples) || r.now().Before(r.retryAt) {
 		return
 	}
+	ctx, cancel := context.WithTimeout(ctx, flushTimeout)
+	defer cancel()
 	p := &r.pending
 	var errs []error
 	if len(p.changes) > 0 {
@@ -403,12 +415,25 @@ func (r *Recorder) flushReplicas(ctx context.Context) error {
 	return errors.Join(errs...)
 }
 
-func (r *Recorder) markAlive(ctx context.Context) {
-	if err := r.st.MarkAlive(ctx, r.name, r.now()); err != nil && ctx.Err() == nil {
-		// The next heartbeat retries; a missed one at worst turns a few
-		// seconds of running into "no data".
-		r.log.Error("history: mark alive", "error", err)
+// markAlive records that vigil runs now, after the heartbeats the database
+// missed; what it does not take is kept for the next call.
+func (r *Recorder) markAlive(parent context.Context) {
+	ctx, cancel := context.WithTimeout(parent, flushTimeout)
+	defer cancel()
+	r.missedAlive = append(r.missedAlive, r.now())
+	if over := len(r.missedAlive) - maxMissedAlive; over > 0 {
+		r.missedAlive = r.missedAlive[over:] // the oldest: that time shows as "no data"
 	}
+	for i, t := range r.missedAlive {
+		if err := r.st.MarkAlive(ctx, r.name, t); err != nil {
+			r.missedAlive = r.missedAlive[i:]
+			if parent.Err() == nil {
+				r.log.Error("history: mark alive; kept and retried", "error", err, "kept", len(r.missedAlive))
+			}
+			return
+		}
+	}
+	r.missedAlive = r.missedAlive[:0]
 }
 
 func (r *Recorder) pruneNow(ctx context.Context) {

@@ -482,3 +482,47 @@ func TestRecorderRetries(t *testing.T) {
 		t.Errorf("stored %d hour samples, want all 150", hours)
 	}
 }
+
+func (f *flaky) MarkAlive(ctx context.Context, instance string, t time.Time) error {
+	if f.down() {
+		return errDown
+	}
+	return f.Store.MarkAlive(ctx, instance, t)
+}
+
+// TestAliveKeptThroughOutage: the heartbeats the database missed while it
+// was down are written once it is back, so the time vigil ran through the
+// outage counts as up, not as "no data".
+func TestAliveKeptThroughOutage(t *testing.T) {
+	ctx := context.Background()
+	st := &flaky{Store: storetest.Open(t, storetest.SQLite(t))}
+	clock := t0
+	r, err := New(ctx, Options{Store: st, Instance: "test", Now: func() time.Time { return clock }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RecordChanges(ctx, store.Change{Time: t0, Level: store.LevelNode, Service: "web", Node: "api",
+		From: status.Healthy, To: status.Healthy}); err != nil {
+		t.Fatal(err)
+	}
+	r.markAlive(ctx)
+	st.mu.Lock()
+	st.failing = true
+	st.mu.Unlock()
+	for range 6 { // three minutes of heartbeats lost, twice the alive gap
+		clock = clock.Add(DefaultAliveEvery)
+		r.markAlive(ctx)
+	}
+	st.mu.Lock()
+	st.failing = false
+	st.mu.Unlock()
+	clock = clock.Add(DefaultAliveEvery)
+	r.markAlive(ctx)
+	up, err := st.Uptime(ctx, "web", "api", t0, clock, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := clock.Sub(t0); up.Up != want || up.NoData != 0 {
+		t.Errorf("uptime through the outage = %+v, want up %v and no \"no data\"", up, want)
+	}
+}
