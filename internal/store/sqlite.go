@@ -3,7 +3,11 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 
@@ -33,6 +37,9 @@ func (s *Store) openSQLite(ctx context.Context, file string) error {
 		// The driver takes everything after '?' as its parameters.
 		return fmt.Errorf("sqlite: path %q contains '?': %w", file, ErrInvalid)
 	}
+	if err := writable(file); err != nil {
+		return fmt.Errorf("sqlite %s: the database cannot be written: %w", file, err)
+	}
 	w, err := openSQLiteDB(file + "?" + sqliteWriterParams)
 	if err != nil {
 		return err
@@ -55,6 +62,13 @@ func (s *Store) openSQLite(ctx context.Context, file string) error {
 	}); err != nil {
 		w.Close()
 		return fmt.Errorf("sqlite %s: %w", file, err)
+	}
+	// SQLite opens a file it may not write read-only without a word; a
+	// write now turns that into an error at start rather than at every
+	// write later.
+	if _, err := w.ExecContext(ctx, `CREATE TABLE write_check (x INTEGER); DROP TABLE write_check`); err != nil {
+		w.Close()
+		return fmt.Errorf("sqlite %s: the database cannot be written: %w", file, err)
 	}
 	r, err := openSQLiteDB(file + "?" + sqliteReaderParams)
 	if err != nil {
@@ -80,4 +94,17 @@ func openSQLiteDB(dsn string) (*sql.DB, error) {
 		return nil, fmt.Errorf("sqlite: %w", err)
 	}
 	return sql.OpenDB(c), nil
+}
+
+// writable checks that vigil may write the database file, if it exists, and
+// its directory, where SQLite creates its write-ahead log.
+func writable(file string) error {
+	dir := filepath.Dir(file)
+	if err := access(dir); err != nil {
+		return fmt.Errorf("its directory %s: %w", dir, err)
+	}
+	if _, err := os.Stat(file); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return access(file)
 }
