@@ -6,6 +6,7 @@ package pgtest
 import (
 	"context"
 	"crypto/rand"
+	"database/sql"
 	"fmt"
 	"net/url"
 	"os"
@@ -26,29 +27,9 @@ const DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 // VIGIL_TEST_POSTGRES overrides the server's URL.
 func FreshSchema(t testing.TB) string {
 	t.Helper()
-	base := os.Getenv("VIGIL_TEST_POSTGRES")
-	if base == "" {
-		base = DefaultPostgres
-	}
-	cfg, err := pgx.ParseConfig(base)
-	if err != nil {
-		t.Fatalf("VIGIL_TEST_POSTGRES: %v", err)
-	}
-	cfg.ConnectTimeout = 5 * time.Second
-	admin := stdlib.OpenDB(*cfg)
-	t.Cleanup(func() { admin.Close() })
+	base, admin := connect(t)
 	ctx := context.Background()
-	if err := admin.PingContext(ctx); err != nil {
-		if os.Getenv("VIGIL_SKIP_POSTGRES") == "1" {
-			t.Skipf("PostgreSQL at %s:%d unreachable (%v); skipped because VIGIL_SKIP_POSTGRES=1", cfg.Host, cfg.Port, err)
-		}
-		t.Fatalf("PostgreSQL at %s:%d unreachable: %v\n"+
-			"start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
-			"or set VIGIL_SKIP_POSTGRES=1 to skip the PostgreSQL tests", cfg.Host, cfg.Port, err)
-	}
-	b := make([]byte, 6)
-	rand.Read(b)
-	schema := fmt.Sprintf("vigil_test_%x", b)
+	schema := freshName()
 	if _, err := admin.ExecContext(ctx, "CREATE SCHEMA "+schema); err != nil {
 		t.Fatalf("create schema: %v", err)
 	}
@@ -65,4 +46,62 @@ func FreshSchema(t testing.TB) string {
 	q.Set("search_path", schema)
 	u.RawQuery = q.Encode()
 	return u.String()
+}
+
+// FreshDatabase creates a new, empty database on the test server and returns
+// its URL and a connection to the server's test database, from which a test
+// may act on it (ALTER DATABASE, pg_terminate_backend). The database is
+// dropped, with its connections, when the test ends.
+func FreshDatabase(t testing.TB) (dbURL, name string, admin *sql.DB) {
+	t.Helper()
+	base, admin := connect(t)
+	name = freshName()
+	if _, err := admin.ExecContext(context.Background(), "CREATE DATABASE "+name); err != nil {
+		t.Fatalf("create database: %v", err)
+	}
+	t.Cleanup(func() {
+		if _, err := admin.ExecContext(context.Background(), "DROP DATABASE "+name+" WITH (FORCE)"); err != nil {
+			t.Errorf("drop database %s: %v", name, err)
+		}
+	})
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatalf("VIGIL_TEST_POSTGRES must be a URL: %v", err)
+	}
+	u.Path = "/" + name
+	return u.String(), name, admin
+}
+
+// connect opens the test server, closed when the test ends, and returns its
+// URL. Without a server the test fails, unless VIGIL_SKIP_POSTGRES=1 asks
+// to skip it.
+func connect(t testing.TB) (string, *sql.DB) {
+	t.Helper()
+	base := os.Getenv("VIGIL_TEST_POSTGRES")
+	if base == "" {
+		base = DefaultPostgres
+	}
+	cfg, err := pgx.ParseConfig(base)
+	if err != nil {
+		t.Fatalf("VIGIL_TEST_POSTGRES: %v", err)
+	}
+	cfg.ConnectTimeout = 5 * time.Second
+	admin := stdlib.OpenDB(*cfg)
+	t.Cleanup(func() { admin.Close() })
+	if err := admin.PingContext(context.Background()); err != nil {
+		if os.Getenv("VIGIL_SKIP_POSTGRES") == "1" {
+			t.Skipf("PostgreSQL at %s:%d unreachable (%v); skipped because VIGIL_SKIP_POSTGRES=1", cfg.Host, cfg.Port, err)
+		}
+		t.Fatalf("PostgreSQL at %s:%d unreachable: %v\n"+
+			"start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
+			"or set VIGIL_SKIP_POSTGRES=1 to skip the PostgreSQL tests", cfg.Host, cfg.Port, err)
+	}
+	return base, admin
+}
+
+// freshName is a random name for a schema or a database.
+func freshName() string {
+	b := make([]byte, 6)
+	rand.Read(b)
+	return fmt.Sprintf("vigil_test_%x", b)
 }
