@@ -109,6 +109,8 @@ type Metrics struct {
 	ScriptParallelism          int     `toml:"script_parallelism"`             // 2
 	ScriptTimeout              Seconds `toml:"script_timeout"`                 // 60, capped to script_interval
 	LocalDelayDead             Seconds `toml:"local_delay_dead"`               // 40
+	FailureThreshold           int     `toml:"failure_threshold"`              // 1: consecutive dead (or sick) checks before a replica turns so
+	SuccessThreshold           int     `toml:"success_threshold"`              // 1: consecutive healthy checks before it turns healthy again
 }
 
 // Plugins is the [plugins] section.
@@ -140,6 +142,11 @@ type Notify struct {
 	// OutboxMaxAge is how long an undelivered notification is retried
 	// before it is given up with an error log (default 86400: one day).
 	OutboxMaxAge Seconds `toml:"outbox_max_age"`
+	// HeartbeatURL, when set, gets a GET every HeartbeatInterval seconds
+	// (default 60) while vigil runs and can deliver alerts: a dead man's
+	// switch elsewhere notices when the monitor itself is gone.
+	HeartbeatURL      string  `toml:"heartbeat_url"`
+	HeartbeatInterval Seconds `toml:"heartbeat_interval"`
 
 	Email    *Email    `toml:"email"`
 	Twilio   *Twilio   `toml:"twilio"`
@@ -354,6 +361,25 @@ type Node struct {
 	// NotifyChannels routes this node's alerts to these channels only
 	// ("slack", "email", …); nil: every channel; empty: none.
 	NotifyChannels []string `toml:"notify_channels"`
+
+	// The node's own check settings; nil (or false) takes [metrics]'s, or
+	// the default. See Node.Checks.
+	PollInterval          *Seconds `toml:"poll_interval"`
+	ScriptInterval        *Seconds `toml:"script_interval"`
+	PollRetry             *int     `toml:"poll_retry"`
+	PollRetryWait         *Millis  `toml:"poll_retry_wait"`
+	PollDelayDead         *Seconds `toml:"poll_delay_dead"`
+	PollDelaySick         *Seconds `toml:"poll_delay_sick"`
+	PollTLSExpirySickDays *int64   `toml:"poll_tls_expiry_sick_days"`
+	FailureThreshold      *int     `toml:"failure_threshold"`
+	SuccessThreshold      *int     `toml:"success_threshold"`
+	HTTPFollowRedirects   bool     `toml:"http_follow_redirects"`
+	ICMPCount             *int     `toml:"icmp_count"`
+	ICMPLossDeadAbove     *float64 `toml:"icmp_loss_dead_above"`
+	ICMPLossSickAbove     *float64 `toml:"icmp_loss_sick_above"`
+	// NotifyOn lists the events of this node its channels hear about:
+	// "dead", "recovered", "sick"; nil: NotifyOnDefault.
+	NotifyOn []string `toml:"notify_on"`
 
 	// Exchanges on tcp:// replicas and the answer wanted from dns:// ones.
 	TCPSend   string `toml:"tcp_send"`

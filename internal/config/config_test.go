@@ -207,6 +207,8 @@ func TestDefaults(t *testing.T) {
 		ScriptParallelism:          2,
 		ScriptTimeout:              60,
 		LocalDelayDead:             40,
+		FailureThreshold:           1,
+		SuccessThreshold:           1,
 	}
 	if cfg.Metrics != want {
 		t.Errorf("default Metrics = %+v, want %+v", cfg.Metrics, want)
@@ -298,8 +300,8 @@ func TestUnknownKeys(t *testing.T) {
 		`unknown-keys.cfg:19:1: metrics.max_num_poll_retry: unknown key, ignored`,
 		`unknown-keys.cfg:21:1: notify.discord: unknown table, ignored`,
 		`unknown-keys.cfg:21:1: notify: no notifier configured ([notify.email], [notify.slack], …): nothing will be sent`,
-		`unknown-keys.cfg:41:1: probe.service[0].node[1].poll_interval: unknown key, ignored (poll_interval belongs in [metrics])`,
-		`unknown-keys.cfg:42:1: probe.service[0].node[1].poll_delay_dead: unknown key, ignored (poll_delay_dead belongs in [metrics])`,
+		`unknown-keys.cfg:41:1: probe.service[0].node[1].poll_parallelism: unknown key, ignored (poll_parallelism belongs in [metrics])`,
+		`unknown-keys.cfg:42:1: probe.service[0].node[1].push_delay_dead: unknown key, ignored (push_delay_dead belongs in [metrics])`,
 		`unknown-keys.cfg:43:1: probe.service[0].node[1].replica: unknown key, ignored (did you mean replicas?)`,
 	}
 	checkWarnings(t, warns, want)
@@ -347,7 +349,7 @@ func TestWarnings(t *testing.T) {
 // TestWarningsWithErrors checks that warnings come back along with errors,
 // so that check-config can print both.
 func TestWarningsWithErrors(t *testing.T) {
-	text := strings.Replace(readTestdata(t, "minimal.cfg"), `mode = "poll"`, "mode = \"poll\"\npoll_interval = 10\nhttp_method = \"OPTIONS\"", 1)
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `mode = "poll"`, "mode = \"poll\"\npoll_parallelism = 10\nhttp_method = \"OPTIONS\"", 1)
 	cfg, warns, err := Parse("test.cfg", []byte(text), noEnv)
 	if cfg != nil || err == nil {
 		t.Fatalf("Parse = %v, %v; want an error", cfg, err)
@@ -356,7 +358,7 @@ func TestWarningsWithErrors(t *testing.T) {
 		t.Errorf("error = %s, want %s", err, want)
 	}
 	checkWarnings(t, warns, []string{
-		`test.cfg:25:1: probe.service[0].node[0].poll_interval: unknown key, ignored (poll_interval belongs in [metrics])`,
+		`test.cfg:25:1: probe.service[0].node[0].poll_parallelism: unknown key, ignored (poll_parallelism belongs in [metrics])`,
 	})
 }
 

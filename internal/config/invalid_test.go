@@ -52,6 +52,14 @@ func TestInvalidConfigs(t *testing.T) {
 		)},
 		{"missing-section.cfg", `missing-section.cfg: branding: missing required section [branding]`},
 		{"missing-token.cfg", `missing-token.cfg:1:1: server.reporter_token: missing required key`},
+		{"node-checks.cfg", lines(
+			`node-checks.cfg:27:1: probe.service[0].node[0].poll_delay_dead: the timeout (poll_delay_dead, 10s) is longer than the interval (poll_interval, 5s) of this node: a check would still run when the next is due`,
+			`node-checks.cfg:28:1: probe.service[0].node[0].failure_threshold: must be at least 1 (consecutive checks), got 0`,
+			`node-checks.cfg:29:1: probe.service[0].node[0].icmp_count: must be between 1 and 100 (echoes per check), got 101`,
+			`node-checks.cfg:30:1: probe.service[0].node[0].icmp_loss_dead_above: must be a fraction between 0 and 1, got 1.5`,
+			`node-checks.cfg:31:22: probe.service[0].node[0].notify_on[1]: unknown event "down" (want "dead", "recovered" or "sick")`,
+		)},
+		{"metrics-threshold.cfg", `metrics-threshold.cfg:16:1: metrics.success_threshold: must be at least 1 (consecutive checks), got 0`},
 		{"negative-duration.cfg", `negative-duration.cfg:28:1: metrics.poll_interval: must not be negative, got -1`},
 		{"notifier-missing-keys.cfg", lines(
 			`notifier-missing-keys.cfg:27:1: notify.zulip.bot_api_key: missing required key`,

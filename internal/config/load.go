@@ -39,6 +39,8 @@ func Default() *Config {
 			ScriptParallelism:          2,
 			ScriptTimeout:              60,
 			LocalDelayDead:             40,
+			FailureThreshold:           1,
+			SuccessThreshold:           1,
 		},
 		Storage: Storage{
 			Driver:                 "sqlite",

@@ -287,6 +287,7 @@ func (c *checker) validateMetrics(m *Metrics) {
 	} {
 		c.nonNegative(k+f.key, f.v)
 	}
+	c.validateThresholds(m)
 	if m.PollDelayDead < 1 {
 		c.errorf(k+"poll_delay_dead", "must be at least 1 (it is the timeout of poll probes, in seconds), got %d", m.PollDelayDead)
 	}
@@ -356,6 +357,17 @@ func (c *checker) validateNotify(n *Notify) {
 	}
 	if n.OutboxMaxAge == 0 && !c.has(k+"outbox_max_age") {
 		n.OutboxMaxAge = 86400
+	}
+	if n.HeartbeatURL != "" {
+		c.url(k+"heartbeat_url", n.HeartbeatURL)
+	} else if c.has(k + "heartbeat_interval") {
+		c.warnf(k+"heartbeat_interval", "ignored without heartbeat_url")
+	}
+	if n.HeartbeatInterval == 0 && !c.has(k+"heartbeat_interval") {
+		n.HeartbeatInterval = 60
+	}
+	if n.HeartbeatInterval < 1 {
+		c.errorf(k+"heartbeat_interval", "must be at least 1 (seconds), got %d", n.HeartbeatInterval)
 	}
 	if n.OutboxMaxAge < 1 {
 		c.errorf(k+"outbox_max_age", "must be at least 1 (seconds), got %d", n.OutboxMaxAge)
@@ -535,6 +547,7 @@ func (c *checker) validateNode(cfg *Config, key string, n *Node) {
 	c.validateStatusRange(key, n, cfg.Metrics)
 	c.validateExchanges(key, n, modeOK)
 	c.validateRoute(key, n, cfg.Notify)
+	c.validateChecks(key, n, cfg.Metrics, modeOK)
 
 	if n.LinkURL != "" {
 		c.url(key+".link_url", n.LinkURL)
