@@ -25,7 +25,7 @@ func notifyTest(ctx context.Context, cfg *config.Config, names []string, stdout,
 		fmt.Fprintf(stderr, "vigil: %s has no [notify] section: no channel to test\n", cfg.File)
 		return errReported
 	}
-	channels, err := notify.Build(cfg.Notify, notify.Options{Version: version})
+	channels, err := notify.Build(cfg.Notify.Channels, notify.Options{Version: version})
 	failed := false
 	if err != nil {
 		// Errors name the channel and never hold a URL or secret.

@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigil-go/vigil/internal/notify"
 )
 
 // noEnv is a lookupEnv with no variable set.
@@ -84,15 +86,15 @@ func TestFullConfig(t *testing.T) {
 		{"Notify.ReminderBackoffFunction", cfg.Notify.ReminderBackoffFunction, "linear"},
 		{"Notify.ReminderBackoffLimit", cfg.Notify.ReminderBackoffLimit, 5},
 		{"Notify.ReminderEscalate", cfg.Notify.ReminderEscalate, true},
-		{"Email.SMTPPort", cfg.Notify.Email.SMTPPort, 465},
-		{"Email.SMTPEncrypt", *cfg.Notify.Email.SMTPEncrypt, false},
-		{"Twilio.To", cfg.Notify.Twilio.To, []string{"+336xxxxxxx", "+337xxxxxxx"}},
-		{"Twilio.APIURL", cfg.Notify.Twilio.APIURL, "https://twilio.example.com/"},
-		{"Slack.MentionChannel", cfg.Notify.Slack.MentionChannel, true},
-		{"Telegram.MessageThreadID", *cfg.Notify.Telegram.MessageThreadID, int64(42)},
-		{"Pushover.UserKeys", cfg.Notify.Pushover.UserKeys, []string{"xxxx", "yyyy"}},
-		{"Matrix.RoomID", cfg.Notify.Matrix.RoomID, "!abc123:matrix.org"},
-		{"Webhook.HookURL", cfg.Notify.Webhook.HookURL, "https://example.com/webhook/vigil"},
+		{"Email.SMTPPort", sectionOf[notify.Email](t, cfg).SMTPPort, 465},
+		{"Email.SMTPEncrypt", *sectionOf[notify.Email](t, cfg).SMTPEncrypt, false},
+		{"Twilio.To", sectionOf[notify.Twilio](t, cfg).To, []string{"+336xxxxxxx", "+337xxxxxxx"}},
+		{"Twilio.APIURL", sectionOf[notify.Twilio](t, cfg).APIURL, "https://twilio.example.com/"},
+		{"Slack.MentionChannel", sectionOf[notify.Slack](t, cfg).MentionChannel, true},
+		{"Telegram.MessageThreadID", *sectionOf[notify.Telegram](t, cfg).MessageThreadID, int64(42)},
+		{"Pushover.UserKeys", sectionOf[notify.Pushover](t, cfg).UserKeys, []string{"xxxx", "yyyy"}},
+		{"Matrix.RoomID", sectionOf[notify.Matrix](t, cfg).RoomID, "!abc123:matrix.org"},
+		{"Webhook.HookURL", sectionOf[notify.Webhook](t, cfg).HookURL, "https://example.com/webhook/vigil"},
 		{"services", len(cfg.Probe.Services), 2},
 	}
 	for _, c := range checks {
@@ -247,8 +249,8 @@ user_keys = ["u"]
 `, noEnv)
 	nf := cfg.Notify
 	got := []any{nf.ReminderBackoffFunction, nf.ReminderBackoffLimit, nf.ReminderInterval == nil, nf.SendsStartup(),
-		nf.Email.SMTPHost, nf.Email.SMTPPort, *nf.Email.SMTPEncrypt,
-		nf.Twilio.APIURL, nf.Telegram.APIURL, nf.Telegram.MessageThreadID == nil, nf.Pushover.APIURL}
+		sectionOf[notify.Email](t, cfg).SMTPHost, sectionOf[notify.Email](t, cfg).SMTPPort, *sectionOf[notify.Email](t, cfg).SMTPEncrypt,
+		sectionOf[notify.Twilio](t, cfg).APIURL, sectionOf[notify.Telegram](t, cfg).APIURL, sectionOf[notify.Telegram](t, cfg).MessageThreadID == nil, sectionOf[notify.Pushover](t, cfg).APIURL}
 	wantNotify := []any{"none", 3, true, true,
 		"localhost", 587, true,
 		"https://api.twilio.com/", "https://api.telegram.org/", true, "https://api.pushover.net/"}
@@ -280,7 +282,7 @@ smtp_encrypt = false
 hook_url = "https://hooks.slack.com/services/xxxx"
 `, noEnv)
 	got := []any{cfg.Metrics.PollRetry, cfg.Metrics.PollRetryWait, cfg.Metrics.PushSystemCPUSickAbove,
-		cfg.Metrics.ScriptTimeout, cfg.Notify.ReminderBackoffLimit, cfg.Notify.Email.SMTPPort, *cfg.Notify.Email.SMTPEncrypt}
+		cfg.Metrics.ScriptTimeout, cfg.Notify.ReminderBackoffLimit, sectionOf[notify.Email](t, cfg).SMTPPort, *sectionOf[notify.Email](t, cfg).SMTPEncrypt}
 	// The default script_timeout of 60 follows the shorter interval silently.
 	want := []any{0, Millis(0), 0.0, Seconds(30), 0, 25, false}
 	if !reflect.DeepEqual(got, want) {
@@ -740,4 +742,16 @@ func TestTimeZone(t *testing.T) {
 			t.Errorf("time_zone %q: location %v, want %s", tt.zone, cfg.Branding.Location, tt.want)
 		}
 	}
+}
+
+// sectionOf returns the configured channel section of type *T.
+func sectionOf[T any](t *testing.T, cfg *Config) *T {
+	t.Helper()
+	for _, s := range cfg.Notify.Channels {
+		if v, ok := any(s).(*T); ok {
+			return v
+		}
+	}
+	t.Fatalf("no %T section configured", new(T))
+	return nil
 }
