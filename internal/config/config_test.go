@@ -298,7 +298,7 @@ func TestUnknownKeys(t *testing.T) {
 	want := []string{
 		`unknown-keys.cfg:6:1: server.listen: unknown key, ignored`,
 		`unknown-keys.cfg:19:1: metrics.max_num_poll_retry: unknown key, ignored`,
-		`unknown-keys.cfg:21:1: notify.discord: unknown table, ignored`,
+		`unknown-keys.cfg:21:1: notify.mattermost: unknown table, ignored`,
 		`unknown-keys.cfg:21:1: notify: no notifier configured ([notify.email], [notify.slack], …): nothing will be sent`,
 		`unknown-keys.cfg:41:1: probe.service[0].node[1].poll_interval: unknown key, ignored (poll_interval belongs in [metrics])`,
 		`unknown-keys.cfg:42:1: probe.service[0].node[1].poll_delay_dead: unknown key, ignored (poll_delay_dead belongs in [metrics])`,
@@ -714,8 +714,8 @@ func TestNotifyChannels(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWarnings(t, warns, []string{`test.cfg:25:1: probe.service[0].node[0].notify_channels: empty: this node's alerts go to no channel`})
-	_, _, err = Parse("test.cfg", []byte(route(`["discord"]`)), noEnv)
-	if want := `test.cfg:25:20: probe.service[0].node[0].notify_channels[0]: unknown channel "discord" (want email, twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex, webhook)`; err == nil || err.Error() != want {
+	_, _, err = Parse("test.cfg", []byte(route(`["mattermost"]`)), noEnv)
+	if want := `test.cfg:25:20: probe.service[0].node[0].notify_channels[0]: unknown channel "mattermost" (want email, twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex, webhook, pagerduty, opsgenie, discord, teams, ntfy)`; err == nil || err.Error() != want {
 		t.Errorf("unknown channel: error %v, want %s", err, want)
 	}
 }

@@ -38,14 +38,21 @@ var (
 			"db:main:icmp://10.0.0.3",
 			"web:core:http://edge-4.pool.net.crisp.chat/health?x=1&y=2",
 		},
+		Reasons: map[string]string{
+			"web:core:tcp://edge-3.pool.net.crisp.chat:80":              "connect: connection refused",
+			"web:core:http://edge-4.pool.net.crisp.chat/health?x=1&y=2": "HTTP status 503",
+		},
 		PageTitle: "Crisp Status", PageURL: "https://status.crisp.chat/",
+		Outage: "1764320308000",
 	}
 	msgReminder = Message{
 		Kind: Reminder, Status: status.Dead, Time: "09:08:28 UTC+00:00",
 		Dead:      []string{"web:core:tcp://edge-3.pool.net.crisp.chat:80"},
+		Reasons:   map[string]string{"web:core:tcp://edge-3.pool.net.crisp.chat:80": "connect: connection refused"},
 		Recovered: []string{"db:main:icmp://10.0.0.3"},
 		PageTitle: "Crisp Status", PageURL: "https://status.crisp.chat/",
 		Escalated: true,
+		Outage:    "1764320308000",
 	}
 	msgRecovered = Message{
 		Kind: Changed, Status: status.Sick, Time: "09:10:00 UTC+00:00",
@@ -54,6 +61,7 @@ var (
 			"web:core:http://edge-4.pool.net.crisp.chat/health?x=1&y=2",
 		},
 		PageTitle: "Crisp Status", PageURL: "https://status.crisp.chat/",
+		Outage: "1764320308000",
 	}
 )
 
@@ -98,6 +106,17 @@ func (r *recorder) next(t *testing.T) string {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no request reached the server")
 		return ""
+	}
+}
+
+// sent returns the request a Notify that has returned sent, or a line
+// saying it sent none: the server records a request before it answers.
+func (r *recorder) sent() string {
+	select {
+	case s := <-r.reqs:
+		return s
+	default:
+		return "(no request)\n"
 	}
 }
 
@@ -206,7 +225,13 @@ func httpConfigs(base string) map[string]Section {
 		"webex": &Webex{
 			EndpointURL: base + "/v1/messages", Token: "webex-secret-token", RoomID: "Y2lzY29zcGFyazovL3VzL1JPT00v",
 		},
-		"webhook": &Webhook{HookURL: base + "/hook/webhookSecretPath?key=webhook-secret-key"},
+		"webhook":    &Webhook{HookURL: base + "/hook/webhookSecretPath?key=webhook-secret-key"},
+		"pagerduty":  &PagerDuty{RoutingKey: "pagerduty-secret-routing-key", APIURL: base + "/v2/enqueue"},
+		"opsgenie":   &Opsgenie{APIKey: "opsgenie-secret-key", APIURL: base, Priority: "P2"},
+		"discord":    &Discord{Hook{HookURL: base + "/api/webhooks/123/discordSecretPath"}},
+		"teams":      &Teams{Hook{HookURL: base + "/workflows/teamsSecretPath/triggers/manual/paths/invoke?sig=teams-secret-sig"}},
+		"ntfy":       &Ntfy{TopicURL: base + "/vigil-alerts", Token: "tk_ntfysecrettoken", Priority: "urgent", Tags: []string{"prod"}},
+		"ntfy-basic": &Ntfy{TopicURL: base + "/vigil-alerts", Username: "vigil", Password: "ntfy-secret-password", Priority: "high"},
 	}
 }
 
@@ -215,6 +240,8 @@ var httpSecrets = []string{
 	"twilio-secret-token", "slackSecretPath", "zulip-secret-key", "telegram-secret-token",
 	"pushover-secret-token", "gotify-secret-token", "matrix-secret-token", "webex-secret-token",
 	"webhookSecretPath", "webhook-secret-key",
+	"pagerduty-secret-routing-key", "opsgenie-secret-key", "discordSecretPath", "teamsSecretPath", "teams-secret-sig",
+	"tk_ntfysecrettoken", "ntfy-secret-password",
 	// Basic credentials, as they travel.
 	"QUMwMDAwYWNjb3VudDp0d2lsaW8tc2VjcmV0LXRva2Vu", "dmlnaWwtYm90QGV4YW1wbGUuenVsaXBjaGF0LmNvbTp6dWxpcC1zZWNyZXQta2V5",
 }
@@ -260,7 +287,7 @@ func TestHTTPChannelsGolden(t *testing.T) {
 					if len(ch.Targets) > 1 {
 						file += fmt.Sprintf("-target%d", i)
 					}
-					golden(t, file, rec.next(t))
+					golden(t, file, rec.sent())
 				}
 			})
 		}

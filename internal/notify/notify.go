@@ -44,6 +44,9 @@ type Message struct {
 	Time string `json:"time"`
 	// Dead lists every dead replica as "service:node:replica", in page order.
 	Dead []string `json:"dead"`
+	// Reasons says why each dead replica is dead, by replica id, where a
+	// probe said why (a timeout, a status code).
+	Reasons map[string]string `json:"reasons,omitempty"`
 	// Recovered lists the replicas that came back since the previous
 	// notification. Channels show it only where it adds to, rather than
 	// changes, what Vigil sends: an extra line, field or attachment.
@@ -53,6 +56,10 @@ type Message struct {
 	// Escalated asks the target for a raised priority (Pushover priority=1,
 	// Gotify priority=10). It is set per target, and only on reminders.
 	Escalated bool `json:"escalated,omitempty"`
+	// Outage identifies the outage a change or reminder is about, the same
+	// from its announcement to its recovery and across restarts; "" for
+	// the startup notification. Incident tools key on it (OutageKey).
+	Outage string `json:"outage,omitempty"`
 }
 
 // FormatTime formats t the way every Vigil notification shows time:

@@ -22,6 +22,11 @@ var registry = []Def{
 	def[Matrix]("matrix"),
 	def[Webex]("webex"),
 	def[Webhook]("webhook"),
+	quiet(def[PagerDuty]("pagerduty")),
+	quiet(def[Opsgenie]("opsgenie")),
+	def[Discord]("discord"),
+	def[Teams]("teams"),
+	def[Ntfy]("ntfy"),
 }
 
 // Section is one [notify.<name>] table as decoded from the config: a
@@ -82,6 +87,12 @@ func def[T any, PT interface {
 	return Def{Name: name, Type: reflect.TypeFor[T]()}
 }
 
+// quiet marks d as taking no startup notification.
+func quiet(d Def) Def {
+	d.quietStartup = true
+	return d
+}
+
 // New returns a new, empty section of the channel.
 func (d Def) New() Section { return reflect.New(d.Type).Interface().(Section) }
 
@@ -123,4 +134,22 @@ func requiredURL(c Checker, key, val string) {
 	if c.Required(key, val) {
 		c.URL(key, val)
 	}
+}
+
+// Hook is a channel whose only key, besides reminders_only, is a webhook
+// URL that is itself the credential (Discord, Teams).
+type Hook struct {
+	HookURL string `toml:"hook_url"`
+	Common
+}
+
+// Check checks the URL.
+func (h *Hook) Check(c Checker) { requiredURL(c, "hook_url", h.HookURL) }
+
+// single builds the one target of a hook channel, checking its URL first.
+func (h *Hook) single(o Options, build func(poster) Notifier) ([]Target, []string, error) {
+	if _, err := joinURL(h.HookURL); err != nil {
+		return nil, nil, err
+	}
+	return single(build(o.poster()), nil)
 }
