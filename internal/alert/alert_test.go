@@ -484,3 +484,21 @@ func TestOutageIdentity(t *testing.T) {
 		t.Errorf("reminder of an outage saved without identity = %+v, want %q", alerts, want)
 	}
 }
+
+// TestQuietStartup checks that an incident tool gets no startup delivery
+// but every change and reminder.
+func TestQuietStartup(t *testing.T) {
+	chs := []notify.Channel{
+		{Name: "pagerduty", QuietStartup: true, Targets: []notify.Target{{}}},
+		{Name: "slack", Targets: []notify.Target{{}}},
+	}
+	start, _ := Policy{StartupNotification: true}.Startup(t0)
+	if d := start.Deliveries(chs, Page{}); len(d) != 1 || d[0].Channel != "slack" {
+		t.Errorf("startup deliveries = %+v, want slack only", d)
+	}
+	for _, k := range []notify.Kind{notify.Changed, notify.Reminder} {
+		if d := (Alert{Kind: k, Status: status.Dead}).Deliveries(chs, Page{}); len(d) != 2 {
+			t.Errorf("%s deliveries = %+v, want both channels", k, d)
+		}
+	}
+}

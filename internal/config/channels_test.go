@@ -84,3 +84,25 @@ func TestUnknownChannelKeyHint(t *testing.T) {
 		t.Errorf("warnings = %v, want one suggesting hook_url", warns)
 	}
 }
+
+// TestOnCallChannelChecks checks the validation of the new channels' keys,
+// each reported at its key.
+func TestOnCallChannelChecks(t *testing.T) {
+	for _, tc := range []struct{ section, want string }{
+		{"[notify.teams]\nhook_url = \"https://contoso.webhook.office.com/webhookb2/x\"", "notify.teams.hook_url: Office 365 connector URLs are retired"},
+		{"[notify.ntfy]\ntopic_url = \"https://ntfy.sh/x\"\ntoken = \"tk_1\"\nusername = \"u\"\npassword = \"p\"", "notify.ntfy.token: set either token or username and password, not both"},
+		{"[notify.ntfy]\ntopic_url = \"https://ntfy.sh/x\"\npriority = \"loud\"", `notify.ntfy.priority: unknown priority "loud"`},
+		{"[notify.opsgenie]\napi_key = \"k\"\npriority = \"P6\"", `notify.opsgenie.priority: unknown priority "P6" (want P1, P2, P3, P4 or P5)`},
+		{"[notify.pagerduty]\napi_url = \"https://events.pagerduty.com/v2/enqueue\"", "notify.pagerduty.routing_key: missing required key"},
+	} {
+		_, _, err := Parse("test.cfg", []byte(readTestdata(t, "minimal.cfg")+"\n[notify]\n"+tc.section+"\n"), noEnv)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error = %v, want %q", tc.section, err, tc.want)
+		}
+	}
+	cfg := mustParse(t, readTestdata(t, "minimal.cfg")+"\n[notify]\n[notify.opsgenie]\napi_key = \"k\"\n[notify.ntfy]\ntopic_url = \"https://ntfy.sh/x\"\n", noEnv)
+	og, nt := cfg.Notify.Channels[0].(*notify.Opsgenie), cfg.Notify.Channels[1].(*notify.Ntfy)
+	if og.APIURL != "https://api.opsgenie.com" || og.Priority != "P3" || nt.Priority != "urgent" {
+		t.Errorf("defaults = %q %q %q, want the US API, P3 and urgent", og.APIURL, og.Priority, nt.Priority)
+	}
+}

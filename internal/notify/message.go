@@ -445,3 +445,14 @@ func truncateRunes(s string, max int) string {
 	r := []rune(s)
 	return string(r[:max-1]) + "…"
 }
+
+// byStatus picks the word a channel uses for a status.
+func byStatus(h status.Health, dead, sick, healthy string) string {
+	switch h {
+	case status.Dead:
+		return dead
+	case status.Sick:
+		return sick
+	}
+	return healthy
+}

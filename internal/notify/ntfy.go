@@ -5,8 +5,6 @@ import (
 	"net/http"
 	"slices"
 	"strings"
-
-	"github.com/vigil-go/vigil/internal/status"
 )
 
 // Ntfy is [notify.ntfy]: a message published to an ntfy topic, on ntfy.sh
@@ -32,9 +30,7 @@ var ntfyPriorities = []string{"min", "low", "default", "high", "urgent", "max", 
 // Check fills the default priority and checks the URL, the credentials and
 // the priority.
 func (n *Ntfy) Check(c Checker) {
-	if !c.Has("priority") {
-		n.Priority = "urgent"
-	}
+	defaultTo(c, "priority", &n.Priority, "urgent")
 	requiredURL(c, "topic_url", n.TopicURL)
 	switch {
 	case n.Token != "" && (n.Username != "" || n.Password != ""):
@@ -91,24 +87,9 @@ type ntfy struct {
 func (n *ntfy) Notify(ctx context.Context, m Message) error {
 	h := n.auth.Clone()
 	h.Set("Title", m.PageTitle)
-	priority := "default"
-	if m.Status == status.Dead {
-		priority = n.priority
-	}
-	h.Set("Priority", priority)
-	h.Set("Tags", strings.Join(append([]string{ntfyTag(m.Status)}, n.tags...), ","))
+	h.Set("Priority", byStatus(m.Status, n.priority, "default", "default"))
+	h.Set("Tags", strings.Join(append([]string{byStatus(m.Status, "rotating_light", "warning", "white_check_mark")}, n.tags...), ","))
 	h.Set("Click", m.PageURL)
 	return n.p.post(ctx, request{url: n.url, contentType: "text/plain; charset=utf-8", header: h,
 		body: []byte(plainText(m)), secrets: append(n.secrets, urlSecrets(n.url)...)})
-}
-
-// ntfyTag is the tag ntfy shows as an emoji before the title.
-func ntfyTag(h status.Health) string {
-	switch h {
-	case status.Dead:
-		return "rotating_light"
-	case status.Sick:
-		return "warning"
-	}
-	return "white_check_mark"
 }

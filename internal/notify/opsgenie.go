@@ -19,12 +19,8 @@ type Opsgenie struct {
 
 // Check fills the defaults and checks the key and the priority.
 func (g *Opsgenie) Check(c Checker) {
-	if !c.Has("api_url") {
-		g.APIURL = "https://api.opsgenie.com"
-	}
-	if !c.Has("priority") {
-		g.Priority = "P3"
-	}
+	defaultTo(c, "api_url", &g.APIURL, "https://api.opsgenie.com")
+	defaultTo(c, "priority", &g.Priority, "P3")
 	c.Required("api_key", g.APIKey)
 	c.URL("api_url", g.APIURL)
 	if opsgeniePriority(g.Priority) == 0 {

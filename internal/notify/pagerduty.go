@@ -3,8 +3,6 @@ package notify
 import (
 	"context"
 	"net/http"
-
-	"github.com/vigil-go/vigil/internal/status"
 )
 
 // PagerDuty is [notify.pagerduty]: events to an Events API v2 integration.
@@ -16,9 +14,7 @@ type PagerDuty struct {
 
 // Check fills the default endpoint and checks the routing key.
 func (p *PagerDuty) Check(c Checker) {
-	if !c.Has("api_url") {
-		p.APIURL = "https://events.pagerduty.com/v2/enqueue"
-	}
+	defaultTo(c, "api_url", &p.APIURL, "https://events.pagerduty.com/v2/enqueue")
 	c.Required("routing_key", p.RoutingKey)
 	c.URL("api_url", p.APIURL)
 }
@@ -76,24 +72,13 @@ func (pd *pagerduty) Notify(ctx context.Context, m Message) error {
 		ev.Payload = &pagerdutyPayload{
 			Summary:       truncateBytes(incidentSummary(m), pagerdutySummaryMax, pagerdutySummaryMax-len(smsCut), smsCut),
 			Source:        m.PageURL,
-			Severity:      pagerdutySeverity(m.Status),
+			Severity:      byStatus(m.Status, "critical", "warning", "info"),
 			CustomDetails: incidentDetails(m),
 		}
 		ev.Client, ev.ClientURL = m.PageTitle, m.PageURL
 		ev.Links = []pagerdutyLink{{Href: m.PageURL, Text: m.PageTitle}}
 	}
 	return postJSON(ctx, pd.p, pd.url, nil, ev, pd.key)
-}
-
-// pagerdutySeverity maps a status to an event severity.
-func pagerdutySeverity(h status.Health) string {
-	switch h {
-	case status.Dead:
-		return "critical"
-	case status.Sick:
-		return "warning"
-	}
-	return "info"
 }
 
 // postJSON posts v as JSON with the extra header h; secrets never appear in

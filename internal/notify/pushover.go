@@ -14,24 +14,14 @@ type Pushover struct {
 
 // Check fills the default api_url and checks the required keys.
 func (p *Pushover) Check(c Checker) {
-	if !c.Has("api_url") {
-		p.APIURL = "https://api.pushover.net/"
-	}
+	defaultTo(c, "api_url", &p.APIURL, "https://api.pushover.net/")
 	c.Required("app_token", p.AppToken)
 	c.RequiredList("user_keys", p.UserKeys)
 	c.URL("api_url", p.APIURL)
 }
 
 func (p *Pushover) targets(o Options) ([]Target, []string, error) {
-	var targets []Target
-	for _, user := range p.UserKeys {
-		n, err := newPushover(p, user, o)
-		if err != nil {
-			return nil, nil, err
-		}
-		targets = append(targets, Target{Key: user, Notifier: n})
-	}
-	return targets, nil, nil
+	return perKey(p.UserKeys, func(user string) (Notifier, error) { return newPushover(p, user, o) })
 }
 
 // pushover sends a push notification to one Pushover user.

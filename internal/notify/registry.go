@@ -153,3 +153,24 @@ func (h *Hook) single(o Options, build func(poster) Notifier) ([]Target, []strin
 	}
 	return single(build(o.poster()), nil)
 }
+
+// defaultTo sets *field to def when key is not written in the file.
+func defaultTo(c Checker, key string, field *string, def string) {
+	if !c.Has(key) {
+		*field = def
+	}
+}
+
+// perKey builds one target per key (a phone number, a user key), so that a
+// retry never re-sends to a recipient that already got the message.
+func perKey(keys []string, build func(key string) (Notifier, error)) ([]Target, []string, error) {
+	var targets []Target
+	for _, k := range keys {
+		n, err := build(k)
+		if err != nil {
+			return nil, nil, err
+		}
+		targets = append(targets, Target{Key: k, Notifier: n})
+	}
+	return targets, nil, nil
+}

@@ -4,8 +4,6 @@ import (
 	"context"
 	"net/url"
 	"strings"
-
-	"github.com/vigil-go/vigil/internal/status"
 )
 
 // Teams is [notify.teams]: an Adaptive Card through a Workflows (Power
@@ -85,7 +83,7 @@ type teamsAction struct {
 // replicas with their reasons, facts (Status, Time, Recovered) and a
 // button to the page.
 func (t *teams) Notify(ctx context.Context, m Message) error {
-	body := []teamsBlock{{Type: "TextBlock", Text: m.PageTitle + ": " + headline(m), Weight: "Bolder", Size: "Medium", Color: teamsColor(m.Status), Wrap: true}}
+	body := []teamsBlock{{Type: "TextBlock", Text: m.PageTitle + ": " + headline(m), Weight: "Bolder", Size: "Medium", Color: byStatus(m.Status, "Attention", "Warning", "Good"), Wrap: true}}
 	if len(m.Dead) > 0 {
 		body = append(body, teamsBlock{Type: "TextBlock", Text: deadLines(m), Wrap: true})
 	}
@@ -104,15 +102,4 @@ func (t *teams) Notify(ctx context.Context, m Message) error {
 			Actions: []teamsAction{{Type: "Action.OpenUrl", Title: "Status page", URL: m.PageURL}},
 		},
 	}}})
-}
-
-// teamsColor is the Adaptive Card text colour of a status.
-func teamsColor(h status.Health) string {
-	switch h {
-	case status.Dead:
-		return "Attention"
-	case status.Sick:
-		return "Warning"
-	}
-	return "Good"
 }

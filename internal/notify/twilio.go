@@ -17,9 +17,7 @@ type Twilio struct {
 
 // Check fills the default api_url and checks the required keys.
 func (t *Twilio) Check(c Checker) {
-	if !c.Has("api_url") {
-		t.APIURL = "https://api.twilio.com/"
-	}
+	defaultTo(c, "api_url", &t.APIURL, "https://api.twilio.com/")
 	c.RequiredList("to", t.To)
 	c.Required("service_sid", t.ServiceSID)
 	c.Required("account_sid", t.AccountSID)
@@ -28,15 +26,7 @@ func (t *Twilio) Check(c Checker) {
 }
 
 func (t *Twilio) targets(o Options) ([]Target, []string, error) {
-	var targets []Target
-	for _, to := range t.To {
-		n, err := newTwilio(t, to, o)
-		if err != nil {
-			return nil, nil, err
-		}
-		targets = append(targets, Target{Key: to, Notifier: n})
-	}
-	return targets, nil, nil
+	return perKey(t.To, func(to string) (Notifier, error) { return newTwilio(t, to, o) })
 }
 
 // twilio sends an SMS to one number through Twilio's Messages API.
