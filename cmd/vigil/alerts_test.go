@@ -181,3 +181,31 @@ hook_url = "http://%s/hook"
 		t.Errorf("the restarted vigil queued %d alerts, want none:\n%s", n, second.output())
 	}
 }
+
+// TestNotifyTestReachesIncidentTools checks that notify-test reaches
+// PagerDuty and Opsgenie, which take no startup message, with the recovery
+// of a test outage: a resolve and a close, which open nothing.
+func TestNotifyTestReachesIncidentTools(t *testing.T) {
+	srv := &hookServer{code: 202}
+	s := httptest.NewServer(srv)
+	defer s.Close()
+	cfg := baseConfig(t, []string{"tcp://" + closedPort(t)}, fmt.Sprintf(`[notify]
+[notify.pagerduty]
+routing_key = "pd-secret-routing-key"
+api_url = "%[1]s/v2/enqueue"
+[notify.opsgenie]
+api_key = "og-secret-api-key"
+api_url = "%[1]s"
+[notify.ntfy]
+topic_url = "%[1]s/alerts"
+`, s.URL))
+	out, stderr, code := vigil(t, "notify-test", "-c", cfg)
+	if want := "pagerduty: delivered\nopsgenie: delivered\nntfy: delivered\n"; code != 0 || out != want {
+		t.Errorf("notify-test = %q, exit %d (stderr %q); want %q, exit 0", out, code, stderr, want)
+	}
+	got := srv.got()
+	if len(got) != 3 || !strings.Contains(got[0], `"event_action":"resolve"`) || !strings.Contains(got[1], `"note":`) ||
+		!strings.Contains(got[2], "Status started up, as: healthy.") {
+		t.Errorf("requests = %q, want a PagerDuty resolve, an Opsgenie close and the ntfy startup message", got)
+	}
+}

@@ -25,7 +25,7 @@ func notifyTest(ctx context.Context, cfg *config.Config, names []string, stdout,
 		fmt.Fprintf(stderr, "vigil: %s has no [notify] section: no channel to test\n", cfg.File)
 		return errReported
 	}
-	channels, err := notify.Build(cfg.Notify, notify.Options{Version: version})
+	channels, err := notify.Build(cfg.Notify.Channels, notify.Options{Version: version})
 	failed := false
 	if err != nil {
 		// Errors name the channel and never hold a URL or secret.
@@ -54,11 +54,20 @@ func notifyTest(ctx context.Context, cfg *config.Config, names []string, stdout,
 		PageTitle: cfg.Branding.PageTitle,
 		PageURL:   cfg.Branding.PageURL,
 	}
+	// Incident tools take no startup message: they get the recovery of a
+	// test outage instead, which reaches them and checks the key but
+	// opens nothing.
+	quiet := m
+	quiet.Kind, quiet.Outage = notify.Changed, "notify-test"
 	for _, ch := range selected {
+		msg := m
+		if ch.QuietStartup {
+			msg = quiet
+		}
 		var reasons []string
 		for i, t := range ch.Targets {
 			tctx, cancel := context.WithTimeout(ctx, notifyTestTimeout)
-			err := t.Notifier.Notify(tctx, m)
+			err := t.Notifier.Notify(tctx, msg)
 			cancel()
 			if err == nil {
 				continue

@@ -8,8 +8,10 @@
 package alert
 
 import (
+	"maps"
 	"math"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
@@ -83,6 +85,12 @@ type State struct {
 	// IgnoreRemindersUntil mutes reminders until then (the manager API's
 	// "ignore reminders"); it survives status changes, as in Vigil.
 	IgnoreRemindersUntil time.Time `json:"ignore_reminders_until"`
+	// Outage identifies the outage in progress (or the last one ended): the
+	// time, in Unix milliseconds, of the last notification before it began
+	// ("0" for a first one). That is the value the announcement's outbox ids
+	// derive from, so a process that decides the same announcement again
+	// (after a crash, or as a new cluster leader) gives it the same identity.
+	Outage string `json:"outage,omitempty"`
 }
 
 // Alert is one notification to send.
@@ -92,6 +100,8 @@ type Alert struct {
 	At     time.Time
 	// Dead is the dead list at At, in page order.
 	Dead []string
+	// Reasons says why the replicas of Dead are dead, where known.
+	Reasons map[string]string
 	// Recovered lists the replicas that came back since the previous
 	// notification.
 	Recovered []string
@@ -99,6 +109,9 @@ type Alert struct {
 	// escalated. EscalateAll escalates every target instead.
 	Escalation  int
 	EscalateAll bool
+	// Outage is State.Outage for the outage a change or reminder is about;
+	// "" for the startup notification.
+	Outage string
 }
 
 // Startup returns the startup notification when the policy sends one:
@@ -136,6 +149,15 @@ func (p Policy) Decide(st State, snap *status.Snapshot, now time.Time) (State, [
 		next.Backoff, next.Escalation = 1, 0
 	}
 
+	switch {
+	case cur == status.Dead && prev != status.Dead:
+		next.Outage = outageID(st.LastNotified)
+	case st.Outage == "" && prev == status.Dead:
+		// A state saved before outages had an identity: fix one now
+		// from what is stored, so that it stays the same from here on.
+		next.Outage = outageID(st.LastNotified)
+	}
+
 	var a Alert
 	switch {
 	case (prev == status.Dead) != (cur == status.Dead):
@@ -156,11 +178,22 @@ func (p Policy) Decide(st State, snap *status.Snapshot, now time.Time) (State, [
 	}
 	a.Status = cur
 	a.At = now
+	a.Outage = next.Outage
 	a.Dead = slices.Clone(snap.Dead)
+	a.Reasons = reasons(snap)
 	a.Recovered = minus(next.Dead, snap.Dead)
 	next.Dead = slices.Clone(snap.Dead)
 	next.LastNotified = now
 	return next, []Alert{a}
+}
+
+// outageID is the identity of an outage that began after the notification
+// sent at last (zero: none was).
+func outageID(last time.Time) string {
+	if last.IsZero() {
+		return "0"
+	}
+	return strconv.FormatInt(last.UnixMilli(), 10)
 }
 
 // reminderDue reports whether a reminder is due at now for a page that was
@@ -191,8 +224,12 @@ func (a Alert) Escalated(i int) bool {
 }
 
 // For reports whether a channel receives a: a reminders_only channel
-// receives reminders only.
+// receives reminders only, and an incident tool (QuietStartup) no startup
+// notification.
 func (a Alert) For(ch notify.Channel) bool {
+	if a.Kind == notify.Startup && ch.QuietStartup {
+		return false
+	}
 	return !ch.RemindersOnly || a.Kind == notify.Reminder
 }
 
@@ -210,9 +247,11 @@ func (a Alert) Message(page Page) notify.Message {
 		Status:    a.Status,
 		Time:      notify.FormatTime(a.At, page.Location),
 		Dead:      slices.Clone(a.Dead),
+		Reasons:   maps.Clone(a.Reasons),
 		Recovered: slices.Clone(a.Recovered),
 		PageTitle: page.Title,
 		PageURL:   page.URL,
+		Outage:    a.Outage,
 	}
 }
 
@@ -235,6 +274,25 @@ func (a Alert) Deliveries(channels []notify.Channel, page Page) []Delivery {
 			m := a.Message(page)
 			m.Escalated = a.Escalated(i)
 			out = append(out, Delivery{Channel: ch.Name, Target: t.Key, Message: m})
+		}
+	}
+	return out
+}
+
+// reasons maps each dead replica of snap ("service:node:replica") to why
+// it is dead; nil when no probe said.
+func reasons(snap *status.Snapshot) map[string]string {
+	var out map[string]string
+	for _, svc := range snap.Services {
+		for _, n := range svc.Nodes {
+			for _, r := range n.Replicas {
+				if r.Health == status.Dead && r.Reason != "" {
+					if out == nil {
+						out = map[string]string{}
+					}
+					out[status.DeadID(svc.ID, n.ID, r.ID)] = r.Reason
+				}
+			}
 		}
 	}
 	return out

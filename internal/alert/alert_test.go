@@ -433,3 +433,72 @@ func TestMessageTime(t *testing.T) {
 		}
 	}
 }
+
+// TestOutageIdentity checks that the announcement, the reminders and the
+// recovery of one outage carry one identity, also through a restart (the
+// state as stored) and when a new process decides the announcement again
+// from the same stored state, later; and that the next outage gets another.
+func TestOutageIdentity(t *testing.T) {
+	p := Policy{ReminderInterval: time.Minute}
+	st, alerts := p.Decide(State{}, snap(status.Dead, "web:a:r1"), t0)
+	if len(alerts) != 1 || alerts[0].Outage != "0" {
+		t.Fatalf("first announcement = %+v, want outage \"0\"", alerts)
+	}
+	// A new leader that never saw the saved state decides the same
+	// announcement from the same previous state a minute later: same id.
+	if _, again := p.Decide(State{}, snap(status.Dead, "web:a:r1"), t0.Add(time.Minute)); again[0].Outage != alerts[0].Outage {
+		t.Errorf("announcement decided again = %q, want %q", again[0].Outage, alerts[0].Outage)
+	}
+	raw, err := json.Marshal(st)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var restored State
+	if err := json.Unmarshal(raw, &restored); err != nil {
+		t.Fatal(err)
+	}
+	st, alerts = p.Decide(restored, snap(status.Dead, "web:a:r1"), t0.Add(2*time.Minute))
+	if len(alerts) != 1 || alerts[0].Kind != notify.Reminder || alerts[0].Outage != "0" {
+		t.Fatalf("reminder after a restart = %+v, want outage \"0\"", alerts)
+	}
+	st, alerts = p.Decide(st, snap(status.Healthy), t0.Add(3*time.Minute))
+	if len(alerts) != 1 || alerts[0].Kind != notify.Changed || alerts[0].Outage != "0" {
+		t.Fatalf("recovery = %+v, want outage \"0\"", alerts)
+	}
+	if m := alerts[0].Message(Page{}); m.Outage != "0" {
+		t.Errorf("recovery message outage = %q, want \"0\"", m.Outage)
+	}
+	_, alerts = p.Decide(st, snap(status.Dead, "web:a:r2"), t0.Add(4*time.Minute))
+	if want := fmt.Sprint(t0.Add(3 * time.Minute).UnixMilli()); len(alerts) != 1 || alerts[0].Outage != want {
+		t.Errorf("second outage = %+v, want outage %q (after the recovery sent then)", alerts, want)
+	}
+	if a, _ := p.Startup(t0); a.Outage != "" {
+		t.Errorf("startup outage = %q, want none", a.Outage)
+	}
+	// A state saved mid-outage before outages had an identity gets one
+	// from what is stored, kept from then on.
+	old := State{Status: status.Dead, LastNotified: t0.Add(5 * time.Minute)}
+	st, _ = p.Decide(old, snap(status.Dead, "web:a:r1"), t0.Add(5*time.Minute+pass))
+	_, alerts = p.Decide(st, snap(status.Dead, "web:a:r1"), t0.Add(7*time.Minute))
+	if want := fmt.Sprint(t0.Add(5 * time.Minute).UnixMilli()); len(alerts) != 1 || alerts[0].Outage != want {
+		t.Errorf("reminder of an outage saved without identity = %+v, want %q", alerts, want)
+	}
+}
+
+// TestQuietStartup checks that an incident tool gets no startup delivery
+// but every change and reminder.
+func TestQuietStartup(t *testing.T) {
+	chs := []notify.Channel{
+		{Name: "pagerduty", QuietStartup: true, Targets: []notify.Target{{}}},
+		{Name: "slack", Targets: []notify.Target{{}}},
+	}
+	start, _ := Policy{StartupNotification: true}.Startup(t0)
+	if d := start.Deliveries(chs, Page{}); len(d) != 1 || d[0].Channel != "slack" {
+		t.Errorf("startup deliveries = %+v, want slack only", d)
+	}
+	for _, k := range []notify.Kind{notify.Changed, notify.Reminder} {
+		if d := (Alert{Kind: k, Status: status.Dead}).Deliveries(chs, Page{}); len(d) != 2 {
+			t.Errorf("%s deliveries = %+v, want both channels", k, d)
+		}
+	}
+}

@@ -555,6 +555,7 @@ func toStore(s alert.State) store.ReminderState {
 		IgnoreUntil:  s.IgnoreRemindersUntil,
 		LastStatus:   s.Status,
 		LastDead:     slices.Clone(s.Dead),
+		Outage:       s.Outage,
 	}
 }
 
@@ -566,10 +567,12 @@ func fromStore(r store.ReminderState) alert.State {
 		Backoff:              r.Backoff,
 		Escalation:           r.Escalation,
 		IgnoreRemindersUntil: r.IgnoreUntil,
+		Outage:               r.Outage,
 	}
 }
 
 func sameState(a, b alert.State) bool {
 	return a.Status == b.Status && slices.Equal(a.Dead, b.Dead) && a.LastNotified.Equal(b.LastNotified) &&
-		a.Backoff == b.Backoff && a.Escalation == b.Escalation && a.IgnoreRemindersUntil.Equal(b.IgnoreRemindersUntil)
+		a.Backoff == b.Backoff && a.Escalation == b.Escalation && a.IgnoreRemindersUntil.Equal(b.IgnoreRemindersUntil) &&
+		a.Outage == b.Outage
 }

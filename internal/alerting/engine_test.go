@@ -166,7 +166,7 @@ func (h *harness) run(span time.Duration, dead ...string) {
 }
 
 func webhookChannels(t *testing.T) []notify.Channel {
-	chs, err := notify.Build(&config.Notify{Webhook: &config.Webhook{HookURL: "http://127.0.0.1:9/hook"}}, notify.Options{})
+	chs, err := notify.Build([]notify.Section{&notify.Webhook{HookURL: "http://127.0.0.1:9/hook"}}, notify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestReminderSchedules(t *testing.T) {
 // one more Pushover user; without, every user on every reminder. A change
 // notification is never escalated.
 func TestEscalationTargets(t *testing.T) {
-	chs, err := notify.Build(&config.Notify{Pushover: &config.Pushover{AppToken: "app", UserKeys: []string{"u1", "u2", "u3"}}}, notify.Options{})
+	chs, err := notify.Build([]notify.Section{&notify.Pushover{AppToken: "app", UserKeys: []string{"u1", "u2", "u3"}}}, notify.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -484,9 +484,9 @@ func TestRunSendsStartupOnceAndDecides(t *testing.T) {
 // told when its nodes go down and come back, with its own dead list, and a
 // restart keeps each one's state.
 func TestRoutes(t *testing.T) {
-	chs, err := notify.Build(&config.Notify{
-		Slack:   &config.Slack{HookURL: "http://127.0.0.1:9/slack"},
-		Webhook: &config.Webhook{HookURL: "http://127.0.0.1:9/hook"},
+	chs, err := notify.Build([]notify.Section{
+		&notify.Slack{HookURL: "http://127.0.0.1:9/slack"},
+		&notify.Webhook{HookURL: "http://127.0.0.1:9/hook"},
 	}, notify.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -8,6 +8,8 @@ import (
 	"net/url"
 	"regexp"
 	"time"
+
+	"github.com/vigil-go/vigil/internal/notify"
 )
 
 // Seconds is a duration written in the config as a whole number of seconds.
@@ -148,154 +150,28 @@ type Notify struct {
 	HeartbeatURL      string  `toml:"heartbeat_url"`
 	HeartbeatInterval Seconds `toml:"heartbeat_interval"`
 
-	Email    *Email    `toml:"email"`
-	Twilio   *Twilio   `toml:"twilio"`
-	Slack    *Slack    `toml:"slack"`
-	Zulip    *Zulip    `toml:"zulip"`
-	Telegram *Telegram `toml:"telegram"`
-	Pushover *Pushover `toml:"pushover"`
-	Gotify   *Gotify   `toml:"gotify"`
-	XMPP     *XMPP     `toml:"xmpp"`
-	Matrix   *Matrix   `toml:"matrix"`
-	Webex    *Webex    `toml:"webex"`
-	Webhook  *Webhook  `toml:"webhook"`
+	// Channels are the configured [notify.<name>] sections, in the order
+	// notifications go out. Which tables are channels, and what keys they
+	// take, is notify's registry.
+	Channels []notify.Section `toml:"-"`
 }
 
-// channels lists every channel of the section, by name, in the order
-// notifications go out, and whether it is configured.
-func (n *Notify) channels() []struct {
-	name string
-	set  bool
-} {
-	return []struct {
-		name string
-		set  bool
-	}{
-		{"email", n.Email != nil}, {"twilio", n.Twilio != nil}, {"slack", n.Slack != nil},
-		{"zulip", n.Zulip != nil}, {"telegram", n.Telegram != nil}, {"pushover", n.Pushover != nil},
-		{"gotify", n.Gotify != nil}, {"xmpp", n.XMPP != nil}, {"matrix", n.Matrix != nil},
-		{"webex", n.Webex != nil}, {"webhook", n.Webhook != nil},
-	}
-}
-
-// Channels returns the names of the configured channels, in the order
+// Configured returns the names of the configured channels, in the order
 // notifications go out: "email", "twilio", "slack", …
-func (n *Notify) Channels() []string {
+func (n *Notify) Configured() []string {
 	if n == nil {
 		return nil
 	}
-	var out []string
-	for _, ch := range n.channels() {
-		if ch.set {
-			out = append(out, ch.name)
-		}
+	out := make([]string, len(n.Channels))
+	for i, s := range n.Channels {
+		out[i] = notify.NameOf(s)
 	}
 	return out
 }
-
-// ChannelNames are the names of every channel a [notify] section may hold.
-var ChannelNames = func() []string {
-	var out []string
-	for _, ch := range (&Notify{}).channels() {
-		out = append(out, ch.name)
-	}
-	return out
-}()
 
 // SendsStartup reports whether the startup notification is enabled (default true).
 func (n *Notify) SendsStartup() bool {
 	return n != nil && (n.StartupNotification == nil || *n.StartupNotification)
-}
-
-// Email is [notify.email].
-type Email struct {
-	To            string `toml:"to"` // one address, or several separated by commas
-	From          string `toml:"from"`
-	SMTPHost      string `toml:"smtp_host"` // "localhost"
-	SMTPPort      int    `toml:"smtp_port"` // 587
-	SMTPUsername  string `toml:"smtp_username"`
-	SMTPPassword  string `toml:"smtp_password"`
-	SMTPEncrypt   *bool  `toml:"smtp_encrypt"` // true: STARTTLS required
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-// Twilio is [notify.twilio].
-type Twilio struct {
-	To            []string `toml:"to"`
-	ServiceSID    string   `toml:"service_sid"`
-	AccountSID    string   `toml:"account_sid"`
-	AuthToken     string   `toml:"auth_token"`
-	APIURL        string   `toml:"api_url"` // default https://api.twilio.com/
-	RemindersOnly bool     `toml:"reminders_only"`
-}
-
-// Slack is [notify.slack].
-type Slack struct {
-	HookURL        string `toml:"hook_url"`
-	MentionChannel bool   `toml:"mention_channel"`
-	RemindersOnly  bool   `toml:"reminders_only"`
-}
-
-// Zulip is [notify.zulip].
-type Zulip struct {
-	BotEmail      string `toml:"bot_email"`
-	BotAPIKey     string `toml:"bot_api_key"`
-	Channel       string `toml:"channel"`
-	APIURL        string `toml:"api_url"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-// Telegram is [notify.telegram].
-type Telegram struct {
-	BotToken        string `toml:"bot_token"`
-	ChatID          string `toml:"chat_id"`
-	MessageThreadID *int64 `toml:"message_thread_id"`
-	APIURL          string `toml:"api_url"` // default https://api.telegram.org/
-	RemindersOnly   bool   `toml:"reminders_only"`
-}
-
-// Pushover is [notify.pushover].
-type Pushover struct {
-	AppToken      string   `toml:"app_token"`
-	UserKeys      []string `toml:"user_keys"`
-	APIURL        string   `toml:"api_url"` // default https://api.pushover.net/
-	RemindersOnly bool     `toml:"reminders_only"`
-}
-
-// Gotify is [notify.gotify].
-type Gotify struct {
-	AppURL        string `toml:"app_url"`
-	AppToken      string `toml:"app_token"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-// XMPP is [notify.xmpp].
-type XMPP struct {
-	To            string `toml:"to"`
-	From          string `toml:"from"`
-	XMPPPassword  string `toml:"xmpp_password"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-// Matrix is [notify.matrix].
-type Matrix struct {
-	HomeserverURL string `toml:"homeserver_url"`
-	AccessToken   string `toml:"access_token"`
-	RoomID        string `toml:"room_id"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-// Webex is [notify.webex].
-type Webex struct {
-	EndpointURL   string `toml:"endpoint_url"`
-	Token         string `toml:"token"`
-	RoomID        string `toml:"room_id"`
-	RemindersOnly bool   `toml:"reminders_only"`
-}
-
-// Webhook is [notify.webhook].
-type Webhook struct {
-	HookURL string `toml:"hook_url"`
 }
 
 // Storage is the [storage] section: where history and durable state live.

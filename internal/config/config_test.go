@@ -11,6 +11,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigil-go/vigil/internal/notify"
 )
 
 // noEnv is a lookupEnv with no variable set.
@@ -84,15 +86,15 @@ func TestFullConfig(t *testing.T) {
 		{"Notify.ReminderBackoffFunction", cfg.Notify.ReminderBackoffFunction, "linear"},
 		{"Notify.ReminderBackoffLimit", cfg.Notify.ReminderBackoffLimit, 5},
 		{"Notify.ReminderEscalate", cfg.Notify.ReminderEscalate, true},
-		{"Email.SMTPPort", cfg.Notify.Email.SMTPPort, 465},
-		{"Email.SMTPEncrypt", *cfg.Notify.Email.SMTPEncrypt, false},
-		{"Twilio.To", cfg.Notify.Twilio.To, []string{"+336xxxxxxx", "+337xxxxxxx"}},
-		{"Twilio.APIURL", cfg.Notify.Twilio.APIURL, "https://twilio.example.com/"},
-		{"Slack.MentionChannel", cfg.Notify.Slack.MentionChannel, true},
-		{"Telegram.MessageThreadID", *cfg.Notify.Telegram.MessageThreadID, int64(42)},
-		{"Pushover.UserKeys", cfg.Notify.Pushover.UserKeys, []string{"xxxx", "yyyy"}},
-		{"Matrix.RoomID", cfg.Notify.Matrix.RoomID, "!abc123:matrix.org"},
-		{"Webhook.HookURL", cfg.Notify.Webhook.HookURL, "https://example.com/webhook/vigil"},
+		{"Email.SMTPPort", sectionOf[notify.Email](t, cfg).SMTPPort, 465},
+		{"Email.SMTPEncrypt", *sectionOf[notify.Email](t, cfg).SMTPEncrypt, false},
+		{"Twilio.To", sectionOf[notify.Twilio](t, cfg).To, []string{"+336xxxxxxx", "+337xxxxxxx"}},
+		{"Twilio.APIURL", sectionOf[notify.Twilio](t, cfg).APIURL, "https://twilio.example.com/"},
+		{"Slack.MentionChannel", sectionOf[notify.Slack](t, cfg).MentionChannel, true},
+		{"Telegram.MessageThreadID", *sectionOf[notify.Telegram](t, cfg).MessageThreadID, int64(42)},
+		{"Pushover.UserKeys", sectionOf[notify.Pushover](t, cfg).UserKeys, []string{"xxxx", "yyyy"}},
+		{"Matrix.RoomID", sectionOf[notify.Matrix](t, cfg).RoomID, "!abc123:matrix.org"},
+		{"Webhook.HookURL", sectionOf[notify.Webhook](t, cfg).HookURL, "https://example.com/webhook/vigil"},
 		{"services", len(cfg.Probe.Services), 2},
 	}
 	for _, c := range checks {
@@ -249,8 +251,8 @@ user_keys = ["u"]
 `, noEnv)
 	nf := cfg.Notify
 	got := []any{nf.ReminderBackoffFunction, nf.ReminderBackoffLimit, nf.ReminderInterval == nil, nf.SendsStartup(),
-		nf.Email.SMTPHost, nf.Email.SMTPPort, *nf.Email.SMTPEncrypt,
-		nf.Twilio.APIURL, nf.Telegram.APIURL, nf.Telegram.MessageThreadID == nil, nf.Pushover.APIURL}
+		sectionOf[notify.Email](t, cfg).SMTPHost, sectionOf[notify.Email](t, cfg).SMTPPort, *sectionOf[notify.Email](t, cfg).SMTPEncrypt,
+		sectionOf[notify.Twilio](t, cfg).APIURL, sectionOf[notify.Telegram](t, cfg).APIURL, sectionOf[notify.Telegram](t, cfg).MessageThreadID == nil, sectionOf[notify.Pushover](t, cfg).APIURL}
 	wantNotify := []any{"none", 3, true, true,
 		"localhost", 587, true,
 		"https://api.twilio.com/", "https://api.telegram.org/", true, "https://api.pushover.net/"}
@@ -282,7 +284,7 @@ smtp_encrypt = false
 hook_url = "https://hooks.slack.com/services/xxxx"
 `, noEnv)
 	got := []any{cfg.Metrics.PollRetry, cfg.Metrics.PollRetryWait, cfg.Metrics.PushSystemCPUSickAbove,
-		cfg.Metrics.ScriptTimeout, cfg.Notify.ReminderBackoffLimit, cfg.Notify.Email.SMTPPort, *cfg.Notify.Email.SMTPEncrypt}
+		cfg.Metrics.ScriptTimeout, cfg.Notify.ReminderBackoffLimit, sectionOf[notify.Email](t, cfg).SMTPPort, *sectionOf[notify.Email](t, cfg).SMTPEncrypt}
 	// The default script_timeout of 60 follows the shorter interval silently.
 	want := []any{0, Millis(0), 0.0, Seconds(30), 0, 25, false}
 	if !reflect.DeepEqual(got, want) {
@@ -298,7 +300,7 @@ func TestUnknownKeys(t *testing.T) {
 	want := []string{
 		`unknown-keys.cfg:6:1: server.listen: unknown key, ignored`,
 		`unknown-keys.cfg:19:1: metrics.max_num_poll_retry: unknown key, ignored`,
-		`unknown-keys.cfg:21:1: notify.discord: unknown table, ignored`,
+		`unknown-keys.cfg:21:1: notify.mattermost: unknown table, ignored`,
 		`unknown-keys.cfg:21:1: notify: no notifier configured ([notify.email], [notify.slack], …): nothing will be sent`,
 		`unknown-keys.cfg:41:1: probe.service[0].node[1].poll_parallelism: unknown key, ignored (poll_parallelism belongs in [metrics])`,
 		`unknown-keys.cfg:42:1: probe.service[0].node[1].push_delay_dead: unknown key, ignored (push_delay_dead belongs in [metrics])`,
@@ -714,8 +716,8 @@ func TestNotifyChannels(t *testing.T) {
 		t.Fatal(err)
 	}
 	checkWarnings(t, warns, []string{`test.cfg:25:1: probe.service[0].node[0].notify_channels: empty: this node's alerts go to no channel`})
-	_, _, err = Parse("test.cfg", []byte(route(`["discord"]`)), noEnv)
-	if want := `test.cfg:25:20: probe.service[0].node[0].notify_channels[0]: unknown channel "discord" (want email, twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex, webhook)`; err == nil || err.Error() != want {
+	_, _, err = Parse("test.cfg", []byte(route(`["mattermost"]`)), noEnv)
+	if want := `test.cfg:25:20: probe.service[0].node[0].notify_channels[0]: unknown channel "mattermost" (want email, twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex, webhook, pagerduty, opsgenie, discord, teams, ntfy)`; err == nil || err.Error() != want {
 		t.Errorf("unknown channel: error %v, want %s", err, want)
 	}
 }
@@ -742,4 +744,16 @@ func TestTimeZone(t *testing.T) {
 			t.Errorf("time_zone %q: location %v, want %s", tt.zone, cfg.Branding.Location, tt.want)
 		}
 	}
+}
+
+// sectionOf returns the configured channel section of type *T.
+func sectionOf[T any](t *testing.T, cfg *Config) *T {
+	t.Helper()
+	for _, s := range cfg.Notify.Channels {
+		if v, ok := any(s).(*T); ok {
+			return v
+		}
+	}
+	t.Fatalf("no %T section configured", new(T))
+	return nil
 }

@@ -6,8 +6,9 @@ import (
 	"strings"
 )
 
-// schema lists the keys each table accepts, read from the toml tags of
-// Config so that it cannot drift from the struct.
+// schema lists the keys each table accepts, read from the toml tags of the
+// decoded document (Config and the registered channels) so that it cannot
+// drift from the structs.
 type schema struct {
 	keys   map[string][]string // table (without indexes, "" for the root) → its keys
 	tables map[string][]string // key → the tables that accept it
@@ -15,13 +16,17 @@ type schema struct {
 
 func newSchema() *schema {
 	s := &schema{keys: map[string][]string{}, tables: map[string][]string{}}
-	s.walk("", reflect.TypeFor[Config]())
+	s.walk("", documentType)
 	return s
 }
 
 func (s *schema) walk(table string, t reflect.Type) {
 	for f := range t.Fields() {
 		name, _, _ := strings.Cut(f.Tag.Get("toml"), ",")
+		if f.Anonymous && name == "" && f.Type.Kind() == reflect.Struct {
+			s.walk(table, f.Type) // its keys are the table's own
+			continue
+		}
 		if name == "" || name == "-" {
 			continue
 		}

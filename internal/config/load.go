@@ -87,7 +87,8 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 
 	cfg := Default()
 	cfg.File = file
-	err := toml.NewDecoder(bytes.NewReader(src.text)).DisallowUnknownFields().Decode(cfg)
+	doc := newDocument(cfg)
+	err := toml.NewDecoder(bytes.NewReader(src.text)).DisallowUnknownFields().Decode(doc.Interface())
 	var strict *toml.StrictMissingError
 	var de *toml.DecodeError
 	switch {
@@ -100,6 +101,7 @@ func Parse(file string, data []byte, lookupEnv func(string) (string, bool)) (*Co
 	default:
 		return nil, nil, Errors{{Problem: src.problem(-1, "", err.Error()), Err: err}}
 	}
+	fromDocument(doc, cfg)
 
 	c.applyDefaults(cfg)
 	c.validate(cfg)
@@ -123,27 +125,6 @@ func (c *checker) applyDefaults(cfg *Config) {
 	}
 	if !c.has("notify.reminder_backoff_limit") {
 		n.ReminderBackoffLimit = 3
-	}
-	if e := n.Email; e != nil {
-		if !c.has("notify.email.smtp_host") {
-			e.SMTPHost = "localhost"
-		}
-		if !c.has("notify.email.smtp_port") {
-			e.SMTPPort = 587
-		}
-		if e.SMTPEncrypt == nil {
-			encrypt := true
-			e.SMTPEncrypt = &encrypt
-		}
-	}
-	if t := n.Twilio; t != nil && !c.has("notify.twilio.api_url") {
-		t.APIURL = "https://api.twilio.com/"
-	}
-	if t := n.Telegram; t != nil && !c.has("notify.telegram.api_url") {
-		t.APIURL = "https://api.telegram.org/"
-	}
-	if p := n.Pushover; p != nil && !c.has("notify.pushover.api_url") {
-		p.APIURL = "https://api.pushover.net/"
 	}
 }
 
@@ -229,7 +210,7 @@ func tomlTypeOf(goType string) string {
 	switch {
 	case strings.HasPrefix(goType, "[]config."):
 		return "an array of tables"
-	case strings.HasPrefix(goType, "config."), strings.HasPrefix(goType, "map["):
+	case strings.HasPrefix(goType, "config."), strings.HasPrefix(goType, "notify."), strings.HasPrefix(goType, "map["):
 		return "a table"
 	}
 	return ""

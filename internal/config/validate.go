@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"path"
@@ -13,6 +12,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time_zone works on hosts without a zone database
+
+	"github.com/vigil-go/vigil/internal/notify"
 )
 
 // checker collects the problems of one config file. Keys are paths such as
@@ -373,104 +374,10 @@ func (c *checker) validateNotify(n *Notify) {
 		c.errorf(k+"outbox_max_age", "must be at least 1 (seconds), got %d", n.OutboxMaxAge)
 	}
 
-	channels := 0
-	if e := n.Email; e != nil {
-		channels++
-		const k = "notify.email."
-		if c.required(k+"to", e.To) {
-			if _, err := mail.ParseAddressList(e.To); err != nil {
-				c.errorf(k+"to", "invalid address list %q: %v", e.To, err)
-			}
-		}
-		if c.required(k+"from", e.From) {
-			if _, err := mail.ParseAddress(e.From); err != nil {
-				c.errorf(k+"from", "invalid address %q: %v", e.From, err)
-			}
-		}
-		c.required(k+"smtp_host", e.SMTPHost)
-		if e.SMTPPort < 1 || e.SMTPPort > 65535 {
-			c.errorf(k+"smtp_port", "port %d out of range 1-65535", e.SMTPPort)
-		}
+	for _, sec := range n.Channels {
+		sec.Check(sectionChecker{c: c, prefix: k + notify.NameOf(sec) + "."})
 	}
-	if t := n.Twilio; t != nil {
-		channels++
-		const k = "notify.twilio."
-		c.requiredList(k+"to", t.To)
-		c.required(k+"service_sid", t.ServiceSID)
-		c.required(k+"account_sid", t.AccountSID)
-		c.required(k+"auth_token", t.AuthToken)
-		c.url(k+"api_url", t.APIURL)
-	}
-	if s := n.Slack; s != nil {
-		channels++
-		if c.required("notify.slack.hook_url", s.HookURL) {
-			c.url("notify.slack.hook_url", s.HookURL)
-		}
-	}
-	if z := n.Zulip; z != nil {
-		channels++
-		const k = "notify.zulip."
-		c.required(k+"bot_email", z.BotEmail)
-		c.required(k+"bot_api_key", z.BotAPIKey)
-		c.required(k+"channel", z.Channel)
-		if c.required(k+"api_url", z.APIURL) && c.url(k+"api_url", z.APIURL) != nil && !strings.HasSuffix(z.APIURL, "/") {
-			c.warnf(k+"api_url", "should end with \"/\" (such as https://example.zulipchat.com/api/v1/): paths are appended to it")
-		}
-	}
-	if t := n.Telegram; t != nil {
-		channels++
-		const k = "notify.telegram."
-		c.required(k+"bot_token", t.BotToken)
-		c.required(k+"chat_id", t.ChatID)
-		c.url(k+"api_url", t.APIURL)
-	}
-	if p := n.Pushover; p != nil {
-		channels++
-		const k = "notify.pushover."
-		c.required(k+"app_token", p.AppToken)
-		c.requiredList(k+"user_keys", p.UserKeys)
-		c.url(k+"api_url", p.APIURL)
-	}
-	if g := n.Gotify; g != nil {
-		channels++
-		const k = "notify.gotify."
-		if c.required(k+"app_url", g.AppURL) {
-			c.url(k+"app_url", g.AppURL)
-		}
-		c.required(k+"app_token", g.AppToken)
-	}
-	if x := n.XMPP; x != nil {
-		channels++
-		const k = "notify.xmpp."
-		c.required(k+"to", x.To)
-		c.required(k+"from", x.From)
-		c.required(k+"xmpp_password", x.XMPPPassword)
-	}
-	if m := n.Matrix; m != nil {
-		channels++
-		const k = "notify.matrix."
-		if c.required(k+"homeserver_url", m.HomeserverURL) {
-			c.url(k+"homeserver_url", m.HomeserverURL)
-		}
-		c.required(k+"access_token", m.AccessToken)
-		c.required(k+"room_id", m.RoomID)
-	}
-	if w := n.Webex; w != nil {
-		channels++
-		const k = "notify.webex."
-		if c.required(k+"endpoint_url", w.EndpointURL) {
-			c.url(k+"endpoint_url", w.EndpointURL)
-		}
-		c.required(k+"token", w.Token)
-		c.required(k+"room_id", w.RoomID)
-	}
-	if w := n.Webhook; w != nil {
-		channels++
-		if c.required("notify.webhook.hook_url", w.HookURL) {
-			c.url("notify.webhook.hook_url", w.HookURL)
-		}
-	}
-	if channels == 0 {
+	if len(n.Channels) == 0 {
 		c.warnf("notify", "no notifier configured ([notify.email], [notify.slack], …): nothing will be sent")
 	}
 }
@@ -700,16 +607,17 @@ func (c *checker) statusRange(table string, aboveSet bool, above, below int, whe
 }
 
 // validateRoute checks that notify_channels names configured channels.
-func (c *checker) validateRoute(key string, n *Node, notify *Notify) {
+func (c *checker) validateRoute(key string, n *Node, section *Notify) {
 	if n.NotifyChannels == nil {
 		return
 	}
 	k := key + ".notify_channels"
-	configured := notify.Channels()
+	configured := section.Configured()
+	names := notify.Names()
 	for i, name := range n.NotifyChannels {
 		switch {
-		case !slices.Contains(ChannelNames, name):
-			c.errorf(keyIndexed(k, i), "unknown channel %q (want %s)", name, strings.Join(ChannelNames, ", "))
+		case !slices.Contains(names, name):
+			c.errorf(keyIndexed(k, i), "unknown channel %q (want %s)", name, strings.Join(names, ", "))
 		case !slices.Contains(configured, name):
 			c.warnf(keyIndexed(k, i), "[notify.%s] is not configured: nothing goes out through it", name)
 		}

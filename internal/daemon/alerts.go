@@ -35,7 +35,7 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if n == nil {
 		return nil, nil
 	}
-	channels, err := notify.Build(n, notify.Options{Version: version})
+	channels, err := notify.Build(n.Channels, notify.Options{Version: version})
 	if err != nil {
 		log.Error("notify: some channels cannot be used", "error", err)
 	}

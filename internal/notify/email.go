@@ -10,9 +10,55 @@ import (
 	"time"
 
 	"github.com/wneessen/go-mail"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Email is [notify.email].
+type Email struct {
+	To           string `toml:"to"` // one address, or several separated by commas
+	From         string `toml:"from"`
+	SMTPHost     string `toml:"smtp_host"` // "localhost"
+	SMTPPort     int    `toml:"smtp_port"` // 587
+	SMTPUsername string `toml:"smtp_username"`
+	SMTPPassword string `toml:"smtp_password"`
+	SMTPEncrypt  *bool  `toml:"smtp_encrypt"` // true: STARTTLS required
+	Common
+}
+
+// Check fills Vigil's defaults and checks the addresses and the port.
+func (e *Email) Check(c Checker) {
+	if !c.Has("smtp_host") {
+		e.SMTPHost = "localhost"
+	}
+	if !c.Has("smtp_port") {
+		e.SMTPPort = 587
+	}
+	if e.SMTPEncrypt == nil {
+		encrypt := true
+		e.SMTPEncrypt = &encrypt
+	}
+	if c.Required("to", e.To) {
+		if _, err := netmail.ParseAddressList(e.To); err != nil {
+			c.Errorf("to", "invalid address list %q: %v", e.To, err)
+		}
+	}
+	if c.Required("from", e.From) {
+		if _, err := netmail.ParseAddress(e.From); err != nil {
+			c.Errorf("from", "invalid address %q: %v", e.From, err)
+		}
+	}
+	c.Required("smtp_host", e.SMTPHost)
+	if e.SMTPPort < 1 || e.SMTPPort > 65535 {
+		c.Errorf("smtp_port", "port %d out of range 1-65535", e.SMTPPort)
+	}
+}
+
+func (e *Email) targets(o Options) ([]Target, []string, error) {
+	n, warnings, err := newEmail(e, o)
+	if err != nil {
+		return nil, nil, err
+	}
+	return []Target{{Notifier: n}}, warnings, nil
+}
 
 // email sends one plain-text mail to every configured recipient over SMTP.
 type email struct {
@@ -33,7 +79,7 @@ type email struct {
 // newEmail builds the email channel. Like Vigil, it authenticates only when
 // both smtp_username and smtp_password are set; a warning says so when only
 // one of them is.
-func newEmail(c *config.Email, o Options) (*email, []string, error) {
+func newEmail(c *Email, o Options) (*email, []string, error) {
 	from, err := netmail.ParseAddress(c.From)
 	if err != nil {
 		return nil, nil, fmt.Errorf("from: %w", err)

@@ -18,8 +18,6 @@ import (
 
 	"github.com/emersion/go-sasl"
 	"github.com/emersion/go-smtp"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
 
 // received is one mail as the SMTP server saw it.
@@ -127,9 +125,9 @@ func startSMTP(t *testing.T, be *smtpBackend, ln net.Listener, starttls, implici
 	return ln.Addr().(*net.TCPAddr).Port
 }
 
-func emailChannel(t *testing.T, c *config.Email, o Options) Channel {
+func emailChannel(t *testing.T, c *Email, o Options) Channel {
 	t.Helper()
-	return buildOne(t, &config.Notify{Email: c}, o)
+	return buildOne(t, c, o)
 }
 
 func boolPtr(b bool) *bool { return &b }
@@ -140,7 +138,7 @@ func TestEmailStartTLSAndAuth(t *testing.T) {
 	port := startSMTP(t, be, nil, cert.serverConfig(), nil)
 	o := testOptions()
 	o.TLS = cert.clientConfig()
-	ch := emailChannel(t, &config.Email{
+	ch := emailChannel(t, &Email{
 		To:   "ops@example.com, On Call <oncall@example.com>",
 		From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: port,
 		SMTPUsername: "vigil", SMTPPassword: "smtp-secret-password", SMTPEncrypt: boolPtr(true),
@@ -221,7 +219,7 @@ func checkMail(t *testing.T, data []byte, msg Message, wantTo string) {
 func TestEmailStartTLSRequiredButMissing(t *testing.T) {
 	be := &smtpBackend{}
 	port := startSMTP(t, be, nil, nil, nil) // no STARTTLS offered
-	ch := emailChannel(t, &config.Email{
+	ch := emailChannel(t, &Email{
 		To: "ops@example.com", From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: port,
 		SMTPUsername: "vigil", SMTPPassword: "smtp-secret-password", SMTPEncrypt: boolPtr(true),
 	}, testOptions())
@@ -252,7 +250,7 @@ func TestEmailOpportunistic(t *testing.T) {
 			port := startSMTP(t, be, nil, tc.starttls, nil)
 			o := testOptions()
 			o.TLS = cert.clientConfig()
-			ch := emailChannel(t, &config.Email{
+			ch := emailChannel(t, &Email{
 				To: "ops@example.com", From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: port,
 				SMTPEncrypt: boolPtr(false),
 			}, o)
@@ -277,7 +275,7 @@ func TestEmailUsernameWithoutPassword(t *testing.T) {
 	port := startSMTP(t, be, nil, cert.serverConfig(), nil)
 	o := testOptions()
 	o.TLS = cert.clientConfig()
-	ch := emailChannel(t, &config.Email{
+	ch := emailChannel(t, &Email{
 		To: "ops@example.com", From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: port,
 		SMTPUsername: "vigil", SMTPEncrypt: boolPtr(true),
 	}, o)
@@ -298,7 +296,7 @@ func TestEmailWrongPassword(t *testing.T) {
 	port := startSMTP(t, be, nil, cert.serverConfig(), nil)
 	o := testOptions()
 	o.TLS = cert.clientConfig()
-	ch := emailChannel(t, &config.Email{
+	ch := emailChannel(t, &Email{
 		To: "ops@example.com", From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: port,
 		SMTPUsername: "vigil", SMTPPassword: "smtp-wrong-password", SMTPEncrypt: boolPtr(true),
 	}, o)
@@ -321,7 +319,7 @@ func TestEmailServerDown(t *testing.T) {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	ch := emailChannel(t, &config.Email{
+	ch := emailChannel(t, &Email{
 		To: "ops@example.com", From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: port,
 		SMTPUsername: "vigil", SMTPPassword: "smtp-secret-password",
 	}, testOptions())
@@ -347,7 +345,7 @@ func TestEmailImplicitTLS(t *testing.T) {
 	}
 	o := testOptions()
 	o.TLS = cert.clientConfig()
-	ch := emailChannel(t, &config.Email{
+	ch := emailChannel(t, &Email{
 		To: "ops@example.com", From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: 465,
 		SMTPUsername: "vigil", SMTPPassword: "smtp-secret-password", SMTPEncrypt: boolPtr(true),
 	}, o)

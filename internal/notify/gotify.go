@@ -2,9 +2,22 @@ package notify
 
 import (
 	"context"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Gotify is [notify.gotify].
+type Gotify struct {
+	AppURL   string `toml:"app_url"`
+	AppToken string `toml:"app_token"`
+	Common
+}
+
+// Check checks the server URL and the token.
+func (g *Gotify) Check(c Checker) {
+	requiredURL(c, "app_url", g.AppURL)
+	c.Required("app_token", g.AppToken)
+}
+
+func (g *Gotify) targets(o Options) ([]Target, []string, error) { return single(newGotify(g, o)) }
 
 // gotify posts a message to a Gotify server; the application token goes in
 // the query, as Vigil sends it.
@@ -14,7 +27,7 @@ type gotify struct {
 	secrets []string
 }
 
-func newGotify(c *config.Gotify, o Options) (*gotify, error) {
+func newGotify(c *Gotify, o Options) (*gotify, error) {
 	u, err := joinURL(c.AppURL, "message")
 	if err != nil {
 		return nil, err

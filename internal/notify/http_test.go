@@ -19,7 +19,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -39,14 +38,21 @@ var (
 			"db:main:icmp://10.0.0.3",
 			"web:core:http://edge-4.pool.net.crisp.chat/health?x=1&y=2",
 		},
+		Reasons: map[string]string{
+			"web:core:tcp://edge-3.pool.net.crisp.chat:80":              "connect: connection refused",
+			"web:core:http://edge-4.pool.net.crisp.chat/health?x=1&y=2": "HTTP status 503",
+		},
 		PageTitle: "Crisp Status", PageURL: "https://status.crisp.chat/",
+		Outage: "1764320308000",
 	}
 	msgReminder = Message{
 		Kind: Reminder, Status: status.Dead, Time: "09:08:28 UTC+00:00",
 		Dead:      []string{"web:core:tcp://edge-3.pool.net.crisp.chat:80"},
+		Reasons:   map[string]string{"web:core:tcp://edge-3.pool.net.crisp.chat:80": "connect: connection refused"},
 		Recovered: []string{"db:main:icmp://10.0.0.3"},
 		PageTitle: "Crisp Status", PageURL: "https://status.crisp.chat/",
 		Escalated: true,
+		Outage:    "1764320308000",
 	}
 	msgRecovered = Message{
 		Kind: Changed, Status: status.Sick, Time: "09:10:00 UTC+00:00",
@@ -55,6 +61,7 @@ var (
 			"web:core:http://edge-4.pool.net.crisp.chat/health?x=1&y=2",
 		},
 		PageTitle: "Crisp Status", PageURL: "https://status.crisp.chat/",
+		Outage: "1764320308000",
 	}
 )
 
@@ -99,6 +106,17 @@ func (r *recorder) next(t *testing.T) string {
 	case <-time.After(10 * time.Second):
 		t.Fatal("no request reached the server")
 		return ""
+	}
+}
+
+// sent returns the request a Notify that has returned sent, or a line
+// saying it sent none: the server records a request before it answers.
+func (r *recorder) sent() string {
+	select {
+	case s := <-r.reqs:
+		return s
+	default:
+		return "(no request)\n"
 	}
 }
 
@@ -170,44 +188,50 @@ func golden(t *testing.T, name, got string) {
 
 // httpConfigs returns a [notify] section whose HTTP channels all point at
 // base, with tokens that the no-leak test looks for.
-func httpConfigs(base string) map[string]*config.Notify {
+func httpConfigs(base string) map[string]Section {
 	thread := int64(42)
-	return map[string]*config.Notify{
-		"twilio": {Twilio: &config.Twilio{
+	return map[string]Section{
+		"twilio": &Twilio{
 			To: []string{"+33600000001", "+33600000002"}, ServiceSID: "MG0000service",
 			AccountSID: "AC0000account", AuthToken: "twilio-secret-token", APIURL: base + "/",
-		}},
-		"slack": {Slack: &config.Slack{HookURL: base + "/services/T000/B000/slackSecretPath"}},
-		"slack-mention": {Slack: &config.Slack{
+		},
+		"slack": &Slack{HookURL: base + "/services/T000/B000/slackSecretPath"},
+		"slack-mention": &Slack{
 			HookURL: base + "/services/T000/B000/slackSecretPath", MentionChannel: true,
-		}},
-		"zulip": {Zulip: &config.Zulip{
+		},
+		"zulip": &Zulip{
 			BotEmail: "vigil-bot@example.zulipchat.com", BotAPIKey: "zulip-secret-key",
 			Channel: "ops", APIURL: base + "/api/v1/",
-		}},
-		"telegram": {Telegram: &config.Telegram{
+		},
+		"telegram": &Telegram{
 			BotToken: "123456:telegram-secret-token", ChatID: "123456789", APIURL: base + "/",
-		}},
-		"telegram-channel": {Telegram: &config.Telegram{
+		},
+		"telegram-channel": &Telegram{
 			BotToken: "123456:telegram-secret-token", ChatID: "@vigil_alerts", APIURL: base + "/",
-		}},
-		"telegram-supergroup-thread": {Telegram: &config.Telegram{
+		},
+		"telegram-supergroup-thread": &Telegram{
 			BotToken: "123456:telegram-secret-token", ChatID: "-1001234567890",
 			MessageThreadID: &thread, APIURL: base + "/",
-		}},
-		"pushover": {Pushover: &config.Pushover{
+		},
+		"pushover": &Pushover{
 			AppToken: "pushover-secret-token", UserKeys: []string{"user-key-one", "user-key-two"}, APIURL: base + "/",
-		}},
+		},
 		// A base URL with a path and no trailing slash: Vigil would post to
 		// /gotifymessage, we post to /gotify/message.
-		"gotify": {Gotify: &config.Gotify{AppURL: base + "/gotify", AppToken: "gotify-secret-token"}},
-		"matrix": {Matrix: &config.Matrix{
+		"gotify": &Gotify{AppURL: base + "/gotify", AppToken: "gotify-secret-token"},
+		"matrix": &Matrix{
 			HomeserverURL: base, AccessToken: "matrix-secret-token", RoomID: "!abcdef:matrix.org",
-		}},
-		"webex": {Webex: &config.Webex{
+		},
+		"webex": &Webex{
 			EndpointURL: base + "/v1/messages", Token: "webex-secret-token", RoomID: "Y2lzY29zcGFyazovL3VzL1JPT00v",
-		}},
-		"webhook": {Webhook: &config.Webhook{HookURL: base + "/hook/webhookSecretPath?key=webhook-secret-key"}},
+		},
+		"webhook":    &Webhook{HookURL: base + "/hook/webhookSecretPath?key=webhook-secret-key"},
+		"pagerduty":  &PagerDuty{RoutingKey: "pagerduty-secret-routing-key", APIURL: base + "/v2/enqueue"},
+		"opsgenie":   &Opsgenie{APIKey: "opsgenie-secret-key", APIURL: base, Priority: "P2"},
+		"discord":    &Discord{Hook{HookURL: base + "/api/webhooks/123/discordSecretPath"}},
+		"teams":      &Teams{Hook{HookURL: base + "/workflows/teamsSecretPath/triggers/manual/paths/invoke?sig=teams-secret-sig"}},
+		"ntfy":       &Ntfy{TopicURL: base + "/vigil-alerts", Token: "tk_ntfysecrettoken", Priority: "urgent", Tags: []string{"prod"}},
+		"ntfy-basic": &Ntfy{TopicURL: base + "/vigil-alerts", Username: "vigil", Password: "ntfy-secret-password", Priority: "high"},
 	}
 }
 
@@ -216,6 +240,8 @@ var httpSecrets = []string{
 	"twilio-secret-token", "slackSecretPath", "zulip-secret-key", "telegram-secret-token",
 	"pushover-secret-token", "gotify-secret-token", "matrix-secret-token", "webex-secret-token",
 	"webhookSecretPath", "webhook-secret-key",
+	"pagerduty-secret-routing-key", "opsgenie-secret-key", "discordSecretPath", "teamsSecretPath", "teams-secret-sig",
+	"tk_ntfysecrettoken", "ntfy-secret-password",
 	// Basic credentials, as they travel.
 	"QUMwMDAwYWNjb3VudDp0d2lsaW8tc2VjcmV0LXRva2Vu", "dmlnaWwtYm90QGV4YW1wbGUuenVsaXBjaGF0LmNvbTp6dWxpcC1zZWNyZXQta2V5",
 }
@@ -229,9 +255,9 @@ func testOptions() Options {
 }
 
 // buildOne builds the channels of cfg and returns the only one.
-func buildOne(t *testing.T, cfg *config.Notify, o Options) Channel {
+func buildOne(t *testing.T, cfg Section, o Options) Channel {
 	t.Helper()
-	channels, err := Build(cfg, o)
+	channels, err := Build([]Section{cfg}, o)
 	if err != nil {
 		t.Fatalf("Build: %v", err)
 	}
@@ -261,7 +287,7 @@ func TestHTTPChannelsGolden(t *testing.T) {
 					if len(ch.Targets) > 1 {
 						file += fmt.Sprintf("-target%d", i)
 					}
-					golden(t, file, rec.next(t))
+					golden(t, file, rec.sent())
 				}
 			})
 		}
@@ -360,19 +386,19 @@ func TestTruncateBytes(t *testing.T) {
 
 func TestBuildOrderAndTargets(t *testing.T) {
 	yes := true
-	cfg := &config.Notify{
-		Email: &config.Email{To: "a@example.com, b@example.com", From: "vigil@example.com",
-			SMTPHost: "localhost", SMTPPort: 587, SMTPUsername: "vigil", SMTPEncrypt: &yes, RemindersOnly: true},
-		Twilio:   &config.Twilio{To: []string{"+1", "+2", "+3"}, AccountSID: "AC", AuthToken: "t", ServiceSID: "MG"},
-		Slack:    &config.Slack{HookURL: "https://hooks.slack.com/services/x"},
-		Zulip:    &config.Zulip{APIURL: "https://x.zulipchat.com/api/v1/", Channel: "c"},
-		Telegram: &config.Telegram{BotToken: "1:x", ChatID: "1", RemindersOnly: true},
-		Pushover: &config.Pushover{AppToken: "a", UserKeys: []string{"u1", "u2"}},
-		Gotify:   &config.Gotify{AppURL: "https://gotify.example.com", AppToken: "g"},
-		XMPP:     &config.XMPP{To: "ops@example.com", From: "vigil@example.com", XMPPPassword: "p"},
-		Matrix:   &config.Matrix{HomeserverURL: "https://matrix.org", AccessToken: "m", RoomID: "!r:matrix.org"},
-		Webex:    &config.Webex{EndpointURL: "https://webexapis.com/v1/messages", Token: "w", RoomID: "r"},
-		Webhook:  &config.Webhook{HookURL: "https://example.com/hook"},
+	cfg := []Section{
+		&Email{To: "a@example.com, b@example.com", From: "vigil@example.com",
+			SMTPHost: "localhost", SMTPPort: 587, SMTPUsername: "vigil", SMTPEncrypt: &yes, Common: Common{RemindersOnly: true}},
+		&Twilio{To: []string{"+1", "+2", "+3"}, AccountSID: "AC", AuthToken: "t", ServiceSID: "MG"},
+		&Slack{HookURL: "https://hooks.slack.com/services/x"},
+		&Zulip{APIURL: "https://x.zulipchat.com/api/v1/", Channel: "c"},
+		&Telegram{BotToken: "1:x", ChatID: "1", Common: Common{RemindersOnly: true}},
+		&Pushover{AppToken: "a", UserKeys: []string{"u1", "u2"}},
+		&Gotify{AppURL: "https://gotify.example.com", AppToken: "g"},
+		&XMPP{To: "ops@example.com", From: "vigil@example.com", XMPPPassword: "p"},
+		&Matrix{HomeserverURL: "https://matrix.org", AccessToken: "m", RoomID: "!r:matrix.org"},
+		&Webex{EndpointURL: "https://webexapis.com/v1/messages", Token: "w", RoomID: "r"},
+		&Webhook{HookURL: "https://example.com/hook"},
 	}
 	channels, err := Build(cfg, Options{})
 	if err != nil {
@@ -426,9 +452,9 @@ func TestBuildOrderAndTargets(t *testing.T) {
 }
 
 func TestBuildRejectsBadURL(t *testing.T) {
-	_, err := Build(&config.Notify{
-		Slack:   &config.Slack{HookURL: "hooks.slack.com/services/secretPath"},
-		Webhook: &config.Webhook{HookURL: "https://example.com/hook"},
+	_, err := Build([]Section{
+		&Slack{HookURL: "hooks.slack.com/services/secretPath"},
+		&Webhook{HookURL: "https://example.com/hook"},
 	}, Options{})
 	if err == nil || !strings.Contains(err.Error(), "notify.slack") {
 		t.Fatalf("Build with a relative Slack URL = %v, want an error naming notify.slack", err)

@@ -2,9 +2,24 @@ package notify
 
 import (
 	"context"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Matrix is [notify.matrix].
+type Matrix struct {
+	HomeserverURL string `toml:"homeserver_url"`
+	AccessToken   string `toml:"access_token"`
+	RoomID        string `toml:"room_id"`
+	Common
+}
+
+// Check checks the homeserver URL, the token and the room.
+func (m *Matrix) Check(c Checker) {
+	requiredURL(c, "homeserver_url", m.HomeserverURL)
+	c.Required("access_token", m.AccessToken)
+	c.Required("room_id", m.RoomID)
+}
+
+func (m *Matrix) targets(o Options) ([]Target, []string, error) { return single(newMatrix(m, o)) }
 
 // matrix sends an m.room.message event through the Matrix client-server API
 // (the legacy POST without a transaction id, with access_token in the query,
@@ -15,7 +30,7 @@ type matrix struct {
 	secrets []string
 }
 
-func newMatrix(c *config.Matrix, o Options) (*matrix, error) {
+func newMatrix(c *Matrix, o Options) (*matrix, error) {
 	u, err := joinURL(c.HomeserverURL, "_matrix", "client", "r0", "rooms", c.RoomID, "send", "m.room.message")
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ package notify
 // existing field, so that whatever parses Vigil's messages keeps working.
 
 import (
+	"fmt"
 	"html"
 	"strconv"
 	"strings"
@@ -278,15 +279,7 @@ func telegramText(m Message) string {
 
 // pushoverHTML is the Pushover message, with Pushover's HTML subset.
 func pushoverHTML(m Message) string {
-	var color string
-	switch m.Status {
-	case status.Dead:
-		color = "#C4291C"
-	case status.Sick:
-		color = "#D5A048"
-	default:
-		color = "#54A158"
-	}
+	color := fmt.Sprintf("#%06X", statusColor(m.Status))
 	var b strings.Builder
 	switch m.Kind {
 	case Startup:
@@ -373,4 +366,93 @@ func serviceNode(id string) string {
 		}
 	}
 	return id
+}
+
+// The wording below is new (Vigil has none of these channels); it follows
+// the Slack text: the same headline, then each dead replica with its reason.
+
+// headline is the first line of Discord, Teams and ntfy messages:
+// "Status changed to: dead.", as Slack's without its Markdown.
+func headline(m Message) string { return phrase(m.Kind) + ": " + m.Status.String() + "." }
+
+// deadLines lists one dead replica per line, with the reason when known:
+// "- web:api:https://x/: timed out".
+func deadLines(m Message) string {
+	var b strings.Builder
+	for i, r := range m.Dead {
+		if i > 0 {
+			b.WriteString("\n")
+		}
+		b.WriteString("- " + r)
+		if why := m.Reasons[r]; why != "" {
+			b.WriteString(": " + why)
+		}
+	}
+	return b.String()
+}
+
+// incidentSummary is the one line PagerDuty and Opsgenie show for an
+// outage: "Crisp Status is dead: web:api:a, web:api:b".
+func incidentSummary(m Message) string {
+	s := m.PageTitle + " is " + m.Status.String()
+	if len(m.Dead) > 0 {
+		s += ": " + joinList(m.Dead)
+	}
+	return s
+}
+
+// recoveryNote is what closes an incident: "Crisp Status is no longer
+// dead, now healthy (recovered: web:api:a)".
+func recoveryNote(m Message) string {
+	s := m.PageTitle + " is no longer dead, now " + m.Status.String()
+	if len(m.Recovered) > 0 {
+		s += " (recovered: " + joinList(m.Recovered) + ")"
+	}
+	return s
+}
+
+// plainText is the body of ntfy messages and of the Adaptive Card: the
+// headline, the dead replicas with their reasons, the recovered ones, the
+// time and the page.
+func plainText(m Message) string {
+	s := headline(m)
+	if len(m.Dead) > 0 {
+		s += "\n" + deadLines(m)
+	}
+	if len(m.Recovered) > 0 {
+		s += "\nRecovered: " + joinList(m.Recovered)
+	}
+	return s + "\nTime: " + m.Time + "\nPage: " + m.PageURL
+}
+
+// statusColor is the colour of a status as Pushover, Discord and Teams
+// show it, as 0xRRGGBB.
+func statusColor(h status.Health) int {
+	switch h {
+	case status.Dead:
+		return 0xC4291C
+	case status.Sick:
+		return 0xD5A048
+	}
+	return 0x54A158
+}
+
+// truncateRunes cuts s to max characters, the last being "…" when cut.
+func truncateRunes(s string, max int) string {
+	if utf8.RuneCountInString(s) <= max {
+		return s
+	}
+	r := []rune(s)
+	return string(r[:max-1]) + "…"
+}
+
+// byStatus picks the word a channel uses for a status.
+func byStatus(h status.Health, dead, sick, healthy string) string {
+	switch h {
+	case status.Dead:
+		return dead
+	case status.Sick:
+		return sick
+	}
+	return healthy
 }

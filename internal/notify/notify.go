@@ -1,7 +1,7 @@
-// Package notify sends Vigil's notifications: one file per channel (email,
-// Twilio, Slack, Zulip, Telegram, Pushover, Gotify, XMPP, Matrix, Webex,
-// webhook), one shared HTTP helper (post.go) and all human wording in one
-// place (message.go).
+// Package notify sends Vigil's notifications: one file per channel, holding
+// its config keys, their validation and its sender, one table of channels
+// (registry.go), one shared HTTP helper (post.go) and the human wording in
+// one place (message.go).
 //
 // The package decides nothing about *when* to notify; it turns a Message into
 // the exact request each channel expects and reports whether a failure is
@@ -14,9 +14,9 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"reflect"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -44,6 +44,9 @@ type Message struct {
 	Time string `json:"time"`
 	// Dead lists every dead replica as "service:node:replica", in page order.
 	Dead []string `json:"dead"`
+	// Reasons says why each dead replica is dead, by replica id, where a
+	// probe said why (a timeout, a status code).
+	Reasons map[string]string `json:"reasons,omitempty"`
 	// Recovered lists the replicas that came back since the previous
 	// notification. Channels show it only where it adds to, rather than
 	// changes, what Vigil sends: an extra line, field or attachment.
@@ -53,6 +56,10 @@ type Message struct {
 	// Escalated asks the target for a raised priority (Pushover priority=1,
 	// Gotify priority=10). It is set per target, and only on reminders.
 	Escalated bool `json:"escalated,omitempty"`
+	// Outage identifies the outage a change or reminder is about, the same
+	// from its announcement to its recovery and across restarts; "" for
+	// the startup notification. Incident tools key on it (OutageKey).
+	Outage string `json:"outage,omitempty"`
 }
 
 // FormatTime formats t the way every Vigil notification shows time:
@@ -95,6 +102,9 @@ type Channel struct {
 	// RemindersOnly is the channel's reminders_only key: it then receives
 	// reminders only, no startup or change notification.
 	RemindersOnly bool
+	// QuietStartup is set for channels that take no startup notification
+	// (an incident tool, for which a start is no incident).
+	QuietStartup bool
 	// Targets are the channel's recipients in configuration order; a
 	// target's index is what reminder escalation counts.
 	Targets []Target
@@ -149,99 +159,47 @@ func (o Options) poster() poster {
 	return poster{client: o.Client, userAgent: "vigil/" + o.Version, now: o.Now}
 }
 
-// Build returns the configured channels in Vigil's fixed order: email,
-// twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex,
-// webhook. A nil cfg has no channels. The error lists every channel that
-// could not be built (an unparsable URL or address), the others are still
-// returned.
-func Build(cfg *config.Notify, o Options) ([]Channel, error) {
-	if cfg == nil {
-		return nil, nil
-	}
+// Build returns the channels of the configured sections, in registry
+// order whatever the order of sections. The error lists every channel that
+// could not be built (an unparsable URL or address, or a section of no
+// registered channel); the others are still returned.
+func Build(sections []Section, o Options) ([]Channel, error) {
 	o = o.withDefaults()
 	var (
 		channels []Channel
 		errs     []error
 	)
-	add := func(name string, remindersOnly bool, build func() ([]Target, []string, error)) {
-		targets, warnings, err := build()
-		if err != nil {
-			errs = append(errs, fmt.Errorf("notify.%s: %w", name, err))
-			return
+	for _, s := range sections {
+		if _, ok := defOf(s); !ok {
+			errs = append(errs, fmt.Errorf("notify: %T is not a registered channel", s))
 		}
-		for i := range targets {
-			targets[i].Channel = name
-		}
-		channels = append(channels, Channel{Name: name, RemindersOnly: remindersOnly, Targets: targets, Warnings: warnings})
 	}
-	single := func(n Notifier, err error) ([]Target, []string, error) {
-		if err != nil {
-			return nil, nil, err
-		}
-		return []Target{{Notifier: n}}, nil, nil
-	}
-
-	if c := cfg.Email; c != nil {
-		add("email", c.RemindersOnly, func() ([]Target, []string, error) {
-			n, warnings, err := newEmail(c, o)
+	for _, d := range registry {
+		for _, s := range sections {
+			if reflect.TypeOf(s).Elem() != d.Type {
+				continue
+			}
+			targets, warnings, err := s.targets(o)
 			if err != nil {
-				return nil, nil, err
+				errs = append(errs, fmt.Errorf("notify.%s: %w", d.Name, err))
+				continue
 			}
-			return []Target{{Notifier: n}}, warnings, nil
-		})
-	}
-	if c := cfg.Twilio; c != nil {
-		add("twilio", c.RemindersOnly, func() ([]Target, []string, error) {
-			var targets []Target
-			for _, to := range c.To {
-				n, err := newTwilio(c, to, o)
-				if err != nil {
-					return nil, nil, err
-				}
-				targets = append(targets, Target{Key: to, Notifier: n})
+			for i := range targets {
+				targets[i].Channel = d.Name
 			}
-			return targets, nil, nil
-		})
-	}
-	if c := cfg.Slack; c != nil {
-		add("slack", c.RemindersOnly, func() ([]Target, []string, error) { return single(newSlack(c, o)) })
-	}
-	if c := cfg.Zulip; c != nil {
-		add("zulip", c.RemindersOnly, func() ([]Target, []string, error) { return single(newZulip(c, o)) })
-	}
-	if c := cfg.Telegram; c != nil {
-		add("telegram", c.RemindersOnly, func() ([]Target, []string, error) { return single(newTelegram(c, o)) })
-	}
-	if c := cfg.Pushover; c != nil {
-		add("pushover", c.RemindersOnly, func() ([]Target, []string, error) {
-			var targets []Target
-			for _, user := range c.UserKeys {
-				n, err := newPushover(c, user, o)
-				if err != nil {
-					return nil, nil, err
-				}
-				targets = append(targets, Target{Key: user, Notifier: n})
-			}
-			return targets, nil, nil
-		})
-	}
-	if c := cfg.Gotify; c != nil {
-		add("gotify", c.RemindersOnly, func() ([]Target, []string, error) { return single(newGotify(c, o)) })
-	}
-	if c := cfg.XMPP; c != nil {
-		add("xmpp", c.RemindersOnly, func() ([]Target, []string, error) { return single(newXMPP(c, o)) })
-	}
-	if c := cfg.Matrix; c != nil {
-		add("matrix", c.RemindersOnly, func() ([]Target, []string, error) { return single(newMatrix(c, o)) })
-	}
-	if c := cfg.Webex; c != nil {
-		add("webex", c.RemindersOnly, func() ([]Target, []string, error) { return single(newWebex(c, o)) })
-	}
-	if c := cfg.Webhook; c != nil {
-		// Vigil's webhook has no reminders_only: it receives everything.
-		add("webhook", false, func() ([]Target, []string, error) { return single(newWebhook(c, o)) })
+			channels = append(channels, Channel{Name: d.Name, RemindersOnly: s.remindersOnly(), QuietStartup: d.quietStartup,
+				Targets: targets, Warnings: warnings})
+		}
 	}
 	return channels, errors.Join(errs...)
+}
+
+// single is the target list of a channel with one recipient.
+func single(n Notifier, err error) ([]Target, []string, error) {
+	if err != nil {
+		return nil, nil, err
+	}
+	return []Target{{Notifier: n}}, nil, nil
 }
 
 // Find returns the target with the given channel name and key, for example

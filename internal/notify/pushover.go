@@ -2,9 +2,27 @@ package notify
 
 import (
 	"context"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Pushover is [notify.pushover]: each user key is a target of its own.
+type Pushover struct {
+	AppToken string   `toml:"app_token"`
+	UserKeys []string `toml:"user_keys"`
+	APIURL   string   `toml:"api_url"` // default https://api.pushover.net/
+	Common
+}
+
+// Check fills the default api_url and checks the required keys.
+func (p *Pushover) Check(c Checker) {
+	defaultTo(c, "api_url", &p.APIURL, "https://api.pushover.net/")
+	c.Required("app_token", p.AppToken)
+	c.RequiredList("user_keys", p.UserKeys)
+	c.URL("api_url", p.APIURL)
+}
+
+func (p *Pushover) targets(o Options) ([]Target, []string, error) {
+	return perKey(p.UserKeys, func(user string) (Notifier, error) { return newPushover(p, user, o) })
+}
 
 // pushover sends a push notification to one Pushover user.
 type pushover struct {
@@ -15,7 +33,7 @@ type pushover struct {
 	secrets []string
 }
 
-func newPushover(c *config.Pushover, user string, o Options) (*pushover, error) {
+func newPushover(c *Pushover, user string, o Options) (*pushover, error) {
 	base := c.APIURL
 	if base == "" {
 		base = "https://api.pushover.net/"

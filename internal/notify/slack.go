@@ -2,9 +2,19 @@ package notify
 
 import (
 	"context"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Slack is [notify.slack].
+type Slack struct {
+	HookURL        string `toml:"hook_url"`
+	MentionChannel bool   `toml:"mention_channel"`
+	Common
+}
+
+// Check checks the webhook URL.
+func (s *Slack) Check(c Checker) { requiredURL(c, "hook_url", s.HookURL) }
+
+func (s *Slack) targets(o Options) ([]Target, []string, error) { return single(newSlack(s, o)) }
 
 // slack posts to a Slack incoming webhook (or Discord's Slack-compatible
 // one). The webhook URL is itself the credential.
@@ -15,7 +25,7 @@ type slack struct {
 	secrets []string
 }
 
-func newSlack(c *config.Slack, o Options) (*slack, error) {
+func newSlack(c *Slack, o Options) (*slack, error) {
 	if _, err := joinURL(c.HookURL); err != nil {
 		return nil, err
 	}

@@ -4,9 +4,26 @@ import (
 	"context"
 	"strconv"
 	"strings"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Telegram is [notify.telegram].
+type Telegram struct {
+	BotToken        string `toml:"bot_token"`
+	ChatID          string `toml:"chat_id"`
+	MessageThreadID *int64 `toml:"message_thread_id"`
+	APIURL          string `toml:"api_url"` // default https://api.telegram.org/
+	Common
+}
+
+// Check fills the default api_url and checks the required keys.
+func (t *Telegram) Check(c Checker) {
+	defaultTo(c, "api_url", &t.APIURL, "https://api.telegram.org/")
+	c.Required("bot_token", t.BotToken)
+	c.Required("chat_id", t.ChatID)
+	c.URL("api_url", t.APIURL)
+}
+
+func (t *Telegram) targets(o Options) ([]Target, []string, error) { return single(newTelegram(t, o)) }
 
 // telegram sends a message through the Telegram Bot API. The bot token is
 // part of the URL path.
@@ -18,7 +35,7 @@ type telegram struct {
 	secrets  []string
 }
 
-func newTelegram(c *config.Telegram, o Options) (*telegram, error) {
+func newTelegram(c *Telegram, o Options) (*telegram, error) {
 	base := c.APIURL
 	if base == "" {
 		base = "https://api.telegram.org/"

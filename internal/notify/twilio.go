@@ -3,9 +3,31 @@ package notify
 import (
 	"context"
 	"net/http"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Twilio is [notify.twilio]: each number in to is a target of its own.
+type Twilio struct {
+	To         []string `toml:"to"`
+	ServiceSID string   `toml:"service_sid"`
+	AccountSID string   `toml:"account_sid"`
+	AuthToken  string   `toml:"auth_token"`
+	APIURL     string   `toml:"api_url"` // default https://api.twilio.com/
+	Common
+}
+
+// Check fills the default api_url and checks the required keys.
+func (t *Twilio) Check(c Checker) {
+	defaultTo(c, "api_url", &t.APIURL, "https://api.twilio.com/")
+	c.RequiredList("to", t.To)
+	c.Required("service_sid", t.ServiceSID)
+	c.Required("account_sid", t.AccountSID)
+	c.Required("auth_token", t.AuthToken)
+	c.URL("api_url", t.APIURL)
+}
+
+func (t *Twilio) targets(o Options) ([]Target, []string, error) {
+	return perKey(t.To, func(to string) (Notifier, error) { return newTwilio(t, to, o) })
+}
 
 // twilio sends an SMS to one number through Twilio's Messages API.
 type twilio struct {
@@ -17,7 +39,7 @@ type twilio struct {
 	secrets    []string
 }
 
-func newTwilio(c *config.Twilio, to string, o Options) (*twilio, error) {
+func newTwilio(c *Twilio, to string, o Options) (*twilio, error) {
 	base := c.APIURL
 	if base == "" {
 		base = "https://api.twilio.com/"

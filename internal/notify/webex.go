@@ -3,9 +3,24 @@ package notify
 import (
 	"context"
 	"net/http"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// Webex is [notify.webex].
+type Webex struct {
+	EndpointURL string `toml:"endpoint_url"`
+	Token       string `toml:"token"`
+	RoomID      string `toml:"room_id"`
+	Common
+}
+
+// Check checks the endpoint URL, the token and the room.
+func (w *Webex) Check(c Checker) {
+	requiredURL(c, "endpoint_url", w.EndpointURL)
+	c.Required("token", w.Token)
+	c.Required("room_id", w.RoomID)
+}
+
+func (w *Webex) targets(o Options) ([]Target, []string, error) { return single(newWebex(w, o)) }
 
 // webex posts a message to a Webex room with a bearer token.
 type webex struct {
@@ -16,7 +31,7 @@ type webex struct {
 	secrets []string
 }
 
-func newWebex(c *config.Webex, o Options) (*webex, error) {
+func newWebex(c *Webex, o Options) (*webex, error) {
 	if _, err := joinURL(c.EndpointURL); err != nil {
 		return nil, err
 	}

@@ -3,9 +3,21 @@ package notify
 import (
 	"context"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
 )
+
+// Webhook is [notify.webhook]. Vigil's webhook has no reminders_only: it
+// receives everything.
+type Webhook struct {
+	HookURL string `toml:"hook_url"`
+}
+
+// Check checks the URL.
+func (w *Webhook) Check(c Checker) { requiredURL(c, "hook_url", w.HookURL) }
+
+func (w *Webhook) targets(o Options) ([]Target, []string, error) { return single(newWebhook(w, o)) }
+
+func (w *Webhook) remindersOnly() bool { return false }
 
 // webhook posts Vigil's JSON payload to any URL.
 type webhook struct {
@@ -14,7 +26,7 @@ type webhook struct {
 	secrets []string
 }
 
-func newWebhook(c *config.Webhook, o Options) (*webhook, error) {
+func newWebhook(c *Webhook, o Options) (*webhook, error) {
 	if _, err := joinURL(c.HookURL); err != nil {
 		return nil, err
 	}

@@ -11,9 +11,24 @@ import (
 	"time"
 
 	"github.com/xmppo/go-xmpp"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
+
+// XMPP is [notify.xmpp].
+type XMPP struct {
+	To           string `toml:"to"`
+	From         string `toml:"from"`
+	XMPPPassword string `toml:"xmpp_password"`
+	Common
+}
+
+// Check checks the required keys.
+func (x *XMPP) Check(c Checker) {
+	c.Required("to", x.To)
+	c.Required("from", x.From)
+	c.Required("xmpp_password", x.XMPPPassword)
+}
+
+func (x *XMPP) targets(o Options) ([]Target, []string, error) { return single(newXMPP(x, o)) }
 
 // xmppChannel sends one chat message: it connects as from (STARTTLS
 // required, then SASL), sends, and disconnects.
@@ -28,7 +43,7 @@ type xmppChannel struct {
 	now      func() time.Time
 }
 
-func newXMPP(c *config.XMPP, o Options) (*xmppChannel, error) {
+func newXMPP(c *XMPP, o Options) (*xmppChannel, error) {
 	_, domain, ok := strings.Cut(c.From, "@")
 	if !ok || domain == "" {
 		return nil, errors.New("from: want a JID such as vigil@example.org")

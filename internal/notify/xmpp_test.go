@@ -7,8 +7,6 @@ import (
 	"time"
 
 	"github.com/xmppo/go-xmpp"
-
-	"github.com/vigil-go/vigil/internal/config"
 )
 
 // TestXMPPProsody sends a notification through a real Prosody and reads it
@@ -47,9 +45,9 @@ func TestXMPPProsody(t *testing.T) {
 	o := testOptions()
 	o.XMPPAddr = srv.addr
 	o.TLS = srv.cert.clientConfig()
-	ch := buildOne(t, &config.Notify{XMPP: &config.XMPP{
+	ch := buildOne(t, &XMPP{
 		To: "ops@" + srv.domain, From: "vigil@" + srv.domain, XMPPPassword: "vigil-xmpp-secret",
-	}}, o)
+	}, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	if err := ch.Targets[0].Notifier.Notify(ctx, msgReminder); err != nil {
@@ -76,9 +74,9 @@ func TestXMPPProsody(t *testing.T) {
 	}
 
 	// A wrong password fails without showing it.
-	bad := buildOne(t, &config.Notify{XMPP: &config.XMPP{
+	bad := buildOne(t, &XMPP{
 		To: "ops@" + srv.domain, From: "vigil@" + srv.domain, XMPPPassword: "wrong-xmpp-password",
-	}}, o)
+	}, o)
 	err = bad.Targets[0].Notifier.Notify(ctx, msgDead)
 	if err == nil {
 		t.Fatal("Notify with a wrong password = nil, want an error")
@@ -94,9 +92,9 @@ func TestXMPPRequiresTLS(t *testing.T) {
 	srv := startProsody(t, map[string]string{"vigil": "vigil-xmpp-secret"})
 	o := testOptions()
 	o.XMPPAddr = srv.addr // no o.TLS: the test certificate is not trusted
-	ch := buildOne(t, &config.Notify{XMPP: &config.XMPP{
+	ch := buildOne(t, &XMPP{
 		To: "ops@" + srv.domain, From: "vigil@" + srv.domain, XMPPPassword: "vigil-xmpp-secret",
-	}}, o)
+	}, o)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	err := ch.Targets[0].Notifier.Notify(ctx, msgDead)

@@ -3,9 +3,30 @@ package notify
 import (
 	"context"
 	"net/http"
-
-	"github.com/vigil-go/vigil/internal/config"
+	"strings"
 )
+
+// Zulip is [notify.zulip].
+type Zulip struct {
+	BotEmail  string `toml:"bot_email"`
+	BotAPIKey string `toml:"bot_api_key"`
+	Channel   string `toml:"channel"`
+	APIURL    string `toml:"api_url"`
+	Common
+}
+
+// Check checks the required keys, and warns about an api_url without the
+// trailing slash Vigil appends paths after.
+func (z *Zulip) Check(c Checker) {
+	c.Required("bot_email", z.BotEmail)
+	c.Required("bot_api_key", z.BotAPIKey)
+	c.Required("channel", z.Channel)
+	if c.Required("api_url", z.APIURL) && c.URL("api_url", z.APIURL) && !strings.HasSuffix(z.APIURL, "/") {
+		c.Warnf("api_url", "should end with \"/\" (such as https://example.zulipchat.com/api/v1/): paths are appended to it")
+	}
+}
+
+func (z *Zulip) targets(o Options) ([]Target, []string, error) { return single(newZulip(z, o)) }
 
 // zulip posts a stream message through Zulip's REST API.
 type zulip struct {
@@ -16,7 +37,7 @@ type zulip struct {
 	secrets []string
 }
 
-func newZulip(c *config.Zulip, o Options) (*zulip, error) {
+func newZulip(c *Zulip, o Options) (*zulip, error) {
 	u, err := joinURL(c.APIURL, "messages")
 	if err != nil {
 		return nil, err

@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
@@ -103,7 +102,7 @@ func TestStoreUnavailableDeliversFromMemory(t *testing.T) {
 			rec := &recorder{}
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
-			chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL + "/hook"}})
+			chs := build(t, &notify.Webhook{HookURL: srv.URL + "/hook"})
 			st := &sickStore{Store: openStore(t, "")}
 			w, logs := start(t, st, chs, func(o *Options) { o.StoreTimeout = 50 * time.Millisecond })
 
@@ -151,7 +150,7 @@ func TestHeldRetriesAndHandsOver(t *testing.T) {
 	rec.set(func() { rec.hang = true })
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL + "/hook"}})
+	chs := build(t, &notify.Webhook{HookURL: srv.URL + "/hook"})
 	st := &sickStore{Store: openStore(t, "")}
 	w, _ := start(t, st, chs, func(o *Options) { o.StoreTimeout = 50 * time.Millisecond })
 	st.set("refuse")
@@ -182,7 +181,7 @@ func TestUnrecordedDeliveryIsNotSentAgain(t *testing.T) {
 	rec := &recorder{}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL + "/hook"}})
+	chs := build(t, &notify.Webhook{HookURL: srv.URL + "/hook"})
 	st := &sickStore{Store: openStore(t, "")}
 	st.failDelivered = true
 	w, _ := start(t, st, chs, func(o *Options) {

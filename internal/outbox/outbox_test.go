@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
@@ -129,7 +128,7 @@ func start(t *testing.T, st Store, channels []notify.Channel, tune func(*Options
 
 // build returns the channels of n, with a short HTTP timeout so that a
 // hanging server costs little time.
-func build(t *testing.T, n *config.Notify) []notify.Channel {
+func build(t *testing.T, n ...notify.Section) []notify.Channel {
 	t.Helper()
 	chs, err := notify.Build(n, notify.Options{Client: &http.Client{Timeout: 300 * time.Millisecond}, Version: "test"})
 	if err != nil {
@@ -200,7 +199,7 @@ func TestFaultsDeliverExactlyOnce(t *testing.T) {
 			rec.set(func() { f.breakIt(rec) })
 			srv := httptest.NewServer(rec)
 			defer srv.Close()
-			chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL + "/hook"}})
+			chs := build(t, &notify.Webhook{HookURL: srv.URL + "/hook"})
 			st := openStore(t, "")
 			w, logs := start(t, st, chs, nil)
 
@@ -238,7 +237,7 @@ func TestConnectionRefusedThenUp(t *testing.T) {
 	addr := ln.Addr().String()
 	ln.Close()
 
-	chs := build(t, &config.Notify{Slack: &config.Slack{HookURL: "http://" + addr + "/services/T0/B0/secret-hook-path"}})
+	chs := build(t, &notify.Slack{HookURL: "http://" + addr + "/services/T0/B0/secret-hook-path"})
 	st := openStore(t, "")
 	w, logs := start(t, st, chs, nil)
 	if _, err := w.Enqueue(context.Background(), items("s1", chs, message(notify.Changed, status.Dead, "web:core:a"))); err != nil {
@@ -285,9 +284,9 @@ func TestOneTargetFailing(t *testing.T) {
 	}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	chs := build(t, &config.Notify{Twilio: &config.Twilio{
+	chs := build(t, &notify.Twilio{
 		To: []string{"+1000", "+2000"}, ServiceSID: "MG1", AccountSID: "AC1", AuthToken: "token-123456", APIURL: srv.URL + "/",
-	}})
+	})
 	st := openStore(t, "")
 	obs := &outcomes{}
 	w, _ := start(t, st, chs, obs.tune)
@@ -330,7 +329,7 @@ func TestOrderPerTarget(t *testing.T) {
 	rec.fail = func(*http.Request, []byte) int { return http.StatusServiceUnavailable }
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL}})
+	chs := build(t, &notify.Webhook{HookURL: srv.URL})
 	st := openStore(t, "")
 	w, _ := start(t, st, chs, nil)
 	for i, h := range []status.Health{status.Dead, status.Healthy, status.Dead} {
@@ -367,7 +366,7 @@ func TestPermanentFailureIsGivenUp(t *testing.T) {
 	}
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL}})
+	chs := build(t, &notify.Webhook{HookURL: srv.URL})
 	st := openStore(t, "")
 	obs := &outcomes{}
 	w, logs := start(t, st, chs, obs.tune)
@@ -398,7 +397,7 @@ func TestTooOldIsGivenUp(t *testing.T) {
 	rec.fail = func(*http.Request, []byte) int { return http.StatusInternalServerError }
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL}})
+	chs := build(t, &notify.Webhook{HookURL: srv.URL})
 	st := openStore(t, "")
 	obs := &outcomes{}
 	w, logs := start(t, st, chs, func(o *Options) { obs.tune(o); o.MaxAge = 500 * time.Millisecond })
@@ -432,9 +431,9 @@ func TestEnqueueDoesNotWaitForDelivery(t *testing.T) {
 	fine := httptest.NewServer(rec)
 	defer fine.Close()
 
-	chs, err := notify.Build(&config.Notify{
-		Slack:   &config.Slack{HookURL: hanging.URL},
-		Webhook: &config.Webhook{HookURL: fine.URL},
+	chs, err := notify.Build([]notify.Section{
+		&notify.Slack{HookURL: hanging.URL},
+		&notify.Webhook{HookURL: fine.URL},
 	}, notify.Options{Client: &http.Client{}}) // no client timeout: only AttemptTimeout ends the hang
 	if err != nil {
 		t.Fatal(err)
@@ -460,7 +459,7 @@ func TestRestartDeliversPending(t *testing.T) {
 	rec.fail = func(*http.Request, []byte) int { return http.StatusInternalServerError }
 	srv := httptest.NewServer(rec)
 	defer srv.Close()
-	chs := build(t, &config.Notify{Webhook: &config.Webhook{HookURL: srv.URL}})
+	chs := build(t, &notify.Webhook{HookURL: srv.URL})
 
 	st1, err := store.Open(context.Background(), store.Config{Path: path})
 	if err != nil {

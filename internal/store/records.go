@@ -288,6 +288,7 @@ type ReminderState struct {
 	IgnoreUntil  time.Time // reminders muted until then; zero if not muted
 	LastStatus   status.Health
 	LastDead     []string // "service:node:replica" dead at the last notification
+	Outage       string   // identity of the outage in progress or last ended; "" if none
 }
 
 // Outbox entry states.

@@ -1115,8 +1115,8 @@ func (s *Store) Reminder(ctx context.Context, scope string) (ReminderState, bool
 		notified, ignore sql.Null[int64]
 		last, dead       string
 	)
-	err := s.r.QueryRowContext(ctx, `SELECT last_notified_ms, backoff, escalation, ignore_until_ms, last_status, last_dead
-		FROM reminders WHERE scope = $1`, scope).Scan(&notified, &st.Backoff, &st.Escalation, &ignore, &last, &dead)
+	err := s.r.QueryRowContext(ctx, `SELECT last_notified_ms, backoff, escalation, ignore_until_ms, last_status, last_dead, outage
+		FROM reminders WHERE scope = $1`, scope).Scan(&notified, &st.Backoff, &st.Escalation, &ignore, &last, &dead, &st.Outage)
 	if errors.Is(err, sql.ErrNoRows) {
 		return ReminderState{}, false, nil
 	}
@@ -1142,14 +1142,14 @@ func (s *Store) PutReminder(ctx context.Context, scope string, st ReminderState)
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO reminders
-			(scope, last_notified_ms, backoff, escalation, ignore_until_ms, last_status, last_dead)
-			VALUES ($1, $2, $3, $4, $5, $6, $7)
+			(scope, last_notified_ms, backoff, escalation, ignore_until_ms, last_status, last_dead, outage)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
 			ON CONFLICT (scope) DO UPDATE SET
 				last_notified_ms = excluded.last_notified_ms, backoff = excluded.backoff,
 				escalation = excluded.escalation, ignore_until_ms = excluded.ignore_until_ms,
-				last_status = excluded.last_status, last_dead = excluded.last_dead`,
+				last_status = excluded.last_status, last_dead = excluded.last_dead, outage = excluded.outage`,
 			scope, nullMS(st.LastNotified), st.Backoff, st.Escalation, nullMS(st.IgnoreUntil),
-			st.LastStatus.String(), encodeList(st.LastDead))
+			st.LastStatus.String(), encodeList(st.LastDead), st.Outage)
 		return err
 	})
 	if err != nil {

@@ -782,7 +782,7 @@ func testReminders(t *testing.T, fresh func(testing.TB) Config) {
 		t.Errorf("Reminder(\"\") on a new store = found %v, %v; want not found", ok, err)
 	}
 	st := ReminderState{LastNotified: at(5), Backoff: 2, Escalation: 1, IgnoreUntil: at(65),
-		LastStatus: status.Dead, LastDead: []string{"web:a:r1", "web:a:r2"}}
+		LastStatus: status.Dead, LastDead: []string{"web:a:r1", "web:a:r2"}, Outage: "1764320308000"}
 	if err := s.PutReminder(ctx, "", st); err != nil {
 		t.Fatal(err)
 	}
