@@ -374,7 +374,6 @@ func checkWarnings(t *testing.T, warns []Warning, want []string) {
 func TestInterpolation(t *testing.T) {
 	base := readTestdata(t, "minimal.cfg")
 	text := strings.Replace(base, `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, 1)
-	text = strings.Replace(text, `reporter_token = "reporter"`, `reporter_token = "${VIGIL_UNSET}"`, 1)
 	text += `
 [metrics]
 poll_interval = ${POLL_INTERVAL}
@@ -407,9 +406,6 @@ echo "${HOME}" $status $(date) ${NOT_SET} $${A}
 	if got, want := cfg.Server.ManagerToken, `tok$en}{`; got != want {
 		t.Errorf("manager_token = %q, want %q", got, want)
 	}
-	if got, want := cfg.Server.ReporterToken, "${VIGIL_UNSET}"; got != want {
-		t.Errorf("reporter_token = %q, want the unset reference left as %q", got, want)
-	}
 	if got := cfg.Metrics.PollInterval; got != 30 {
 		t.Errorf("poll_interval = %d, want 30 (from an unquoted reference)", got)
 	}
@@ -422,6 +418,53 @@ echo "${HOME}" $status $(date) ${NOT_SET} $${A}
 		`echo "/home/vigil" $status $(date) ${NOT_SET} $a` + "\n"
 	if len(cron.Scripts) != 1 || cron.Scripts[0] != wantScript {
 		t.Errorf("script =\n%q\nwant\n%q", cron.Scripts, wantScript)
+	}
+}
+
+// TestSecretFromUnsetVariable checks that a credential naming an unset
+// variable, or empty or blank, stops the config, where other keys keep an
+// unset reference as written: before, manager_token = "${VIGIL_MANAGER_TOKEN}"
+// with the variable unset started with the README's literal as the token.
+func TestSecretFromUnsetVariable(t *testing.T) {
+	base := readTestdata(t, "minimal.cfg")
+	tests := []struct {
+		name, from, to string
+		env            map[string]string
+		want           string
+	}{
+		{"manager unset", `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, nil,
+			`test.cfg:2:1: server.manager_token: environment variable VIGIL_MANAGER_TOKEN is not set: a credential must not be the literal ${VIGIL_MANAGER_TOKEN}`},
+		{"reporter part unset", `reporter_token = "reporter"`, `reporter_token = "pre-${TOKEN_PART}"`, nil,
+			`test.cfg:3:1: server.reporter_token: environment variable TOKEN_PART is not set: a credential must not be the literal ${TOKEN_PART}`},
+		{"manager empty variable", `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, map[string]string{"VIGIL_MANAGER_TOKEN": ""},
+			`test.cfg:2:1: server.manager_token: must not be empty`},
+		{"manager blank", `manager_token = "manager"`, `manager_token = "  \t "`, nil,
+			`test.cfg:2:1: server.manager_token: must not be blank: it is a credential`},
+		{"metrics token unset", `reporter_token = "reporter"`, "reporter_token = \"reporter\"\nmetrics_enabled = true\nmetrics_token = \"${VIGIL_METRICS_TOKEN}\"", nil,
+			`test.cfg:5:1: server.metrics_token: environment variable VIGIL_METRICS_TOKEN is not set: a credential must not be the literal ${VIGIL_METRICS_TOKEN}`},
+		{"metrics token empty", `reporter_token = "reporter"`, "reporter_token = \"reporter\"\nmetrics_enabled = true\nmetrics_token = \"${VIGIL_METRICS_TOKEN}\"", map[string]string{"VIGIL_METRICS_TOKEN": ""},
+			`test.cfg:5:1: server.metrics_token: must not be empty (leave the key out to go without)`},
+		{"notifier secret unset", `[probe]`, "[notify.slack]\nhook_url = \"https://hooks.slack.com/services/${SLACK_HOOK}\"\n\n[probe]", nil,
+			`test.cfg:16:1: notify.slack.hook_url: environment variable SLACK_HOOK is not set: a credential must not be the literal ${SLACK_HOOK}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := strings.Replace(base, tt.from, tt.to, 1)
+			if text == base {
+				t.Fatalf("%q not in minimal.cfg", tt.from)
+			}
+			_, _, err := Parse("test.cfg", []byte(text), envMap(tt.env))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Parse error =\n%v\nwant\n%s", err, tt.want)
+			}
+		})
+	}
+	// A set variable is the credential, and an unset one elsewhere stays as written.
+	text := strings.Replace(base, `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, 1)
+	text = strings.Replace(text, `company_name = "Example"`, `company_name = "${UNSET_NAME}"`, 1)
+	cfg := mustParse(t, text, envMap(map[string]string{"VIGIL_MANAGER_TOKEN": "s3cret"}))
+	if cfg.Server.ManagerToken != "s3cret" {
+		t.Errorf("manager_token = %q, want s3cret", cfg.Server.ManagerToken)
 	}
 }
 

@@ -56,6 +56,31 @@ func (c *checker) required(key, val string) bool {
 	return false
 }
 
+// secret checks a key that holds a credential (a token, a password, a URL
+// with a key in it) and reports whether it is usable. A reference to an unset
+// variable would leave "${NAME}" itself as the credential, a string anyone
+// can read in the README; an empty or blank one guards nothing. So both are
+// errors, where other keys keep the reference as written. An optional
+// credential may be left out, but not written empty: an empty variable
+// would otherwise turn the guard off without a word.
+func (c *checker) secret(key, val string, required bool) bool {
+	if name := c.src.unsetIn(val); name != "" {
+		c.errorf(key, "environment variable %s is not set: a credential must not be the literal ${%s}", name, name)
+		return false
+	}
+	switch {
+	case val == "" && required:
+		return c.required(key, val)
+	case val == "" && c.has(key):
+		c.errorf(key, "must not be empty (leave the key out to go without)")
+		return false
+	case val != "" && strings.TrimSpace(val) == "":
+		c.errorf(key, "must not be blank: it is a credential")
+		return false
+	}
+	return val != ""
+}
+
 // requiredList checks that a required array of strings has non-empty elements.
 func (c *checker) requiredList(key string, vals []string) {
 	switch {
@@ -130,7 +155,7 @@ func (c *checker) validateStorage(s *Storage) {
 			c.warnf(k+"url", "ignored with driver = \"sqlite\" (set driver = \"postgres\" to use it)")
 		}
 	case "postgres":
-		if c.required(k+"url", s.URL) && strings.Contains(s.URL, "://") {
+		if c.secret(k+"url", s.URL, true) && strings.Contains(s.URL, "://") {
 			if u := c.url(k+"url", s.URL); u != nil && u.Scheme != "postgres" && u.Scheme != "postgresql" {
 				c.errorf(k+"url", "scheme %q is not PostgreSQL's (want postgres://user@host:5432/database)", u.Scheme)
 			}
@@ -187,8 +212,9 @@ func (c *checker) validateServer(s *Server) {
 		c.errorf("server.inet", "invalid address %q: want a literal IP and port such as [::1]:8080 or 0.0.0.0:8080 (host names are not accepted)", s.Inet)
 	}
 	c.nonNegative("server.workers", int64(s.Workers))
-	c.required("server.manager_token", s.ManagerToken)
-	c.required("server.reporter_token", s.ReporterToken)
+	c.secret("server.manager_token", s.ManagerToken, true)
+	c.secret("server.reporter_token", s.ReporterToken, true)
+	c.secret("server.metrics_token", s.MetricsToken, false)
 	if s.ProbeSourceAddress != "" {
 		if _, err := netip.ParseAddr(s.ProbeSourceAddress); err != nil {
 			c.errorf("server.probe_source_address", "invalid address %q: want a literal local IP such as 192.0.2.10", s.ProbeSourceAddress)
@@ -328,7 +354,7 @@ func (c *checker) validateRabbitMQ(r *RabbitMQ) {
 		c.url(k+"api_url", r.APIURL)
 	}
 	c.required(k+"auth_username", r.AuthUsername)
-	c.required(k+"auth_password", r.AuthPassword)
+	c.secret(k+"auth_password", r.AuthPassword, true)
 	c.required(k+"virtualhost", r.VirtualHost)
 	for _, key := range []string{"queue_ready_healthy_below", "queue_nack_healthy_below", "queue_ready_dead_above", "queue_nack_dead_above"} {
 		if !c.has(k + key) {
@@ -376,6 +402,7 @@ func (c *checker) validateNotify(n *Notify) {
 			}
 		}
 		c.required(k+"smtp_host", e.SMTPHost)
+		c.secret(k+"smtp_password", e.SMTPPassword, false)
 		if e.SMTPPort < 1 || e.SMTPPort > 65535 {
 			c.errorf(k+"smtp_port", "port %d out of range 1-65535", e.SMTPPort)
 		}
@@ -386,12 +413,12 @@ func (c *checker) validateNotify(n *Notify) {
 		c.requiredList(k+"to", t.To)
 		c.required(k+"service_sid", t.ServiceSID)
 		c.required(k+"account_sid", t.AccountSID)
-		c.required(k+"auth_token", t.AuthToken)
+		c.secret(k+"auth_token", t.AuthToken, true)
 		c.url(k+"api_url", t.APIURL)
 	}
 	if s := n.Slack; s != nil {
 		channels++
-		if c.required("notify.slack.hook_url", s.HookURL) {
+		if c.secret("notify.slack.hook_url", s.HookURL, true) {
 			c.url("notify.slack.hook_url", s.HookURL)
 		}
 	}
@@ -399,7 +426,7 @@ func (c *checker) validateNotify(n *Notify) {
 		channels++
 		const k = "notify.zulip."
 		c.required(k+"bot_email", z.BotEmail)
-		c.required(k+"bot_api_key", z.BotAPIKey)
+		c.secret(k+"bot_api_key", z.BotAPIKey, true)
 		c.required(k+"channel", z.Channel)
 		if c.required(k+"api_url", z.APIURL) && c.url(k+"api_url", z.APIURL) != nil && !strings.HasSuffix(z.APIURL, "/") {
 			c.warnf(k+"api_url", "should end with \"/\" (such as https://example.zulipchat.com/api/v1/): paths are appended to it")
@@ -408,14 +435,14 @@ func (c *checker) validateNotify(n *Notify) {
 	if t := n.Telegram; t != nil {
 		channels++
 		const k = "notify.telegram."
-		c.required(k+"bot_token", t.BotToken)
+		c.secret(k+"bot_token", t.BotToken, true)
 		c.required(k+"chat_id", t.ChatID)
 		c.url(k+"api_url", t.APIURL)
 	}
 	if p := n.Pushover; p != nil {
 		channels++
 		const k = "notify.pushover."
-		c.required(k+"app_token", p.AppToken)
+		c.secret(k+"app_token", p.AppToken, true)
 		c.requiredList(k+"user_keys", p.UserKeys)
 		c.url(k+"api_url", p.APIURL)
 	}
@@ -425,14 +452,14 @@ func (c *checker) validateNotify(n *Notify) {
 		if c.required(k+"app_url", g.AppURL) {
 			c.url(k+"app_url", g.AppURL)
 		}
-		c.required(k+"app_token", g.AppToken)
+		c.secret(k+"app_token", g.AppToken, true)
 	}
 	if x := n.XMPP; x != nil {
 		channels++
 		const k = "notify.xmpp."
 		c.required(k+"to", x.To)
 		c.required(k+"from", x.From)
-		c.required(k+"xmpp_password", x.XMPPPassword)
+		c.secret(k+"xmpp_password", x.XMPPPassword, true)
 	}
 	if m := n.Matrix; m != nil {
 		channels++
@@ -440,7 +467,7 @@ func (c *checker) validateNotify(n *Notify) {
 		if c.required(k+"homeserver_url", m.HomeserverURL) {
 			c.url(k+"homeserver_url", m.HomeserverURL)
 		}
-		c.required(k+"access_token", m.AccessToken)
+		c.secret(k+"access_token", m.AccessToken, true)
 		c.required(k+"room_id", m.RoomID)
 	}
 	if w := n.Webex; w != nil {
@@ -449,12 +476,12 @@ func (c *checker) validateNotify(n *Notify) {
 		if c.required(k+"endpoint_url", w.EndpointURL) {
 			c.url(k+"endpoint_url", w.EndpointURL)
 		}
-		c.required(k+"token", w.Token)
+		c.secret(k+"token", w.Token, true)
 		c.required(k+"room_id", w.RoomID)
 	}
 	if w := n.Webhook; w != nil {
 		channels++
-		if c.required("notify.webhook.hook_url", w.HookURL) {
+		if c.secret("notify.webhook.hook_url", w.HookURL, true) {
 			c.url("notify.webhook.hook_url", w.HookURL)
 		}
 	}
