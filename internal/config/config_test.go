@@ -784,3 +784,23 @@ func TestTimeZone(t *testing.T) {
 		}
 	}
 }
+
+// TestReplicaPasswordNotInMessages checks that check-config's messages
+// about a replica URL do not print its password.
+func TestReplicaPasswordNotInMessages(t *testing.T) {
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `replicas = ["https://example.com/"]`,
+		`replicas = ["https://ops:hunter2@example.com/", "https://ops:hunter2@example.com/", "tcp://ops:hunter2@db:5432", "http://ops:hunter2@ho st/"]`, 1)
+	text = strings.Replace(text, "[probe]", "[storage]\ndriver = \"postgres\"\nurl = \"postgres://vigil:hunter2@db host/vigil\"\n\n[probe]", 1)
+	_, warns, err := Parse("test.cfg", []byte(text), noEnv)
+	var all []string
+	for _, w := range warns {
+		all = append(all, w.String())
+	}
+	if err != nil {
+		all = append(all, err.Error())
+	}
+	out := strings.Join(all, "\n")
+	if strings.Count(out, "xxxxx") != 4 || strings.Contains(out, "hunter2") || !strings.Contains(out, "ops:xxxxx@") {
+		t.Errorf("messages should name the replicas and storage url with their password redacted:\n%s", out)
+	}
+}

@@ -13,6 +13,8 @@ import (
 	"strings"
 	"time"
 	_ "time/tzdata" // time_zone works on hosts without a zone database
+
+	"github.com/vigil-go/vigil/internal/status"
 )
 
 // checker collects the problems of one config file. Keys are paths such as
@@ -98,12 +100,13 @@ func (c *checker) requiredList(key string, vals []string) {
 }
 
 // url checks an URL-typed key: absolute, and with a host for http(s). An
-// empty value is left to required.
-func (c *checker) url(key, val string) *url.URL {
-	if val == "" {
+// empty value is left to required. Messages show it without its password.
+func (c *checker) url(key, raw string) *url.URL {
+	if raw == "" {
 		return nil
 	}
-	u, err := url.Parse(val)
+	val := status.Redacted(raw)
+	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -586,7 +589,7 @@ func (c *checker) validateReplicas(key string, n *Node) {
 	for i, raw := range n.Replicas {
 		rkey := keyIndexed(key+".replicas", i)
 		if first, ok := seen[raw]; ok {
-			c.warnf(rkey, "duplicate replica %q (also replicas[%d]): probed once", raw, first)
+			c.warnf(rkey, "duplicate replica %q (also replicas[%d]): probed once", status.Redacted(raw), first)
 			continue
 		}
 		seen[raw] = i

@@ -243,7 +243,7 @@ func (s *Server) handleProberAlerts(w http.ResponseWriter, _ *http.Request) {
 	for _, svc := range s.snapshot().Services {
 		for _, node := range svc.Nodes {
 			for _, rep := range node.Replicas {
-				a := alertReplica{Probe: svc.ID, Node: node.ID, Replica: rep.ID}
+				a := alertReplica{Probe: svc.ID, Node: node.ID, Replica: status.Redacted(rep.ID)}
 				switch rep.Health {
 				case status.Dead:
 					out.Dead = append(out.Dead, a)
