@@ -67,6 +67,7 @@ func TestFullConfig(t *testing.T) {
 		{"Server.ReporterToken", cfg.Server.ReporterToken, "REPLACE_THIS_WITH_A_SECRET_KEY"},
 		{"Server.MetricsEnabled", cfg.Server.MetricsEnabled, true},
 		{"Server.MetricsToken", cfg.Server.MetricsToken, "REPLACE_THIS_WITH_A_METRICS_SCRAPE_KEY"},
+		{"Server.FrameAncestors", cfg.Server.FrameAncestors, []string{"'self'", "https://intranet.example.com"}},
 		{"Branding.PageURL (trailing slash added)", cfg.Branding.PageURL, "https://status.example.com/"},
 		{"Branding.SupportURL", cfg.Branding.SupportURL, "mailto:support@example.com"},
 		{"Branding.CustomHTML", cfg.Branding.CustomHTML, `<script>console.log("hi")</script>`},
@@ -212,7 +213,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("default Metrics = %+v, want %+v", cfg.Metrics, want)
 	}
 	wantServer := Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, ManagerToken: "manager", ReporterToken: "reporter"}
-	if cfg.Server != wantServer {
+	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("default Server = %+v, want %+v", cfg.Server, wantServer)
 	}
 	if cfg.Assets.Path != "./res/assets/" || cfg.Branding.PageTitle != "Status Page" {
@@ -802,5 +803,24 @@ func TestReplicaPasswordNotInMessages(t *testing.T) {
 	out := strings.Join(all, "\n")
 	if strings.Count(out, "xxxxx") != 4 || strings.Contains(out, "hunter2") || !strings.Contains(out, "ops:xxxxx@") {
 		t.Errorf("messages should name the replicas and storage url with their password redacted:\n%s", out)
+	}
+}
+
+func TestFrameAncestors(t *testing.T) {
+	for _, tt := range []struct{ value, err string }{
+		{`["'self'", "https://a.example.com", "https:"]`, ""},
+		{`["'none'"]`, ""},
+		{`["self"]`, `server.frame_ancestors[0]: invalid source "self": write "'self'", with the single quotes`},
+		{`["https://a.example.com; script-src *"]`, `server.frame_ancestors[0]: invalid source "https://a.example.com; script-src *"`},
+		{`["'none'", "https://a.example.com"]`, `server.frame_ancestors[0]: 'none' cannot be combined with other sources`},
+	} {
+		text := strings.Replace(readTestdata(t, "minimal.cfg"), "[server]\n", "[server]\nframe_ancestors = "+tt.value+"\n", 1)
+		_, _, err := Parse("test.cfg", []byte(text), noEnv)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("frame_ancestors = %s: %v", tt.value, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("frame_ancestors = %s: error %v, want %s", tt.value, err, tt.err)
+		}
 	}
 }

@@ -236,8 +236,29 @@ func (c *checker) validateServer(s *Server) {
 		}
 		s.PathPrefix = p
 	}
+	c.validateFrameAncestors(s.FrameAncestors)
 	if s.MetricsToken != "" && !s.MetricsEnabled {
 		c.warnf("server.metrics_token", "ignored: /metrics is served only with metrics_enabled = true")
+	}
+}
+
+// validateFrameAncestors checks that each entry is one CSP source
+// expression, since it is pasted into the Content-Security-Policy header: a
+// space, ";" or "," would add sources or directives of its own.
+func (c *checker) validateFrameAncestors(sources []string) {
+	for i, src := range sources {
+		key := keyIndexed("server.frame_ancestors", i)
+		switch {
+		case src == "'self'":
+		case src == "'none'":
+			if len(sources) > 1 {
+				c.errorf(key, "'none' cannot be combined with other sources")
+			}
+		case src == "self" || src == "none":
+			c.errorf(key, "invalid source %q: write \"'%s'\", with the single quotes", src, src)
+		case src == "" || strings.ContainsAny(src, " \t\r\n;,'\""):
+			c.errorf(key, "invalid source %q: want 'self', a scheme such as https: or an origin such as https://intranet.example.com, one per element", src)
+		}
 	}
 }
 
