@@ -4,7 +4,10 @@
 package config
 
 import (
+	"errors"
+	"fmt"
 	"net/http"
+	"net/mail"
 	"net/url"
 	"regexp"
 	"time"
@@ -214,6 +217,35 @@ type Email struct {
 	SMTPPassword  string `toml:"smtp_password"`
 	SMTPEncrypt   *bool  `toml:"smtp_encrypt"` // true: STARTTLS required
 	RemindersOnly bool   `toml:"reminders_only"`
+}
+
+// Recipients parses to. A group naming nobody ("undisclosed-recipients:;")
+// parses without error but leaves no one to send to, so it is an error too.
+func (e *Email) Recipients() ([]*mail.Address, error) {
+	list, err := mail.ParseAddressList(e.To)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no recipient in it")
+	}
+	return list, nil
+}
+
+// Sender is the From of alert mails: from's address, with name (the page
+// title) as display name. net/mail quotes and escapes the name, or encodes
+// it as an RFC 2047 word when it is not printable ASCII; the header is read
+// back to be sure that any title yields one a mail server accepts.
+func (e *Email) Sender(name string) (*mail.Address, error) {
+	from, err := mail.ParseAddress(e.From)
+	if err != nil {
+		return nil, err
+	}
+	a := &mail.Address{Name: name, Address: from.Address}
+	if _, err := mail.ParseAddress(a.String()); err != nil {
+		return nil, fmt.Errorf("the From header %s cannot be read back: %v", a, err)
+	}
+	return a, nil
 }
 
 // Twilio is [notify.twilio].

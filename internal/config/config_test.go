@@ -824,3 +824,17 @@ func TestFrameAncestors(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailNeverSends checks that check-config refuses an email channel
+// that could never send, and accepts any page title in the From header.
+func TestEmailNeverSends(t *testing.T) {
+	email := func(to, title string) string {
+		text := strings.Replace(readTestdata(t, "minimal.cfg"), "[probe]", fmt.Sprintf("[notify.email]\nto = %q\nfrom = \"alerts@example.com\"\n\n[probe]", to), 1)
+		return strings.Replace(text, "[branding]\n", fmt.Sprintf("[branding]\npage_title = %q\n", title), 1)
+	}
+	_, _, err := Parse("test.cfg", []byte(email("undisclosed-recipients:;", "Status")), noEnv)
+	if want := `notify.email.to: invalid address list "undisclosed-recipients:;": no recipient in it`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("to naming nobody: error %v, want %s", err, want)
+	}
+	mustParse(t, email("ops@example.com", `Crisp "Status`), noEnv)
+}

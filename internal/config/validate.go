@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"net/mail"
 	"net/netip"
 	"net/url"
 	"path"
@@ -141,7 +140,7 @@ func (c *checker) validate(cfg *Config) {
 	c.validateBranding(&cfg.Branding)
 	c.validateMetrics(&cfg.Metrics)
 	c.validateRabbitMQ(cfg.Plugins.RabbitMQ)
-	c.validateNotify(cfg.Notify)
+	c.validateNotify(cfg.Notify, cfg.Branding.PageTitle)
 	c.validateProbe(cfg)
 	c.validateStorage(&cfg.Storage)
 	c.validateCluster(cfg)
@@ -390,7 +389,7 @@ func (c *checker) validateRabbitMQ(r *RabbitMQ) {
 	}
 }
 
-func (c *checker) validateNotify(n *Notify) {
+func (c *checker) validateNotify(n *Notify, pageTitle string) {
 	if n == nil {
 		return
 	}
@@ -415,13 +414,15 @@ func (c *checker) validateNotify(n *Notify) {
 	if e := n.Email; e != nil {
 		channels++
 		const k = "notify.email."
+		// The channel builds its headers with these same methods, so a
+		// config that passes here can always be sent.
 		if c.required(k+"to", e.To) {
-			if _, err := mail.ParseAddressList(e.To); err != nil {
+			if _, err := e.Recipients(); err != nil {
 				c.errorf(k+"to", "invalid address list %q: %v", e.To, err)
 			}
 		}
 		if c.required(k+"from", e.From) {
-			if _, err := mail.ParseAddress(e.From); err != nil {
+			if _, err := e.Sender(pageTitle); err != nil {
 				c.errorf(k+"from", "invalid address %q: %v", e.From, err)
 			}
 		}

@@ -23,8 +23,8 @@ type email struct {
 	// encrypt requires STARTTLS (smtp_encrypt = true); otherwise STARTTLS
 	// is used when the server offers it. Port 465 uses implicit TLS.
 	encrypt   bool
-	from      string
-	to        []string
+	cfg       *config.Email
+	to        []*netmail.Address
 	timeout   time.Duration
 	tls       *tls.Config
 	userAgent string
@@ -34,17 +34,12 @@ type email struct {
 // both smtp_username and smtp_password are set; a warning says so when only
 // one of them is.
 func newEmail(c *config.Email, o Options) (*email, []string, error) {
-	from, err := netmail.ParseAddress(c.From)
-	if err != nil {
+	if _, err := c.Sender(""); err != nil {
 		return nil, nil, fmt.Errorf("from: %w", err)
 	}
-	list, err := netmail.ParseAddressList(c.To)
+	to, err := c.Recipients()
 	if err != nil {
 		return nil, nil, fmt.Errorf("to: %w", err)
-	}
-	to := make([]string, len(list))
-	for i, a := range list {
-		to[i] = a.String()
 	}
 	var warnings []string
 	switch {
@@ -72,7 +67,7 @@ func newEmail(c *config.Email, o Options) (*email, []string, error) {
 		username:  c.SMTPUsername,
 		password:  c.SMTPPassword,
 		encrypt:   c.SMTPEncrypt == nil || *c.SMTPEncrypt,
-		from:      from.Address,
+		cfg:       c,
 		to:        to,
 		timeout:   o.Timeout,
 		tls:       tc,
@@ -81,15 +76,17 @@ func newEmail(c *config.Email, o Options) (*email, []string, error) {
 }
 
 // Notify sends the mail: From "P" <from>, To every recipient, the subject
-// and body of message.go.
+// and body of message.go. The addresses are handed over parsed, so that
+// net/mail encodes the display names: go-mail's FromFormat pasted the page
+// title between quotes, and a title with a '"' made every mail fail.
 func (e *email) Notify(ctx context.Context, m Message) error {
-	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
-	if err := msg.FromFormat(m.PageTitle, e.from); err != nil {
+	from, err := e.cfg.Sender(m.PageTitle)
+	if err != nil {
 		return &Error{Err: fmt.Errorf("from: %w", err)}
 	}
-	if err := msg.To(e.to...); err != nil {
-		return &Error{Err: fmt.Errorf("to: %w", err)}
-	}
+	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(from)
+	msg.ToMailAddress(e.to...)
 	msg.Subject(emailSubject(m))
 	msg.SetUserAgent(e.userAgent)
 	msg.SetDate()
