@@ -104,9 +104,16 @@ func fromDocument(doc reflect.Value, cfg *Config) {
 // sectionChecker is the checker of one [notify.<name>] section, for the
 // channel's own Check: keys are relative to the section.
 type sectionChecker struct {
-	c      *checker
-	prefix string // "notify.slack."
+	c         *checker
+	prefix    string // "notify.slack."
+	pageTitle string
 }
+
+func (s sectionChecker) Secret(key, val string, required bool) bool {
+	return s.c.secret(s.prefix+key, val, required)
+}
+
+func (s sectionChecker) PageTitle() string { return s.pageTitle }
 
 func (s sectionChecker) Has(key string) bool { return s.c.has(s.prefix + key) }
 

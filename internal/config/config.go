@@ -63,6 +63,10 @@ type Server struct {
 	// forwards it unchanged ("/status": the page at /status/); "" serves at
 	// the root. Validation trims a trailing slash.
 	PathPrefix string `toml:"path_prefix"`
+	// FrameAncestors are the sites allowed to show the page in a frame, as
+	// Content-Security-Policy frame-ancestors sources ("'self'",
+	// "https://intranet.example.com"); empty: none may.
+	FrameAncestors []string `toml:"frame_ancestors"`
 }
 
 // Assets is the [assets] section.

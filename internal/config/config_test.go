@@ -69,6 +69,7 @@ func TestFullConfig(t *testing.T) {
 		{"Server.ReporterToken", cfg.Server.ReporterToken, "REPLACE_THIS_WITH_A_SECRET_KEY"},
 		{"Server.MetricsEnabled", cfg.Server.MetricsEnabled, true},
 		{"Server.MetricsToken", cfg.Server.MetricsToken, "REPLACE_THIS_WITH_A_METRICS_SCRAPE_KEY"},
+		{"Server.FrameAncestors", cfg.Server.FrameAncestors, []string{"'self'", "https://intranet.example.com"}},
 		{"Branding.PageURL (trailing slash added)", cfg.Branding.PageURL, "https://status.example.com/"},
 		{"Branding.SupportURL", cfg.Branding.SupportURL, "mailto:support@example.com"},
 		{"Branding.CustomHTML", cfg.Branding.CustomHTML, `<script>console.log("hi")</script>`},
@@ -216,7 +217,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("default Metrics = %+v, want %+v", cfg.Metrics, want)
 	}
 	wantServer := Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, ManagerToken: "manager", ReporterToken: "reporter"}
-	if cfg.Server != wantServer {
+	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("default Server = %+v, want %+v", cfg.Server, wantServer)
 	}
 	if cfg.Assets.Path != "./res/assets/" || cfg.Branding.PageTitle != "Status Page" {
@@ -378,7 +379,6 @@ func checkWarnings(t *testing.T, warns []Warning, want []string) {
 func TestInterpolation(t *testing.T) {
 	base := readTestdata(t, "minimal.cfg")
 	text := strings.Replace(base, `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, 1)
-	text = strings.Replace(text, `reporter_token = "reporter"`, `reporter_token = "${VIGIL_UNSET}"`, 1)
 	text += `
 [metrics]
 poll_interval = ${POLL_INTERVAL}
@@ -411,9 +411,6 @@ echo "${HOME}" $status $(date) ${NOT_SET} $${A}
 	if got, want := cfg.Server.ManagerToken, `tok$en}{`; got != want {
 		t.Errorf("manager_token = %q, want %q", got, want)
 	}
-	if got, want := cfg.Server.ReporterToken, "${VIGIL_UNSET}"; got != want {
-		t.Errorf("reporter_token = %q, want the unset reference left as %q", got, want)
-	}
 	if got := cfg.Metrics.PollInterval; got != 30 {
 		t.Errorf("poll_interval = %d, want 30 (from an unquoted reference)", got)
 	}
@@ -426,6 +423,53 @@ echo "${HOME}" $status $(date) ${NOT_SET} $${A}
 		`echo "/home/vigil" $status $(date) ${NOT_SET} $a` + "\n"
 	if len(cron.Scripts) != 1 || cron.Scripts[0] != wantScript {
 		t.Errorf("script =\n%q\nwant\n%q", cron.Scripts, wantScript)
+	}
+}
+
+// TestSecretFromUnsetVariable checks that a credential naming an unset
+// variable, or empty or blank, stops the config, where other keys keep an
+// unset reference as written: before, manager_token = "${VIGIL_MANAGER_TOKEN}"
+// with the variable unset started with the README's literal as the token.
+func TestSecretFromUnsetVariable(t *testing.T) {
+	base := readTestdata(t, "minimal.cfg")
+	tests := []struct {
+		name, from, to string
+		env            map[string]string
+		want           string
+	}{
+		{"manager unset", `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, nil,
+			`test.cfg:2:1: server.manager_token: environment variable VIGIL_MANAGER_TOKEN is not set: a credential must not be the literal ${VIGIL_MANAGER_TOKEN}`},
+		{"reporter part unset", `reporter_token = "reporter"`, `reporter_token = "pre-${TOKEN_PART}"`, nil,
+			`test.cfg:3:1: server.reporter_token: environment variable TOKEN_PART is not set: a credential must not be the literal ${TOKEN_PART}`},
+		{"manager empty variable", `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, map[string]string{"VIGIL_MANAGER_TOKEN": ""},
+			`test.cfg:2:1: server.manager_token: must not be empty`},
+		{"manager blank", `manager_token = "manager"`, `manager_token = "  \t "`, nil,
+			`test.cfg:2:1: server.manager_token: must not be blank: it is a credential`},
+		{"metrics token unset", `reporter_token = "reporter"`, "reporter_token = \"reporter\"\nmetrics_enabled = true\nmetrics_token = \"${VIGIL_METRICS_TOKEN}\"", nil,
+			`test.cfg:5:1: server.metrics_token: environment variable VIGIL_METRICS_TOKEN is not set: a credential must not be the literal ${VIGIL_METRICS_TOKEN}`},
+		{"metrics token empty", `reporter_token = "reporter"`, "reporter_token = \"reporter\"\nmetrics_enabled = true\nmetrics_token = \"${VIGIL_METRICS_TOKEN}\"", map[string]string{"VIGIL_METRICS_TOKEN": ""},
+			`test.cfg:5:1: server.metrics_token: must not be empty (leave the key out to go without)`},
+		{"notifier secret unset", `[probe]`, "[notify.slack]\nhook_url = \"https://hooks.slack.com/services/${SLACK_HOOK}\"\n\n[probe]", nil,
+			`test.cfg:16:1: notify.slack.hook_url: environment variable SLACK_HOOK is not set: a credential must not be the literal ${SLACK_HOOK}`},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			text := strings.Replace(base, tt.from, tt.to, 1)
+			if text == base {
+				t.Fatalf("%q not in minimal.cfg", tt.from)
+			}
+			_, _, err := Parse("test.cfg", []byte(text), envMap(tt.env))
+			if err == nil || err.Error() != tt.want {
+				t.Errorf("Parse error =\n%v\nwant\n%s", err, tt.want)
+			}
+		})
+	}
+	// A set variable is the credential, and an unset one elsewhere stays as written.
+	text := strings.Replace(base, `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, 1)
+	text = strings.Replace(text, `company_name = "Example"`, `company_name = "${UNSET_NAME}"`, 1)
+	cfg := mustParse(t, text, envMap(map[string]string{"VIGIL_MANAGER_TOKEN": "s3cret"}))
+	if cfg.Server.ManagerToken != "s3cret" {
+		t.Errorf("manager_token = %q, want s3cret", cfg.Server.ManagerToken)
 	}
 }
 
@@ -756,4 +800,57 @@ func sectionOf[T any](t *testing.T, cfg *Config) *T {
 	}
 	t.Fatalf("no %T section configured", new(T))
 	return nil
+}
+
+// TestReplicaPasswordNotInMessages checks that check-config's messages
+// about a replica URL do not print its password.
+func TestReplicaPasswordNotInMessages(t *testing.T) {
+	text := strings.Replace(readTestdata(t, "minimal.cfg"), `replicas = ["https://example.com/"]`,
+		`replicas = ["https://ops:hunter2@example.com/", "https://ops:hunter2@example.com/", "tcp://ops:hunter2@db:5432", "http://ops:hunter2@ho st/"]`, 1)
+	text = strings.Replace(text, "[probe]", "[storage]\ndriver = \"postgres\"\nurl = \"postgres://vigil:hunter2@db host/vigil\"\n\n[probe]", 1)
+	_, warns, err := Parse("test.cfg", []byte(text), noEnv)
+	var all []string
+	for _, w := range warns {
+		all = append(all, w.String())
+	}
+	if err != nil {
+		all = append(all, err.Error())
+	}
+	out := strings.Join(all, "\n")
+	if strings.Count(out, "xxxxx") != 4 || strings.Contains(out, "hunter2") || !strings.Contains(out, "ops:xxxxx@") {
+		t.Errorf("messages should name the replicas and storage url with their password redacted:\n%s", out)
+	}
+}
+
+func TestFrameAncestors(t *testing.T) {
+	for _, tt := range []struct{ value, err string }{
+		{`["'self'", "https://a.example.com", "https:"]`, ""},
+		{`["'none'"]`, ""},
+		{`["self"]`, `server.frame_ancestors[0]: invalid source "self": write "'self'", with the single quotes`},
+		{`["https://a.example.com; script-src *"]`, `server.frame_ancestors[0]: invalid source "https://a.example.com; script-src *"`},
+		{`["'none'", "https://a.example.com"]`, `server.frame_ancestors[0]: 'none' cannot be combined with other sources`},
+	} {
+		text := strings.Replace(readTestdata(t, "minimal.cfg"), "[server]\n", "[server]\nframe_ancestors = "+tt.value+"\n", 1)
+		_, _, err := Parse("test.cfg", []byte(text), noEnv)
+		switch {
+		case tt.err == "" && err != nil:
+			t.Errorf("frame_ancestors = %s: %v", tt.value, err)
+		case tt.err != "" && (err == nil || !strings.Contains(err.Error(), tt.err)):
+			t.Errorf("frame_ancestors = %s: error %v, want %s", tt.value, err, tt.err)
+		}
+	}
+}
+
+// TestEmailNeverSends checks that check-config refuses an email channel
+// that could never send, and accepts any page title in the From header.
+func TestEmailNeverSends(t *testing.T) {
+	email := func(to, title string) string {
+		text := strings.Replace(readTestdata(t, "minimal.cfg"), "[probe]", fmt.Sprintf("[notify.email]\nto = %q\nfrom = \"alerts@example.com\"\n\n[probe]", to), 1)
+		return strings.Replace(text, "[branding]\n", fmt.Sprintf("[branding]\npage_title = %q\n", title), 1)
+	}
+	_, _, err := Parse("test.cfg", []byte(email("undisclosed-recipients:;", "Status")), noEnv)
+	if want := `notify.email.to: invalid address list "undisclosed-recipients:;": no recipient in it`; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("to naming nobody: error %v, want %s", err, want)
+	}
+	mustParse(t, email("ops@example.com", `Crisp "Status`), noEnv)
 }

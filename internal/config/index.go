@@ -17,6 +17,9 @@ type source struct {
 	raw  []byte // as read
 	text []byte // after interpolation
 	subs []substitution
+	// unset names the variables referenced as ${NAME} that were not set,
+	// and so were left as written.
+	unset []string
 }
 
 // substitution records one ${NAME} replaced by its value.
@@ -59,6 +62,7 @@ func interpolate(file string, raw []byte, lookupEnv func(string) (string, bool))
 					i = k + 1
 					continue
 				}
+				s.unset = append(s.unset, string(raw[j+2:k]))
 			}
 		}
 		i = j + 2
@@ -67,6 +71,17 @@ func interpolate(file string, raw []byte, lookupEnv func(string) (string, bool))
 		s.text = append(out, raw[last:]...)
 	}
 	return s
+}
+
+// unsetIn returns the name of an unset variable whose ${NAME} reference
+// val still holds, or "".
+func (s *source) unsetIn(val string) string {
+	for _, name := range s.unset {
+		if strings.Contains(val, "${"+name+"}") {
+			return name
+		}
+	}
+	return ""
 }
 
 func isNameStart(c byte) bool { return c == '_' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' }

@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/vigil-go/vigil/internal/status"
 )
 
 // parseTarget parses a poll replica URL the way Vigil does: icmp://host,
@@ -15,9 +17,10 @@ import (
 // dns://resolver[:port]/name[?type=A]. For icmp, tcp, ssh and tls a path,
 // even a lone "/", is an error. It also returns what the URL holds that the
 // probe ignores.
-func parseTarget(raw string) (Target, string, error) {
-	t := Target{ID: raw}
-	u, err := url.Parse(raw)
+func parseTarget(id string) (Target, string, error) {
+	t := Target{ID: id}
+	u, err := url.Parse(id)
+	raw := status.Redacted(id) // as messages show it
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {

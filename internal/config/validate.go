@@ -14,6 +14,7 @@ import (
 	_ "time/tzdata" // time_zone works on hosts without a zone database
 
 	"github.com/vigil-go/vigil/internal/notify"
+	"github.com/vigil-go/vigil/internal/status"
 )
 
 // checker collects the problems of one config file. Keys are paths such as
@@ -57,6 +58,31 @@ func (c *checker) required(key, val string) bool {
 	return false
 }
 
+// secret checks a key that holds a credential (a token, a password, a URL
+// with a key in it) and reports whether it is usable. A reference to an unset
+// variable would leave "${NAME}" itself as the credential, a string anyone
+// can read in the README; an empty or blank one guards nothing. So both are
+// errors, where other keys keep the reference as written. An optional
+// credential may be left out, but not written empty: an empty variable
+// would otherwise turn the guard off without a word.
+func (c *checker) secret(key, val string, required bool) bool {
+	if name := c.src.unsetIn(val); name != "" {
+		c.errorf(key, "environment variable %s is not set: a credential must not be the literal ${%s}", name, name)
+		return false
+	}
+	switch {
+	case val == "" && required:
+		return c.required(key, val)
+	case val == "" && c.has(key):
+		c.errorf(key, "must not be empty (leave the key out to go without)")
+		return false
+	case val != "" && strings.TrimSpace(val) == "":
+		c.errorf(key, "must not be blank: it is a credential")
+		return false
+	}
+	return val != ""
+}
+
 // requiredList checks that a required array of strings has non-empty elements.
 func (c *checker) requiredList(key string, vals []string) {
 	switch {
@@ -74,12 +100,13 @@ func (c *checker) requiredList(key string, vals []string) {
 }
 
 // url checks an URL-typed key: absolute, and with a host for http(s). An
-// empty value is left to required.
-func (c *checker) url(key, val string) *url.URL {
-	if val == "" {
+// empty value is left to required. Messages show it without its password.
+func (c *checker) url(key, raw string) *url.URL {
+	if raw == "" {
 		return nil
 	}
-	u, err := url.Parse(val)
+	val := status.Redacted(raw)
+	u, err := url.Parse(raw)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -114,7 +141,7 @@ func (c *checker) validate(cfg *Config) {
 	c.validateBranding(&cfg.Branding)
 	c.validateMetrics(&cfg.Metrics)
 	c.validateRabbitMQ(cfg.Plugins.RabbitMQ)
-	c.validateNotify(cfg.Notify)
+	c.validateNotify(cfg.Notify, cfg.Branding.PageTitle)
 	c.validateProbe(cfg)
 	c.validateStorage(&cfg.Storage)
 	c.validateCluster(cfg)
@@ -131,7 +158,7 @@ func (c *checker) validateStorage(s *Storage) {
 			c.warnf(k+"url", "ignored with driver = \"sqlite\" (set driver = \"postgres\" to use it)")
 		}
 	case "postgres":
-		if c.required(k+"url", s.URL) && strings.Contains(s.URL, "://") {
+		if c.secret(k+"url", s.URL, true) && strings.Contains(s.URL, "://") {
 			if u := c.url(k+"url", s.URL); u != nil && u.Scheme != "postgres" && u.Scheme != "postgresql" {
 				c.errorf(k+"url", "scheme %q is not PostgreSQL's (want postgres://user@host:5432/database)", u.Scheme)
 			}
@@ -188,8 +215,9 @@ func (c *checker) validateServer(s *Server) {
 		c.errorf("server.inet", "invalid address %q: want a literal IP and port such as [::1]:8080 or 0.0.0.0:8080 (host names are not accepted)", s.Inet)
 	}
 	c.nonNegative("server.workers", int64(s.Workers))
-	c.required("server.manager_token", s.ManagerToken)
-	c.required("server.reporter_token", s.ReporterToken)
+	c.secret("server.manager_token", s.ManagerToken, true)
+	c.secret("server.reporter_token", s.ReporterToken, true)
+	c.secret("server.metrics_token", s.MetricsToken, false)
 	if s.ProbeSourceAddress != "" {
 		if _, err := netip.ParseAddr(s.ProbeSourceAddress); err != nil {
 			c.errorf("server.probe_source_address", "invalid address %q: want a literal local IP such as 192.0.2.10", s.ProbeSourceAddress)
@@ -208,8 +236,29 @@ func (c *checker) validateServer(s *Server) {
 		}
 		s.PathPrefix = p
 	}
+	c.validateFrameAncestors(s.FrameAncestors)
 	if s.MetricsToken != "" && !s.MetricsEnabled {
 		c.warnf("server.metrics_token", "ignored: /metrics is served only with metrics_enabled = true")
+	}
+}
+
+// validateFrameAncestors checks that each entry is one CSP source
+// expression, since it is pasted into the Content-Security-Policy header: a
+// space, ";" or "," would add sources or directives of its own.
+func (c *checker) validateFrameAncestors(sources []string) {
+	for i, src := range sources {
+		key := keyIndexed("server.frame_ancestors", i)
+		switch {
+		case src == "'self'":
+		case src == "'none'":
+			if len(sources) > 1 {
+				c.errorf(key, "'none' cannot be combined with other sources")
+			}
+		case src == "self" || src == "none":
+			c.errorf(key, "invalid source %q: write \"'%s'\", with the single quotes", src, src)
+		case src == "" || strings.ContainsAny(src, " \t\r\n;,'\""):
+			c.errorf(key, "invalid source %q: want 'self', a scheme such as https: or an origin such as https://intranet.example.com, one per element", src)
+		}
 	}
 }
 
@@ -330,7 +379,7 @@ func (c *checker) validateRabbitMQ(r *RabbitMQ) {
 		c.url(k+"api_url", r.APIURL)
 	}
 	c.required(k+"auth_username", r.AuthUsername)
-	c.required(k+"auth_password", r.AuthPassword)
+	c.secret(k+"auth_password", r.AuthPassword, true)
 	c.required(k+"virtualhost", r.VirtualHost)
 	for _, key := range []string{"queue_ready_healthy_below", "queue_nack_healthy_below", "queue_ready_dead_above", "queue_nack_dead_above"} {
 		if !c.has(k + key) {
@@ -342,7 +391,7 @@ func (c *checker) validateRabbitMQ(r *RabbitMQ) {
 	}
 }
 
-func (c *checker) validateNotify(n *Notify) {
+func (c *checker) validateNotify(n *Notify, pageTitle string) {
 	if n == nil {
 		return
 	}
@@ -375,7 +424,7 @@ func (c *checker) validateNotify(n *Notify) {
 	}
 
 	for _, sec := range n.Channels {
-		sec.Check(sectionChecker{c: c, prefix: k + notify.NameOf(sec) + "."})
+		sec.Check(sectionChecker{c: c, prefix: k + notify.NameOf(sec) + ".", pageTitle: pageTitle})
 	}
 	if len(n.Channels) == 0 {
 		c.warnf("notify", "no notifier configured ([notify.email], [notify.slack], …): nothing will be sent")
@@ -479,7 +528,7 @@ func (c *checker) validateReplicas(key string, n *Node) {
 	for i, raw := range n.Replicas {
 		rkey := keyIndexed(key+".replicas", i)
 		if first, ok := seen[raw]; ok {
-			c.warnf(rkey, "duplicate replica %q (also replicas[%d]): probed once", raw, first)
+			c.warnf(rkey, "duplicate replica %q (also replicas[%d]): probed once", status.Redacted(raw), first)
 			continue
 		}
 		seen[raw] = i

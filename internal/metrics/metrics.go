@@ -140,7 +140,7 @@ func (m *Metrics) InstrumentReporter(h http.Handler) http.Handler {
 // position.
 func ReplicaLabel(node *status.Node, i int) string {
 	if node.RevealReplicaName {
-		return node.Replicas[i].ID
+		return status.Redacted(node.Replicas[i].ID)
 	}
 	return strconv.Itoa(i + 1)
 }

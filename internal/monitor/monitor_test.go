@@ -282,3 +282,59 @@ replicas = ["%s"]
 		}
 	}
 }
+
+// syncBuffer is a log destination the monitor's goroutines may share.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestMonitorRedactsReplicaPassword checks that a replica URL's password
+// reaches neither the info log nor the dead list alerts are sent from.
+func TestMonitorRedactsReplicaPassword(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusServiceUnavailable)
+	}))
+	t.Cleanup(srv.Close)
+	replica := strings.Replace(srv.URL, "http://", "http://ops:hunter2@", 1) + "/health"
+	cfg, _, err := config.Parse("test.cfg", []byte(baseConfig+fmt.Sprintf(`
+[probe]
+[[probe.service]]
+id = "web"
+label = "Web"
+[[probe.service.node]]
+id = "api"
+label = "API"
+mode = "poll"
+replicas = [%q]
+`, replica)), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs syncBuffer
+	m := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
+	run(t, m)
+	snap := waitFor(t, m, "the replica dead", func(s *status.Snapshot) bool { return len(s.Dead) == 1 })
+	if want := "web:api:" + strings.Replace(replica, "hunter2", "xxxxx", 1); snap.Dead[0] != want {
+		t.Errorf("dead list = %q, want [%q]", snap.Dead, want)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for !strings.Contains(logs.String(), "general status changed") && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if out := logs.String(); !strings.Contains(out, "replica status changed") || strings.Contains(out, "hunter2") {
+		t.Errorf("info log should say the replica changed, without its password:\n%s", out)
+	}
+}

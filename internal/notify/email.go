@@ -36,20 +36,52 @@ func (e *Email) Check(c Checker) {
 		encrypt := true
 		e.SMTPEncrypt = &encrypt
 	}
+	// The channel builds its headers with these same methods, so a config
+	// that passes here can always be sent.
 	if c.Required("to", e.To) {
-		if _, err := netmail.ParseAddressList(e.To); err != nil {
+		if _, err := e.Recipients(); err != nil {
 			c.Errorf("to", "invalid address list %q: %v", e.To, err)
 		}
 	}
 	if c.Required("from", e.From) {
-		if _, err := netmail.ParseAddress(e.From); err != nil {
+		if _, err := e.Sender(c.PageTitle()); err != nil {
 			c.Errorf("from", "invalid address %q: %v", e.From, err)
 		}
 	}
 	c.Required("smtp_host", e.SMTPHost)
+	c.Secret("smtp_password", e.SMTPPassword, false)
 	if e.SMTPPort < 1 || e.SMTPPort > 65535 {
 		c.Errorf("smtp_port", "port %d out of range 1-65535", e.SMTPPort)
 	}
+}
+
+// Recipients parses to. A group naming nobody ("undisclosed-recipients:;")
+// parses without error but leaves no one to send to, so it is an error too.
+func (e *Email) Recipients() ([]*netmail.Address, error) {
+	list, err := netmail.ParseAddressList(e.To)
+	if err != nil {
+		return nil, err
+	}
+	if len(list) == 0 {
+		return nil, errors.New("no recipient in it")
+	}
+	return list, nil
+}
+
+// Sender is the From of alert mails: from's address, with name (the page
+// title) as display name. net/mail quotes and escapes the name, or encodes
+// it as an RFC 2047 word when it is not printable ASCII; the header is read
+// back to be sure that any title yields one a mail server accepts.
+func (e *Email) Sender(name string) (*netmail.Address, error) {
+	from, err := netmail.ParseAddress(e.From)
+	if err != nil {
+		return nil, err
+	}
+	a := &netmail.Address{Name: name, Address: from.Address}
+	if _, err := netmail.ParseAddress(a.String()); err != nil {
+		return nil, fmt.Errorf("the From header %s cannot be read back: %v", a, err)
+	}
+	return a, nil
 }
 
 func (e *Email) targets(o Options) ([]Target, []string, error) {
@@ -69,8 +101,8 @@ type email struct {
 	// encrypt requires STARTTLS (smtp_encrypt = true); otherwise STARTTLS
 	// is used when the server offers it. Port 465 uses implicit TLS.
 	encrypt   bool
-	from      string
-	to        []string
+	cfg       *Email
+	to        []*netmail.Address
 	timeout   time.Duration
 	tls       *tls.Config
 	userAgent string
@@ -80,17 +112,12 @@ type email struct {
 // both smtp_username and smtp_password are set; a warning says so when only
 // one of them is.
 func newEmail(c *Email, o Options) (*email, []string, error) {
-	from, err := netmail.ParseAddress(c.From)
-	if err != nil {
+	if _, err := c.Sender(""); err != nil {
 		return nil, nil, fmt.Errorf("from: %w", err)
 	}
-	list, err := netmail.ParseAddressList(c.To)
+	to, err := c.Recipients()
 	if err != nil {
 		return nil, nil, fmt.Errorf("to: %w", err)
-	}
-	to := make([]string, len(list))
-	for i, a := range list {
-		to[i] = a.String()
 	}
 	var warnings []string
 	switch {
@@ -118,7 +145,7 @@ func newEmail(c *Email, o Options) (*email, []string, error) {
 		username:  c.SMTPUsername,
 		password:  c.SMTPPassword,
 		encrypt:   c.SMTPEncrypt == nil || *c.SMTPEncrypt,
-		from:      from.Address,
+		cfg:       c,
 		to:        to,
 		timeout:   o.Timeout,
 		tls:       tc,
@@ -127,15 +154,17 @@ func newEmail(c *Email, o Options) (*email, []string, error) {
 }
 
 // Notify sends the mail: From "P" <from>, To every recipient, the subject
-// and body of message.go.
+// and body of message.go. The addresses are handed over parsed, so that
+// net/mail encodes the display names: go-mail's FromFormat pasted the page
+// title between quotes, and a title with a '"' made every mail fail.
 func (e *email) Notify(ctx context.Context, m Message) error {
-	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
-	if err := msg.FromFormat(m.PageTitle, e.from); err != nil {
+	from, err := e.cfg.Sender(m.PageTitle)
+	if err != nil {
 		return &Error{Err: fmt.Errorf("from: %w", err)}
 	}
-	if err := msg.To(e.to...); err != nil {
-		return &Error{Err: fmt.Errorf("to: %w", err)}
-	}
+	msg := mail.NewMsg(mail.WithNoDefaultUserAgent())
+	msg.FromMailAddress(from)
+	msg.ToMailAddress(e.to...)
 	msg.Subject(emailSubject(m))
 	msg.SetUserAgent(e.userAgent)
 	msg.SetDate()

@@ -358,3 +358,41 @@ func TestEmailImplicitTLS(t *testing.T) {
 	}
 	checkMail(t, mails[0].data, msgDead, "<ops@example.com>")
 }
+
+// TestEmailDisplayNames checks that any page title makes a From header a
+// mail server and a mail reader accept: before, a title with an unbalanced
+// '"' made every mail fail for good.
+func TestEmailDisplayNames(t *testing.T) {
+	be := &smtpBackend{}
+	port := startSMTP(t, be, nil, nil, nil)
+	ch := emailChannel(t, &Email{
+		To: `"Ops, \"night\" shift" <ops@example.com>, Équipe <equipe@example.com>`, From: "Alerts <alerts@example.com>",
+		SMTPHost: "127.0.0.1", SMTPPort: port, SMTPEncrypt: boolPtr(false),
+	}, testOptions())
+	titles := []string{`Crisp "Status`, `Statut « Crisp »`, `a\b <c> "d" @e,f;g`}
+	for _, title := range titles {
+		m := msgDead
+		m.PageTitle = title
+		if err := ch.Targets[0].Notifier.Notify(context.Background(), m); err != nil {
+			t.Fatalf("page title %q: Notify = %v, want nil", title, err)
+		}
+	}
+	mails := be.received()
+	if len(mails) != len(titles) {
+		t.Fatalf("server received %d mails, want %d", len(mails), len(titles))
+	}
+	for i, title := range titles {
+		parsed, err := netmail.ReadMessage(bytes.NewReader(mails[i].data))
+		if err != nil {
+			t.Fatal(err)
+		}
+		from, err := parsed.Header.AddressList("From")
+		if err != nil || len(from) != 1 || from[0].Name != title || from[0].Address != "alerts@example.com" {
+			t.Errorf("From header %q = %v (%v), want %q <alerts@example.com>", parsed.Header.Get("From"), from, err, title)
+		}
+		to, err := parsed.Header.AddressList("To")
+		if err != nil || len(to) != 2 || to[0].Name != `Ops, "night" shift` || to[1].Name != "Équipe" {
+			t.Errorf("To header %q = %v (%v), want both names as written", parsed.Header.Get("To"), to, err)
+		}
+	}
+}

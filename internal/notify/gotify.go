@@ -14,7 +14,7 @@ type Gotify struct {
 // Check checks the server URL and the token.
 func (g *Gotify) Check(c Checker) {
 	requiredURL(c, "app_url", g.AppURL)
-	c.Required("app_token", g.AppToken)
+	c.Secret("app_token", g.AppToken, true)
 }
 
 func (g *Gotify) targets(o Options) ([]Target, []string, error) { return single(newGotify(g, o)) }

@@ -15,7 +15,7 @@ type Matrix struct {
 // Check checks the homeserver URL, the token and the room.
 func (m *Matrix) Check(c Checker) {
 	requiredURL(c, "homeserver_url", m.HomeserverURL)
-	c.Required("access_token", m.AccessToken)
+	c.Secret("access_token", m.AccessToken, true)
 	c.Required("room_id", m.RoomID)
 }
 

@@ -31,7 +31,15 @@ var ntfyPriorities = []string{"min", "low", "default", "high", "urgent", "max", 
 // the priority.
 func (n *Ntfy) Check(c Checker) {
 	defaultTo(c, "priority", &n.Priority, "urgent")
-	requiredURL(c, "topic_url", n.TopicURL)
+	secretURL(c, "topic_url", n.TopicURL)
+	// Either token or username and password: the other may be written
+	// empty, so only a value is checked as a credential.
+	if n.Token != "" {
+		c.Secret("token", n.Token, false)
+	}
+	if n.Password != "" {
+		c.Secret("password", n.Password, false)
+	}
 	switch {
 	case n.Token != "" && (n.Username != "" || n.Password != ""):
 		c.Errorf("token", "set either token or username and password, not both")

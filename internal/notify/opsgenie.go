@@ -21,7 +21,7 @@ type Opsgenie struct {
 func (g *Opsgenie) Check(c Checker) {
 	defaultTo(c, "api_url", &g.APIURL, "https://api.opsgenie.com")
 	defaultTo(c, "priority", &g.Priority, "P3")
-	c.Required("api_key", g.APIKey)
+	c.Secret("api_key", g.APIKey, true)
 	c.URL("api_url", g.APIURL)
 	if opsgeniePriority(g.Priority) == 0 {
 		c.Errorf("priority", "unknown priority %q (want P1, P2, P3, P4 or P5)", g.Priority)

@@ -15,7 +15,7 @@ type PagerDuty struct {
 // Check fills the default endpoint and checks the routing key.
 func (p *PagerDuty) Check(c Checker) {
 	defaultTo(c, "api_url", &p.APIURL, "https://events.pagerduty.com/v2/enqueue")
-	c.Required("routing_key", p.RoutingKey)
+	c.Secret("routing_key", p.RoutingKey, true)
 	c.URL("api_url", p.APIURL)
 }
 

@@ -15,7 +15,7 @@ type Pushover struct {
 // Check fills the default api_url and checks the required keys.
 func (p *Pushover) Check(c Checker) {
 	defaultTo(c, "api_url", &p.APIURL, "https://api.pushover.net/")
-	c.Required("app_token", p.AppToken)
+	c.Secret("app_token", p.AppToken, true)
 	c.RequiredList("user_keys", p.UserKeys)
 	c.URL("api_url", p.APIURL)
 }

@@ -54,6 +54,12 @@ type Checker interface {
 	// URL reports an unparsable or relative URL; "" is left to Required.
 	// It reports whether val is a usable URL.
 	URL(key, val string) bool
+	// Secret checks a credential: an unset ${NAME} in it, or an empty or
+	// blank value, is an error. It reports whether val is set.
+	Secret(key, val string, required bool) bool
+	// PageTitle is [branding] page_title, which some channels put in
+	// headers.
+	PageTitle() string
 	Errorf(key, format string, args ...any)
 	Warnf(key, format string, args ...any)
 }
@@ -136,6 +142,14 @@ func requiredURL(c Checker, key, val string) {
 	}
 }
 
+// secretURL checks a required URL that is itself a credential, such as a
+// webhook URL with its token in the path.
+func secretURL(c Checker, key, val string) {
+	if c.Secret(key, val, true) {
+		c.URL(key, val)
+	}
+}
+
 // Hook is a channel whose only key, besides reminders_only, is a webhook
 // URL that is itself the credential (Discord, Teams).
 type Hook struct {
@@ -144,7 +158,7 @@ type Hook struct {
 }
 
 // Check checks the URL.
-func (h *Hook) Check(c Checker) { requiredURL(c, "hook_url", h.HookURL) }
+func (h *Hook) Check(c Checker) { secretURL(c, "hook_url", h.HookURL) }
 
 // single builds the one target of a hook channel, checking its URL first.
 func (h *Hook) single(o Options, build func(poster) Notifier) ([]Target, []string, error) {

@@ -12,7 +12,7 @@ type Slack struct {
 }
 
 // Check checks the webhook URL.
-func (s *Slack) Check(c Checker) { requiredURL(c, "hook_url", s.HookURL) }
+func (s *Slack) Check(c Checker) { secretURL(c, "hook_url", s.HookURL) }
 
 func (s *Slack) targets(o Options) ([]Target, []string, error) { return single(newSlack(s, o)) }
 

@@ -18,7 +18,7 @@ type Telegram struct {
 // Check fills the default api_url and checks the required keys.
 func (t *Telegram) Check(c Checker) {
 	defaultTo(c, "api_url", &t.APIURL, "https://api.telegram.org/")
-	c.Required("bot_token", t.BotToken)
+	c.Secret("bot_token", t.BotToken, true)
 	c.Required("chat_id", t.ChatID)
 	c.URL("api_url", t.APIURL)
 }

@@ -21,7 +21,7 @@ func (t *Twilio) Check(c Checker) {
 	c.RequiredList("to", t.To)
 	c.Required("service_sid", t.ServiceSID)
 	c.Required("account_sid", t.AccountSID)
-	c.Required("auth_token", t.AuthToken)
+	c.Secret("auth_token", t.AuthToken, true)
 	c.URL("api_url", t.APIURL)
 }
 

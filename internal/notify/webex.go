@@ -16,7 +16,7 @@ type Webex struct {
 // Check checks the endpoint URL, the token and the room.
 func (w *Webex) Check(c Checker) {
 	requiredURL(c, "endpoint_url", w.EndpointURL)
-	c.Required("token", w.Token)
+	c.Secret("token", w.Token, true)
 	c.Required("room_id", w.RoomID)
 }
 

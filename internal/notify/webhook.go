@@ -13,7 +13,7 @@ type Webhook struct {
 }
 
 // Check checks the URL.
-func (w *Webhook) Check(c Checker) { requiredURL(c, "hook_url", w.HookURL) }
+func (w *Webhook) Check(c Checker) { secretURL(c, "hook_url", w.HookURL) }
 
 func (w *Webhook) targets(o Options) ([]Target, []string, error) { return single(newWebhook(w, o)) }
 

@@ -25,7 +25,7 @@ type XMPP struct {
 func (x *XMPP) Check(c Checker) {
 	c.Required("to", x.To)
 	c.Required("from", x.From)
-	c.Required("xmpp_password", x.XMPPPassword)
+	c.Secret("xmpp_password", x.XMPPPassword, true)
 }
 
 func (x *XMPP) targets(o Options) ([]Target, []string, error) { return single(newXMPP(x, o)) }

@@ -19,7 +19,7 @@ type Zulip struct {
 // trailing slash Vigil appends paths after.
 func (z *Zulip) Check(c Checker) {
 	c.Required("bot_email", z.BotEmail)
-	c.Required("bot_api_key", z.BotAPIKey)
+	c.Secret("bot_api_key", z.BotAPIKey, true)
 	c.Required("channel", z.Channel)
 	if c.Required("api_url", z.APIURL) && c.URL("api_url", z.APIURL) && !strings.HasSuffix(z.APIURL, "/") {
 		c.Warnf("api_url", "should end with \"/\" (such as https://example.zulipchat.com/api/v1/): paths are appended to it")

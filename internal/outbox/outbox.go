@@ -35,6 +35,7 @@ import (
 type Store interface {
 	Enqueue(ctx context.Context, entries []store.OutboxEntry) (int, error)
 	Due(ctx context.Context, channel string, now time.Time, limit int) ([]store.OutboxEntry, error)
+	PendingCount(ctx context.Context, channel string) (int, error)
 	MarkDelivered(ctx context.Context, id string, t time.Time) error
 	MarkFailed(ctx context.Context, id, errText string, next time.Time) error
 	Abandon(ctx context.Context, id, errText string, now time.Time) error
@@ -105,10 +106,9 @@ type Options struct {
 
 	// Observe, when set, is told the outcome of every delivery attempt and
 	// of every message given up, for metrics. Pending, when set, is told
-	// how many messages of a channel wait as the worker last read the
-	// outbox: the rest of the batch being sent and those waiting for a
-	// retry (messages queued since are not counted until it reads again).
-	// Neither may block.
+	// how many messages of a channel the outbox holds undelivered, before
+	// each attempt and after each pass: due, waiting for a retry, or queued
+	// behind a target that does not answer. Neither may block.
 	Observe func(channel string, r Result)
 	Pending func(channel string, n int)
 }
@@ -435,7 +435,7 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 			delete(retries, id) // due: Due returns it, if it is still pending
 		}
 	}
-	defer func() { w.o.Pending(ch.Name, waiting(retries)+w.held.waiting(ch.Name)) }()
+	defer func() { w.o.Pending(ch.Name, w.undelivered(ctx, ch.Name, waiting(retries))) }()
 	for ctx.Err() == nil && w.active() {
 		sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
 		due, err := w.o.Store.Due(sctx, ch.Name, w.now(), 0)
@@ -454,7 +454,7 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 			}
 			sent++
 			delete(retries, e.ID) // due again: deliver schedules it anew if it fails
-			w.o.Pending(ch.Name, len(due)-i+waiting(retries)+w.held.waiting(ch.Name))
+			w.o.Pending(ch.Name, w.undelivered(ctx, ch.Name, len(due)-i+waiting(retries)))
 			if !w.deliver(ctx, ch, e, retries) {
 				return
 			}
@@ -463,6 +463,26 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 			return
 		}
 	}
+}
+
+// undelivered is what Pending reports: every message of channel the outbox
+// holds undelivered. Due returns one message per target, so a hanging
+// target's queue behind its first message is invisible to the batch; the
+// store counts them all, with one query on the pending index per attempt,
+// cheap next to the attempt itself. When the store cannot answer, it falls
+// back to estimate, what this worker knows of.
+func (w *Worker) undelivered(ctx context.Context, channel string, estimate int) int {
+	held := w.held.waiting(channel)
+	if w.held.len() > 0 {
+		return estimate + held // the store is known unavailable: do not wait for it
+	}
+	sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
+	defer cancel()
+	n, err := w.o.Store.PendingCount(sctx, channel)
+	if err != nil {
+		return estimate + held
+	}
+	return n + held
 }
 
 // waiting counts the messages in retries (not the key of a failed read).

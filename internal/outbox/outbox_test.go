@@ -541,3 +541,31 @@ func (o *outcomes) lastPending(channel string) int {
 	defer o.mu.Unlock()
 	return o.pending[channel]
 }
+
+// TestPendingCountsQueueBehindHangingTarget: 13 messages wait for a Slack
+// hook that never answers. Due hands the worker only the first of them
+// (one per target, in order), yet the gauge must say 13, not 1.
+func TestPendingCountsQueueBehindHangingTarget(t *testing.T) {
+	release := make(chan struct{})
+	hang := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-r.Context().Done():
+		case <-release:
+		}
+	}))
+	defer hang.Close()
+	defer close(release)
+	chs := build(t, &notify.Slack{HookURL: hang.URL + "/hook"})
+	st := openStore(t, "")
+	obs := &outcomes{}
+	w, _ := start(t, st, chs, obs.tune)
+	for i := range 13 {
+		if _, err := w.Enqueue(context.Background(), items(fmt.Sprintf("h%02d", i), chs, message(notify.Changed, status.Dead, "web:core:a"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	waitFor(t, "two failed attempts", func() bool { return obs.count(Failed) >= 2 })
+	if p := obs.lastPending("slack"); p != 13 {
+		t.Errorf("pending behind a hanging target = %d, want 13", p)
+	}
+}

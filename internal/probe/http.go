@@ -111,7 +111,9 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		if errors.As(err, &ue) {
 			err = ue.Err // it repeats the method and the URL, cache buster included
 		}
-		return dead(time.Since(start), op+": "+errorText(ctx, err, h.Timeout))
+		// As for TCP, the cause alone: a "dial tcp 10.0.0.3:80: connect:"
+		// prefix would repeat the target, and public reasons must not name it.
+		return dead(time.Since(start), op+": "+netErrorText(ctx, err, h.Timeout))
 	}
 	defer resp.Body.Close()
 

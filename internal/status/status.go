@@ -224,9 +224,10 @@ func Rollup(services []Service) (Health, []string) {
 	return general, dead
 }
 
-// DeadID is the "service:node:replica" form Vigil uses in notifications.
+// DeadID is the "service:node:replica" form Vigil uses in notifications,
+// and in logs; the replica's password, if any, is redacted.
 func DeadID(service, node, replica string) string {
-	return service + ":" + node + ":" + replica
+	return service + ":" + node + ":" + Redacted(replica)
 }
 
 // AllChecked reports whether every replica of s was checked at least once.

@@ -1255,6 +1255,18 @@ func (s *Store) Due(ctx context.Context, channel string, now time.Time, limit in
 	return out, nil
 }
 
+// PendingCount returns how many entries of the channel are still pending:
+// due, waiting for a retry, or queued behind an earlier message to the
+// same target. It is one count over the outbox_pending index.
+func (s *Store) PendingCount(ctx context.Context, channel string) (int, error) {
+	var n int
+	err := s.r.QueryRowContext(ctx, `SELECT count(*) FROM outbox WHERE channel = $1 AND state = 'pending'`, channel).Scan(&n)
+	if err != nil {
+		return 0, fmt.Errorf("pending count %q: %w", channel, err)
+	}
+	return n, nil
+}
+
 // OutboxEntry returns one entry by its ID, in whatever state. It returns
 // ErrNotFound if there is no such entry.
 func (s *Store) OutboxEntry(ctx context.Context, id string) (OutboxEntry, error) {

@@ -867,6 +867,11 @@ func testOutbox(t *testing.T, fresh func(testing.TB) Config) {
 	if got, want := due("twilio", 2, 0), []string{"t2-bob"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Due(twilio) while alice backs off = %q, want %q", got, want)
 	}
+	// Every undelivered entry counts: the one backing off, the one queued
+	// behind it, and the one due; not the delivered one.
+	if n, err := s.PendingCount(ctx, "twilio"); err != nil || n != 3 {
+		t.Errorf("PendingCount(twilio) = %d, %v; want 3", n, err)
+	}
 	if got, want := due("twilio", 11, 0), []string{"t1-alice", "t2-bob"}; !reflect.DeepEqual(got, want) {
 		t.Errorf("Due(twilio) after the back-off = %q, want %q", got, want)
 	}

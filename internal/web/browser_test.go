@@ -50,6 +50,9 @@ func TestBrowser(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Branding.LogoURL = brand.URL + "/logo.svg"
 	cfg.Branding.IconURL = brand.URL + "/icon.svg"
+	// Without custom_html, the page is served under the strict policy of
+	// the built-in theme: its own script file and inline script only.
+	cfg.Branding.CustomHTML = ""
 	ts := newTestServer(t, Options{Config: cfg, Now: time.Now})
 	ts.src.set(sampleServicesAt(time.Now(), status.Healthy), time.Now())
 
@@ -126,6 +129,10 @@ func TestBrowser(t *testing.T) {
 			t.Errorf("box %s: want status-healthy-background; boxes: %s", id, classes)
 		}
 	}
+	if general := eval("read the inline script's status", `String(window.STATUS_GENERAL)`); general != "healthy" {
+		t.Errorf("window.STATUS_GENERAL = %q, want healthy: the Content-Security-Policy blocked the page's inline script", general)
+	}
+	waitFor(t, browser, "the logo from another origin shown", `document.querySelector(".logo img").naturalWidth > 0`)
 	if banner := eval("read the banner", `document.querySelector("aside h1").textContent.trim()`); banner != "All systems report as healthy" {
 		t.Errorf("banner = %q, want All systems report as healthy", banner)
 	}
@@ -265,6 +272,16 @@ func TestBrowser(t *testing.T) {
 	})()`)
 	if bg := eval("read a box's colour", `getComputedStyle(document.getElementById("replica-web-api-1")).backgroundColor`); bg != "rgb(14, 176, 51)" {
 		t.Errorf("healthy box under /status/: background %q, want rgb(14, 176, 51) from the stylesheet", bg)
+	}
+
+	// custom_html is the operator's own markup: its inline script runs.
+	custom := newTestServer(t, Options{Config: testConfig(t), Now: time.Now})
+	do("load a page with custom_html",
+		chromedp.Navigate(custom.URL+"/"),
+		chromedp.WaitVisible(chromedp.CSS("#replica-web-api-1")),
+	)
+	if got := eval("read custom_html's variable", `String(window.CUSTOM) + " " + window.STATUS_GENERAL`); got != "1 dead" {
+		t.Errorf("window.CUSTOM, STATUS_GENERAL = %q, want 1 dead: custom_html's script or the theme's was blocked", got)
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -125,6 +126,16 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 // decodeJSON reads a JSON body into v. On failure it has answered (in plain
 // text on Vigil's routes, in JSON otherwise) and returns false.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any, plain bool) bool {
+	return decodeBody(w, r, v, plain, false)
+}
+
+// decodeStrictJSON is decodeJSON refusing keys v has no field for, on
+// routes where a misspelt key would silently mean something else.
+func decodeStrictJSON(w http.ResponseWriter, r *http.Request, v any, plain bool) bool {
+	return decodeBody(w, r, v, plain, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, plain, strict bool) bool {
 	fail := jsonError
 	if plain {
 		fail = plainError
@@ -135,7 +146,18 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any, plain bool) bool 
 		fail(w, rec.code, strings.TrimSpace(rec.body.String()))
 		return false
 	}
-	if err := json.Unmarshal(body, v); err != nil {
+	err := json.Unmarshal(body, v)
+	if err == nil && strict {
+		// Unmarshal has checked the syntax; decode again, refusing unknown keys.
+		dec := json.NewDecoder(bytes.NewReader(body))
+		dec.DisallowUnknownFields()
+		err = dec.Decode(v)
+	}
+	if err != nil {
+		if field, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			fail(w, http.StatusBadRequest, "unknown key "+field)
+			return false
+		}
 		fail(w, http.StatusBadRequest, "invalid JSON: "+err.Error())
 		return false
 	}
@@ -243,7 +265,7 @@ func (s *Server) handleProberAlerts(w http.ResponseWriter, _ *http.Request) {
 	for _, svc := range s.snapshot().Services {
 		for _, node := range svc.Nodes {
 			for _, rep := range node.Replicas {
-				a := alertReplica{Probe: svc.ID, Node: node.ID, Replica: rep.ID}
+				a := alertReplica{Probe: svc.ID, Node: node.ID, Replica: status.Redacted(rep.ID)}
 				switch rep.Health {
 				case status.Dead:
 					out.Dead = append(out.Dead, a)
@@ -273,12 +295,14 @@ func (s *Server) handleGetIgnored(w http.ResponseWriter, _ *http.Request) {
 }
 
 // handlePutIgnored answers PUT /manager/prober/alerts/ignored/: mute
-// reminders for 0 to 65535 seconds, or clear the muting with null.
+// reminders for 0 to 65535 seconds, or clear the muting with null. An
+// unknown key is refused: {"reminder_seconds": 3600} would otherwise read
+// as null and turn the muting off, answering 200.
 func (s *Server) handlePutIgnored(w http.ResponseWriter, r *http.Request) {
 	var b struct {
 		RemindersSeconds *uint16 `json:"reminders_seconds"`
 	}
-	if !decodeJSON(w, r, &b, true) {
+	if !decodeStrictJSON(w, r, &b, true) {
 		return
 	}
 	var until time.Time
@@ -601,6 +625,10 @@ func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 		}
 		in.Opened = *b.Opened
 	}
+	if reason := checkUpdateStatus(b.Status); reason != "" {
+		jsonError(w, http.StatusBadRequest, reason)
+		return
+	}
 	if b.Text != "" {
 		st := b.Status
 		if st == "" {
@@ -615,6 +643,22 @@ func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 	}
 	s.reloadIncidents(r.Context())
 	writeJSON(w, http.StatusOK, incidentJSONOf(in))
+}
+
+// updateStatuses are the statuses an operator's incident update may have.
+// "resolved" is the resolve route's, which also closes the incident.
+var updateStatuses = []string{"investigating", "identified", "monitoring"}
+
+// checkUpdateStatus returns why st cannot be an update's status, or "".
+// Empty is an update that does not change the status.
+func checkUpdateStatus(st string) string {
+	switch {
+	case st == "" || slices.Contains(updateStatuses, st):
+		return ""
+	case st == "resolved":
+		return `status "resolved": resolve the incident with POST /manager/incident/<id>/resolve/`
+	}
+	return fmt.Sprintf("unknown status %q (want %s)", st, strings.Join(updateStatuses, ", "))
 }
 
 // handleIncidentUpdate answers POST /manager/incident/{id}/updates/.
@@ -632,6 +676,10 @@ func (s *Server) handleIncidentUpdate(w http.ResponseWriter, r *http.Request) {
 	}
 	if b.Text == nil || strings.TrimSpace(*b.Text) == "" {
 		jsonError(w, http.StatusBadRequest, "text is required")
+		return
+	}
+	if reason := checkUpdateStatus(b.Status); reason != "" {
+		jsonError(w, http.StatusBadRequest, reason)
 		return
 	}
 	u, err := s.data.st.AddIncidentUpdate(r.Context(), id, store.IncidentUpdate{Time: s.now(), Status: b.Status, Text: *b.Text})

@@ -251,14 +251,14 @@ func replicaViewOf(serviceID string, node status.Node, i int, rep status.Replica
 	rv := replicaView{
 		Position:   i + 1,
 		DOMID:      fmt.Sprintf("replica-%s-%s-%d", domSafe(serviceID), domSafe(node.ID), i+1),
-		ID:         rep.ID,
+		ID:         status.Redacted(rep.ID),
 		Status:     rep.Health.String(),
 		HasLatency: rep.HasLatency,
 		LatencyMS:  rep.Latency.Milliseconds(),
 		Queue:      rep.Queue,
 	}
 	if rep.Health != status.Healthy {
-		rv.Reason = rep.Reason
+		rv.Reason = publicReason(&node, i)
 	} else if status.Dissent(rep.Views, rep.Health) {
 		rv.Vantage = status.DescribeViews(rep.Views)
 	}

@@ -70,13 +70,9 @@ func (s *Server) renderReport(snap *status.Snapshot) *rendition {
 				Replicas: make([]status.Health, 0, len(node.Replicas)),
 				Reasons:  make([]string, 0, len(node.Replicas)),
 			}
-			for _, rep := range node.Replicas {
-				reason := ""
-				if rep.Health != status.Healthy {
-					reason = rep.Reason
-				}
+			for i, rep := range node.Replicas {
 				n.Replicas = append(n.Replicas, rep.Health)
-				n.Reasons = append(n.Reasons, reason)
+				n.Reasons = append(n.Reasons, publicReason(&node, i))
 			}
 			p.Nodes = append(p.Nodes, n)
 		}

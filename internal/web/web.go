@@ -159,6 +159,7 @@ func New(o Options) (*Server, error) {
 	if p := s.cfg.Server.PathPrefix; p != "" {
 		s.handler = underPrefix(p, s.handler)
 	}
+	s.handler = withHeaders(securityHeaders(s.cfg, t.disk != nil), s.handler)
 	s.handler = s.recoverPanics(s.handler)
 	return s, nil
 }
