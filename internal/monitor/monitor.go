@@ -46,6 +46,7 @@ type Monitor struct {
 	nextDue  time.Time                              // when a push/local replica would next expire
 
 	queueCheckers map[nodeRef]*queueChecker // read-only after New
+	holds         map[nodeRef]hold          // poll and script nodes' thresholds; read-only after New
 	queueRequests chan nodeRef
 
 	snap  atomic.Pointer[status.Snapshot]
@@ -93,14 +94,16 @@ func New(o Options) *Monitor {
 		dynamic:       map[nodeRef]map[string]*dynamicReplica{},
 		queues:        map[nodeRef]*queueState{},
 		queueCheckers: map[nodeRef]*queueChecker{},
+		holds:         map[nodeRef]hold{},
 	}
 	met := o.Config.Metrics
-	m.poll = newScheduler(met.PollInterval.Duration(), met.PollParallelism, now)
-	m.script = newScheduler(met.ScriptInterval.Duration(), met.ScriptParallelism, now)
+	m.poll = newScheduler(met.PollParallelism, now)
+	m.script = newScheduler(met.ScriptParallelism, now)
 
 	type job struct {
-		ref    replicaRef
-		prober probe.Prober
+		ref      replicaRef
+		prober   probe.Prober
+		interval time.Duration
 	}
 	var polls, scripts []job
 	for si, svc := range o.Config.Probe.Services {
@@ -116,6 +119,12 @@ func New(o Options) *Monitor {
 			}
 			ref := nodeRef{si, ni}
 			m.nodes[[2]string{svc.ID, node.ID}] = ref
+			checks := node.Checks(met)
+			if !o.Config.Cluster.Enabled {
+				// In a cluster the thresholds count the decided results,
+				// not one member's: the cluster holds them.
+				m.holds[ref] = hold{failures: checks.FailureThreshold, successes: checks.SuccessThreshold}
+			}
 			if c := newQueueChecker(o.Config, node); c != nil {
 				m.queueCheckers[ref] = c
 			}
@@ -123,12 +132,12 @@ func New(o Options) *Monitor {
 			case status.Poll:
 				for ri, target := range node.Targets {
 					n.Replicas = append(n.Replicas, status.Replica{ID: target.ID})
-					polls = append(polls, job{replicaRef{si, ni, ri}, m.pollProber(node, target)})
+					polls = append(polls, job{replicaRef{si, ni, ri}, m.pollProber(node, target), checks.PollInterval})
 				}
 			case status.Script:
 				for ri, source := range node.Scripts {
 					n.Replicas = append(n.Replicas, status.Replica{ID: scriptID(ri)})
-					scripts = append(scripts, job{replicaRef{si, ni, ri}, m.scriptProber(source)})
+					scripts = append(scripts, job{replicaRef{si, ni, ri}, m.scriptProber(source, checks.ScriptInterval), checks.ScriptInterval})
 				}
 			}
 			s.Nodes = append(s.Nodes, n)
@@ -138,12 +147,20 @@ func New(o Options) *Monitor {
 
 	m.queueRequests = make(chan nodeRef, len(m.queueCheckers))
 	start := now()
-	for i, j := range polls {
-		m.poll.add(m.checker(j.ref, j.prober), i, len(polls), start)
+	// Each interval's replicas spread their first round over that interval.
+	schedule := func(s *scheduler, jobs []job) {
+		count := map[time.Duration]int{}
+		for _, j := range jobs {
+			count[j.interval]++
+		}
+		position := map[time.Duration]int{}
+		for _, j := range jobs {
+			s.add(m.checker(j.ref, j.prober), j.interval, position[j.interval], count[j.interval], start)
+			position[j.interval]++
+		}
 	}
-	for i, j := range scripts {
-		m.script.add(m.checker(j.ref, j.prober), i, len(scripts), start)
-	}
+	schedule(m.poll, polls)
+	schedule(m.script, scripts)
 	m.publish(time.Time{})
 	return m
 }
@@ -185,12 +202,20 @@ func (m *Monitor) record(ref replicaRef, res probe.Result) {
 	node := &svc.Nodes[ref.node]
 	r := &node.Replicas[ref.replica]
 	first := r.Checked.IsZero()
-	changed := first || r.Health != res.Health || r.Reason != res.Reason
-	if first || r.Health != res.Health {
+	shown, pending := res, status.Pending{}
+	if !first {
+		// A first result is taken as it is: there is no confirmed status
+		// yet to hold against it (and holding a dead one back would pass
+		// for a recovery after a restart during an outage).
+		shown, pending = m.holds[nodeRef{ref.service, ref.node}].apply(r.Health, r.Reason, r.Pending, res)
+	}
+	changed := first || r.Health != shown.Health || r.Reason != shown.Reason || r.Pending != pending
+	if first || r.Health != shown.Health {
 		r.Since = now
 	}
 	prev := r.Health
-	r.Health, r.Latency, r.HasLatency, r.Reason, r.Checked = res.Health, res.Latency, true, res.Reason, now
+	r.Health, r.Latency, r.HasLatency, r.Reason, r.Checked = shown.Health, res.Latency, true, shown.Reason, now
+	r.Pending = pending
 	id := status.DeadID(svc.ID, node.ID, r.ID)
 	obs := Observation{Service: svc.ID, Node: node.ID, Replica: r.ID, At: now, Result: res}
 	m.mu.Unlock()
@@ -199,8 +224,10 @@ func (m *Monitor) record(ref replicaRef, res probe.Result) {
 		m.observed(obs)
 	}
 	m.log.Debug("probe result", "replica", id, "health", res.Health, "latency", res.Latency, "reason", res.Reason)
-	if prev != res.Health && !(first && res.Health == status.Healthy) {
-		m.log.Info("replica status changed", "replica", id, "from", prev, "to", res.Health, "reason", res.Reason)
+	if prev != shown.Health && !(first && shown.Health == status.Healthy) {
+		m.log.Info("replica status changed", "replica", id, "from", prev, "to", shown.Health, "reason", shown.Reason)
+	} else if pending.Count > 0 {
+		m.log.Debug("replica status change held back", "replica", id, "status", prev, "pending", pending.String(), "reason", res.Reason)
 	}
 	if changed {
 		m.markDirty()

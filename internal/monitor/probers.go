@@ -14,10 +14,11 @@ import (
 // and sick-latency policy.
 func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 	met := m.cfg.Metrics
-	timeout := met.PollDelayDead.Duration()
+	checks := node.Checks(met)
+	timeout := checks.PollDelayDead
 	// Validation accepted only a literal IP (or nothing: nil, the system's choice).
 	src := net.ParseIP(m.cfg.Server.ProbeSourceAddress)
-	expirySick := time.Duration(met.PollTLSExpirySickDays) * 24 * time.Hour
+	expirySick := checks.TLSExpirySick
 	healthyAbove, healthyBelow := node.HealthyStatus(met)
 	var p probe.Prober
 	switch t.Kind {
@@ -51,17 +52,18 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 		p = &probe.ICMP{Host: t.Host, Timeout: min(timeout, time.Second), SourceAddr: src}
 	}
 	policy := probe.Policy{
-		Retries:   met.PollRetry,
-		RetryWait: met.PollRetryWait.Duration(),
-		SickAfter: met.PollDelaySick.Duration(),
+		Retries:   checks.PollRetry,
+		RetryWait: checks.PollRetryWait,
+		SickAfter: checks.PollDelaySick,
 	}
 	return probe.Func(func(ctx context.Context) probe.Result { return policy.Run(ctx, p) })
 }
 
-// scriptProber builds the probe of one script replica. Scripts are not
-// retried, and their exit code alone says whether they are sick.
-func (m *Monitor) scriptProber(source string) probe.Prober {
-	return &probe.Script{Source: source, Timeout: m.cfg.Metrics.ScriptTimeout.Duration()}
+// scriptProber builds the probe of one script replica run every interval.
+// Scripts are not retried, and their exit code alone says whether they are
+// sick; a script may not outlive its round.
+func (m *Monitor) scriptProber(source string, interval time.Duration) probe.Prober {
+	return &probe.Script{Source: source, Timeout: min(m.cfg.Metrics.ScriptTimeout.Duration(), interval)}
 }
 
 // scriptID is the replica id of the i-th script of a node, as in Vigil.

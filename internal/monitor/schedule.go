@@ -9,16 +9,18 @@ import (
 
 // A task is one replica checked at a fixed rate.
 type task struct {
-	due time.Time
-	run func(ctx context.Context) // checks the replica and records the result
+	due      time.Time
+	interval time.Duration             // the replica's node's own
+	run      func(ctx context.Context) // checks the replica and records the result
 }
 
-// scheduler runs tasks at a fixed rate: each task starts every interval,
-// measured from when its previous run was due, with at most parallelism runs
-// in flight. A run that outlasts its interval delays only its own next run;
-// the others keep their cadence as long as a slot is free.
+// scheduler runs tasks at a fixed rate: each task starts every interval of
+// its own, measured from when its previous run was due, with at most
+// parallelism runs in flight. A run that outlasts its interval delays only
+// its own next run; the others keep their cadence as long as a slot is
+// free. One heap orders every task whatever its interval, so the cost of a
+// start stays logarithmic in the number of replicas.
 type scheduler struct {
-	interval    time.Duration
 	parallelism int
 	now         func() time.Time
 
@@ -27,9 +29,8 @@ type scheduler struct {
 	wake  chan struct{} // cap 1: a task was queued
 }
 
-func newScheduler(interval time.Duration, parallelism int, now func() time.Time) *scheduler {
+func newScheduler(parallelism int, now func() time.Time) *scheduler {
 	return &scheduler{
-		interval:    interval,
 		parallelism: max(parallelism, 1),
 		now:         now,
 		wake:        make(chan struct{}, 1),
@@ -41,14 +42,15 @@ func newScheduler(interval time.Duration, parallelism int, now func() time.Time)
 // so every replica has a result within one interval of the start.
 const firstRound = 0.8
 
-// add queues run, its first start spread over the first interval according
-// to its position among n tasks, so that n replicas do not all fire at once.
-func (s *scheduler) add(run func(ctx context.Context), position, n int, start time.Time) {
+// add queues run every interval, its first start spread over its first
+// interval according to its position among the n tasks of that interval, so
+// that they do not all fire at once.
+func (s *scheduler) add(run func(ctx context.Context), interval time.Duration, position, n int, start time.Time) {
 	offset := time.Duration(0)
 	if n > 0 {
-		offset = time.Duration(float64(s.interval) * firstRound * float64(position) / float64(n))
+		offset = time.Duration(float64(interval) * firstRound * float64(position) / float64(n))
 	}
-	heap.Push(&s.queue, &task{due: start.Add(offset), run: run})
+	heap.Push(&s.queue, &task{due: start.Add(offset), interval: interval, run: run})
 }
 
 // Run starts tasks as they fall due until ctx ends, then waits for the runs
@@ -98,7 +100,7 @@ func (s *scheduler) Run(ctx context.Context) {
 			// started: a late start (a busy CPU, a wait for a free slot)
 			// must not shift the cadence for good. A run that outlasted
 			// its interval starts again at once, never two at a time.
-			next.due = next.due.Add(s.interval)
+			next.due = next.due.Add(next.interval)
 			if now := s.now(); next.due.Before(now) {
 				next.due = now
 			}

@@ -26,14 +26,14 @@ func (l *runLog) add(i int) {
 func TestSchedulerFixedRate(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
 		const n = 4
-		s := newScheduler(time.Second, n, time.Now)
+		s := newScheduler(n, time.Now)
 		log := &runLog{starts: map[int][]time.Time{}}
 		start := time.Now()
 		for i := range n {
 			s.add(func(ctx context.Context) {
 				log.add(i)
 				time.Sleep(300 * time.Millisecond) // a slow target: must not drift the cadence
-			}, i, n, start)
+			}, time.Second, i, n, start)
 		}
 		ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second-time.Millisecond)
 		defer cancel()
@@ -75,7 +75,7 @@ func TestSchedulerHungTargets(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			synctest.Test(t, func(t *testing.T) {
 				const total = 10
-				s := newScheduler(time.Second, tt.parallelism, time.Now)
+				s := newScheduler(tt.parallelism, time.Now)
 				log := &runLog{starts: map[int][]time.Time{}}
 				start := time.Now()
 				for i := range total {
@@ -88,7 +88,7 @@ func TestSchedulerHungTargets(t *testing.T) {
 							case <-ctx.Done():
 							}
 						}
-					}, i, total, start)
+					}, time.Second, i, total, start)
 				}
 				ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second-time.Millisecond)
 				defer cancel()
@@ -121,7 +121,7 @@ func TestSchedulerHungTargets(t *testing.T) {
 // its next run is due one interval after the late run was due.
 func TestSchedulerLateStartKeepsCadence(t *testing.T) {
 	synctest.Test(t, func(t *testing.T) {
-		s := newScheduler(time.Second, 1, time.Now)
+		s := newScheduler(1, time.Now)
 		log := &runLog{starts: map[int][]time.Time{}}
 		start := time.Now()
 		first := true
@@ -131,8 +131,8 @@ func TestSchedulerLateStartKeepsCadence(t *testing.T) {
 				first = false
 				time.Sleep(800 * time.Millisecond)
 			}
-		}, 0, 2, start)
-		s.add(func(ctx context.Context) { log.add(1) }, 1, 2, start)
+		}, time.Second, 0, 2, start)
+		s.add(func(ctx context.Context) { log.add(1) }, time.Second, 1, 2, start)
 		ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second-time.Millisecond)
 		defer cancel()
 		s.Run(ctx)
@@ -147,6 +147,46 @@ func TestSchedulerLateStartKeepsCadence(t *testing.T) {
 		for k, w := range want {
 			if d := got[k].Sub(start); d != w {
 				t.Errorf("task 1 run %d at +%v, want +%v", k, d, w)
+			}
+		}
+	})
+}
+
+// TestSchedulerMixedIntervals runs tasks of 1 s, 5 s and 30 s intervals
+// together: each starts at its own rate, exactly, and each interval's
+// first round is spread over that interval.
+func TestSchedulerMixedIntervals(t *testing.T) {
+	synctest.Test(t, func(t *testing.T) {
+		intervals := []time.Duration{time.Second, 5 * time.Second, 30 * time.Second}
+		const perInterval = 3
+		s := newScheduler(4, time.Now)
+		log := &runLog{starts: map[int][]time.Time{}}
+		start := time.Now()
+		for k, iv := range intervals {
+			for p := range perInterval {
+				id := k*perInterval + p
+				s.add(func(ctx context.Context) { log.add(id) }, iv, p, perInterval, start)
+			}
+		}
+		ctx, cancel := context.WithTimeout(t.Context(), 60*time.Second-time.Millisecond)
+		defer cancel()
+		s.Run(ctx)
+		for k, iv := range intervals {
+			for p := range perInterval {
+				got := log.starts[k*perInterval+p]
+				if want := int(60 * time.Second / iv); len(got) != want {
+					t.Errorf("task every %v ran %d times in 60s, want %d", iv, len(got), want)
+					continue
+				}
+				if first, want := got[0].Sub(start), time.Duration(float64(iv)*firstRound*float64(p)/perInterval); first != want {
+					t.Errorf("task every %v, position %d: first run at +%v, want +%v", iv, p, first, want)
+				}
+				for i := 1; i < len(got); i++ {
+					if d := got[i].Sub(got[i-1]); d != iv {
+						t.Errorf("task every %v: runs %v apart, want %v", iv, d, iv)
+						break
+					}
+				}
 			}
 		}
 	})

@@ -127,6 +127,30 @@ type Replica struct {
 	// Views is how each vantage point of a cluster sees the replica, by
 	// label; nil outside cluster mode. Shared like Load: never modify it.
 	Views []View
+	// Pending is a change of Health that the node's thresholds hold back;
+	// zero when none is.
+	Pending Pending
+}
+
+// Pending is a status change waiting for enough consecutive results.
+type Pending struct {
+	Health Health // what the latest results say
+	Count  int    // how many consecutive results said so
+	Of     int    // how many it takes
+	Reason string // the latest result's reason
+}
+
+// String says what is pending, for a person: "failing 2 of 3",
+// "recovering 1 of 2"; "" when nothing is.
+func (p Pending) String() string {
+	if p.Count == 0 {
+		return ""
+	}
+	verb := "failing"
+	if p.Health == Healthy {
+		verb = "recovering"
+	}
+	return fmt.Sprintf("%s %d of %d", verb, p.Count, p.Of)
 }
 
 // View is what one cluster member last observed of a replica.

@@ -100,7 +100,10 @@ type replicaView struct {
 	// Vantage says how a cluster's vantage points see a replica decided
 	// healthy when some of them disagree; "" otherwise (an unhealthy
 	// replica's Reason says it already).
-	Vantage       string
+	Vantage string
+	// Pending says what change the node's thresholds hold back, such as
+	// "failing 2 of 3"; "" when none.
+	Pending       string
 	HasLatency    bool // LatencyMS is known (it may be 0)
 	LatencyMS     int64
 	Load          *loadView     // push replicas: CPU and memory in percent
@@ -262,6 +265,7 @@ func replicaViewOf(serviceID string, node status.Node, i int, rep status.Replica
 	} else if status.Dissent(rep.Views, rep.Health) {
 		rv.Vantage = status.DescribeViews(rep.Views)
 	}
+	rv.Pending = rep.Pending.String()
 	if rep.Load != nil {
 		rv.Load = &loadView{CPU: percent(rep.Load.CPU), RAM: percent(rep.Load.RAM)}
 	}

@@ -67,6 +67,9 @@ func writeReplicaBox(b *strings.Builder, r *replicaView, probe string, revealNam
 	if r.Vantage != "" {
 		line("tooltip-reason font-sans-regular", r.Vantage)
 	}
+	if r.Pending != "" {
+		line("tooltip-reason font-sans-regular", "Change pending: "+r.Pending+" checks.")
+	}
 	if revealName {
 		line("tooltip-replica font-sans-light", r.ID)
 	}

@@ -25,7 +25,8 @@ func TestReplicaBoxesGolden(t *testing.T) {
 	services := []status.Service{{ID: "web & co", Label: "Web", Nodes: []status.Node{
 		{ID: "poll", Label: "Poll", Mode: status.Poll, RevealReplicaName: true, Replicas: []status.Replica{
 			{ID: "http://a/?q=1&r=" + odd, Health: status.Healthy, HasLatency: true, Latency: 0, Checked: testNow},
-			{ID: "tcp://b:80", Health: status.Dead, Reason: "refused: " + odd, HasLatency: true, Latency: 1500 * time.Millisecond, Checked: testNow},
+			{ID: "tcp://b:80", Health: status.Dead, Reason: "refused: " + odd, HasLatency: true, Latency: 1500 * time.Millisecond, Checked: testNow,
+				Pending: status.Pending{Health: status.Healthy, Count: 1, Of: 2}},
 			{ID: "icmp://c", Health: status.Healthy, Checked: testNow, Views: []status.View{
 				{Label: "eu", Health: status.Healthy}, {Label: "us <1>", Health: status.Dead, Reason: "timeout"}}},
 		}},
