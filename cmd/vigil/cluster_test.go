@@ -217,8 +217,14 @@ hook_url = "%s"
 
 func startMember(t *testing.T, dir, dbURL, target, hook string, m *member) {
 	t.Helper()
+	startMemberWith(t, clusterConfig, dir, dbURL, target, hook, m)
+}
+
+// startMemberWith starts m on tmpl, a variant of clusterConfig.
+func startMemberWith(t *testing.T, tmpl, dir, dbURL, target, hook string, m *member) {
+	t.Helper()
 	cfg := filepath.Join(dir, m.id+".cfg")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(clusterConfig, m.source, dbURL, m.id, m.label, target, hook)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(tmpl, m.source, dbURL, m.id, m.label, target, hook)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	m.running = startVigil(t, cfg)

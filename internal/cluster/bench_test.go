@@ -189,7 +189,7 @@ func BenchmarkReadObservations(b *testing.B) {
 			}
 			members := []Member{{NodeID: "m1", Label: "a", Live: true}, {NodeID: "m2", Label: "b", Live: true}, {NodeID: "m3", Label: "c", Live: true}}
 			modes := map[[2]string]status.Mode{{"web", "api"}: status.Poll}
-			fresh := func(status.Mode) time.Duration { return time.Hour }
+			fresh := func(string, string, status.Mode) time.Duration { return time.Hour }
 			var n int
 			for b.Loop() {
 				obs, err := readObservations(ctx, pool, time.Now().UnixMilli(), members, modes, fresh)

@@ -53,10 +53,16 @@ type Options struct {
 	Confirmations int    // 0: a majority of the live members
 	Heartbeat     time.Duration
 	MemberTimeout time.Duration
-	// Fresh says for how long an observation of a node of the given mode
-	// counts (it should span a couple of probe intervals plus a probe's
-	// timeout); older observations are ignored by the decision.
-	Fresh func(mode status.Mode) time.Duration
+	// Fresh says for how long an observation of a node counts (it should
+	// span a couple of the node's probe intervals plus a probe's timeout);
+	// older observations are ignored by the decision.
+	Fresh func(service, node string, mode status.Mode) time.Duration
+	// Hold gives a node's thresholds (failure_threshold,
+	// success_threshold) and check interval: a change the quorum decides
+	// is applied once it has held for threshold-1 intervals, so that
+	// "confirmations 2, failure_threshold 3" waits for three consecutive
+	// quorum-decided results. nil: every change at once.
+	Hold func(service, node string) (failures, successes int, interval time.Duration)
 	// Tick is how often the leader decides and every member refreshes what
 	// it serves; 250 ms when zero.
 	Tick time.Duration
@@ -99,6 +105,10 @@ type Cluster struct {
 	onDecided []func(prev, cur *status.Snapshot)
 	onLeading []func()
 	handed    *handed // the last snapshot handed to onDecided; nil: none yet in this leadership
+
+	// held is the leader's changes waiting for their node's thresholds, by
+	// replica; only its deciding goroutine touches it.
+	held map[Key]heldChange
 }
 
 // view is the cluster's state as last read from the database.
@@ -123,7 +133,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		o.Tick = 250 * time.Millisecond
 	}
 	if o.Fresh == nil {
-		o.Fresh = func(status.Mode) time.Duration { return 3 * o.MemberTimeout }
+		o.Fresh = func(string, string, status.Mode) time.Duration { return 3 * o.MemberTimeout }
 	}
 	cfg, err := pgxpool.ParseConfig(o.URL)
 	if err != nil {

@@ -66,7 +66,7 @@ func readDecided(ctx context.Context, q querier) (map[Key]Decision, error) {
 // replica, for the replicas of nodes in modes (the local tree: an
 // observation of a replica this member's config lacks is ignored).
 func readObservations(ctx context.Context, q querier, now int64, members []Member,
-	modes map[[2]string]status.Mode, fresh func(status.Mode) time.Duration) (map[Key][]Observation, error) {
+	modes map[[2]string]status.Mode, fresh func(service, node string, mode status.Mode) time.Duration) (map[Key][]Observation, error) {
 	live := map[string]string{}
 	for _, m := range members {
 		if m.Live {
@@ -89,7 +89,7 @@ func readObservations(ctx context.Context, q querier, now int64, members []Membe
 		}
 		label, isLive := live[o.Member]
 		mode, known := modes[[2]string{k.Service, k.Node}]
-		if !isLive || !known || now-o.AtMS > fresh(mode).Milliseconds() {
+		if !isLive || !known || now-o.AtMS > fresh(k.Service, k.Node, mode).Milliseconds() {
 			continue
 		}
 		if o.Health, err = status.ParseHealth(h); err != nil {

@@ -93,6 +93,7 @@ func (c *Cluster) setLeader(on bool) {
 	c.leaderMu.Lock()
 	c.isLeader = on
 	c.handed = nil
+	c.held = nil // a new leadership counts afresh
 	var leading []func()
 	if on {
 		leading = c.onLeading
@@ -104,6 +105,39 @@ func (c *Cluster) setLeader(on bool) {
 	if !on {
 		c.log.Info("cluster: this member no longer leads")
 	}
+}
+
+// heldChange is a decided change waiting for its node's thresholds: the
+// quorum has said health (or a status on the same side of healthy) since
+// sinceMS.
+type heldChange struct {
+	health  status.Health
+	sinceMS int64
+}
+
+// heldEnough reports whether the change of k to h, which the quorum decides
+// at now, has held long enough for the node's thresholds.
+func (c *Cluster) heldEnough(k Key, h status.Health, now int64) bool {
+	if c.o.Hold == nil {
+		return true
+	}
+	failures, successes, interval := c.o.Hold(k.Service, k.Node)
+	need := failures
+	if h == status.Healthy {
+		need = successes
+	}
+	if need <= 1 {
+		return true
+	}
+	if c.held == nil {
+		c.held = map[Key]heldChange{}
+	}
+	st, ok := c.held[k]
+	if !ok || (st.health == status.Healthy) != (h == status.Healthy) {
+		st = heldChange{health: h, sinceMS: now}
+		c.held[k] = st
+	}
+	return now-st.sinceMS >= int64(need-1)*interval.Milliseconds()
 }
 
 // decideRound reads the observations and writes the decisions that change,
@@ -140,8 +174,13 @@ func (c *Cluster) decideRound(ctx context.Context, conn *pgx.Conn) error {
 		cur := v.decided[k]
 		h, reason, changed := decide(cur.Health, obs, need)
 		if !changed {
+			delete(c.held, k)
 			continue
 		}
+		if !c.heldEnough(k, h, now) {
+			continue
+		}
+		delete(c.held, k)
 		version++
 		if _, err := tx.Exec(ctx, `INSERT INTO cluster_decided (service, node, replica, health, reason, since_ms, decided_ms, version)
 			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)

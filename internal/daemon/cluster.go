@@ -39,6 +39,7 @@ func newCluster(ctx context.Context, cfg *config.Config, log *slog.Logger, mon *
 		Heartbeat:     cc.HeartbeatInterval.Duration(),
 		MemberTimeout: cc.MemberTimeout.Duration(),
 		Fresh:         freshness(cfg),
+		Hold:          holds(cfg),
 		ReplayWindow:  max(met.PushReplicaExpire.Duration(), time.Minute),
 		Local:         mon,
 		Logger:        log,
@@ -50,20 +51,54 @@ func newCluster(ctx context.Context, cfg *config.Config, log *slog.Logger, mon *
 	return c, nil
 }
 
-// freshness is how long an observation counts in a decision: two probe
-// intervals plus the longest a probe (with its retries) may take, so that a
-// member's latest observation is always fresh while it keeps probing.
-func freshness(cfg *config.Config) func(status.Mode) time.Duration {
-	met := cfg.Metrics
-	poll := 2*met.PollInterval.Duration() +
-		time.Duration(met.PollRetry+1)*(met.PollDelayDead.Duration()+met.PollRetryWait.Duration())
-	script := 2*met.ScriptInterval.Duration() + met.ScriptTimeout.Duration()
-	return func(m status.Mode) time.Duration {
+// freshness is how long an observation counts in a decision: two of the
+// node's probe intervals plus the longest a probe (with its retries) may
+// take, so that a member's latest observation is always fresh while it
+// keeps probing.
+func freshness(cfg *config.Config) func(service, node string, mode status.Mode) time.Duration {
+	checks := nodeChecks(cfg)
+	return func(service, node string, m status.Mode) time.Duration {
+		c := checks[[2]string{service, node}]
 		if m == status.Script {
-			return script
+			return 2*c.ScriptInterval + min(cfg.Metrics.ScriptTimeout.Duration(), c.ScriptInterval)
 		}
-		return poll
+		return 2*c.PollInterval + time.Duration(c.PollRetry+1)*(c.PollDelayDead+c.PollRetryWait)
 	}
+}
+
+// holds gives each node's thresholds and check interval to the cluster's
+// decision.
+func holds(cfg *config.Config) func(service, node string) (int, int, time.Duration) {
+	type hold struct {
+		failures, successes int
+		interval            time.Duration
+	}
+	byNode := map[[2]string]hold{}
+	for _, s := range cfg.Probe.Services {
+		for _, n := range s.Nodes {
+			c := n.Checks(cfg.Metrics)
+			h := hold{c.FailureThreshold, c.SuccessThreshold, c.PollInterval}
+			if n.Mode == "script" {
+				h.interval = c.ScriptInterval
+			}
+			byNode[[2]string{s.ID, n.ID}] = h
+		}
+	}
+	return func(service, node string) (int, int, time.Duration) {
+		h := byNode[[2]string{service, node}]
+		return h.failures, h.successes, h.interval
+	}
+}
+
+// nodeChecks is every node's check settings, by (service, node).
+func nodeChecks(cfg *config.Config) map[[2]string]config.Checks {
+	out := map[[2]string]config.Checks{}
+	for _, s := range cfg.Probe.Services {
+		for _, n := range s.Nodes {
+			out[[2]string{s.ID, n.ID}] = n.Checks(cfg.Metrics)
+		}
+	}
+	return out
 }
 
 // withClusterEndpoint serves ClusterPath (under server.path_prefix) from c
