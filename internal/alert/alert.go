@@ -141,16 +141,16 @@ func (p Policy) Startup(now time.Time) (Alert, bool) {
 //
 // Decide does not modify st or snap.
 func (p Policy) Decide(st State, snap *status.Snapshot, now time.Time) (State, []Alert) {
-	prev, cur := st.Status, snap.Health
+	prev, cur := Level(st.Status, st.Dead), Level(snap.Health, snap.Dead)
 	next := st
-	next.Status = cur
+	next.Status = snap.Health
 	next.Dead = union(st.Dead, snap.Dead)
 	if cur != status.Dead {
 		next.Backoff, next.Escalation = 1, 0
 	}
 
 	switch {
-	case cur == status.Dead && prev != status.Dead:
+	case cur != status.Healthy && prev == status.Healthy:
 		next.Outage = outageID(st.LastNotified)
 	case st.Outage == "" && prev == status.Dead:
 		// A state saved before outages had an identity: fix one now
@@ -160,7 +160,7 @@ func (p Policy) Decide(st State, snap *status.Snapshot, now time.Time) (State, [
 
 	var a Alert
 	switch {
-	case (prev == status.Dead) != (cur == status.Dead):
+	case prev != cur:
 		a = Alert{Kind: notify.Changed}
 	case cur == status.Dead && p.reminderDue(st, now):
 		a = Alert{Kind: notify.Reminder, EscalateAll: !p.Escalate}
@@ -176,15 +176,31 @@ func (p Policy) Decide(st State, snap *status.Snapshot, now time.Time) (State, [
 	default:
 		return next, nil
 	}
-	a.Status = cur
+	a.Status = snap.Health
 	a.At = now
 	a.Outage = next.Outage
 	a.Dead = slices.Clone(snap.Dead)
-	a.Reasons = reasons(snap)
+	a.Reasons = reasons(snap, snap.Dead)
 	a.Recovered = minus(next.Dead, snap.Dead)
 	next.Dead = slices.Clone(snap.Dead)
 	next.LastNotified = now
 	return next, []Alert{a}
+}
+
+// Level is what alerts are decided on, given the page's health and the
+// replicas alerts are about (snapshot's Dead: the dead replicas, and the
+// sick ones of nodes that notify on "sick"): dead when the page is, sick
+// when sick replicas are listed, healthy otherwise. Without "sick" in any
+// notify_on it is dead or healthy: Vigil's rule, a change notification when
+// the page goes into or out of dead.
+func Level(h status.Health, listed []string) status.Health {
+	switch {
+	case h == status.Dead:
+		return status.Dead
+	case len(listed) > 0:
+		return status.Sick
+	}
+	return status.Healthy
 }
 
 // outageID is the identity of an outage that began after the notification
@@ -279,14 +295,21 @@ func (a Alert) Deliveries(channels []notify.Channel, page Page) []Delivery {
 	return out
 }
 
-// reasons maps each dead replica of snap ("service:node:replica") to why
-// it is dead; nil when no probe said.
-func reasons(snap *status.Snapshot) map[string]string {
+// reasons maps each listed replica of snap ("service:node:replica") to why
+// it is dead or sick; nil when no probe said.
+func reasons(snap *status.Snapshot, listed []string) map[string]string {
 	var out map[string]string
+	if len(listed) == 0 {
+		return nil
+	}
+	wanted := make(map[string]bool, len(listed))
+	for _, id := range listed {
+		wanted[id] = true
+	}
 	for _, svc := range snap.Services {
 		for _, n := range svc.Nodes {
 			for _, r := range n.Replicas {
-				if r.Health == status.Dead && r.Reason != "" {
+				if r.Health != status.Healthy && r.Reason != "" && wanted[status.DeadID(svc.ID, n.ID, r.ID)] {
 					if out == nil {
 						out = map[string]string{}
 					}

@@ -36,6 +36,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
 	"github.com/vigil-go/vigil/internal/status"
@@ -90,6 +91,10 @@ type Options struct {
 	// that hear about it (notify_channels); a node without a route is
 	// heard by every channel, a route to no channel mutes the node.
 	Routes map[string][]string
+	// NotifyOn maps a node ("service:node") to the events its channels
+	// hear about (config.EventDead, EventRecovered, EventSick); a node
+	// without an entry notifies its outages and recoveries, as in Vigil.
+	NotifyOn map[string][]string
 }
 
 // audience is the channels that hear about the same nodes, and the state of
@@ -345,7 +350,8 @@ func (e *Engine) Process(ctx context.Context, snap *status.Snapshot) {
 // cut down to the nodes a hears about.
 func (e *Engine) decideFor(ctx context.Context, a *audience, snap, view *status.Snapshot, muted []string, now time.Time) {
 	prev := a.state
-	next, alerts := e.o.Policy.Decide(prev, only(view, a.hears), now)
+	next, alerts := e.o.Policy.Decide(prev, e.events(only(view, a.hears)), now)
+	alerts = e.withoutUnwanted(prev, alerts)
 	if len(alerts) == 0 && len(muted) > 0 {
 		// Say once per distinct alert what maintenance kept from being
 		// sent; it would be decided again at every snapshot.
@@ -419,6 +425,77 @@ func (e *Engine) storeAnswered(ctx context.Context, err error, what string) bool
 		e.log.Warn("alerting: "+what+"; deciding from memory and retrying", "error", err, "retry_in", e.o.StoreRetry)
 	}
 	return false
+}
+
+// events returns snap as the nodes' notify_on make alerts see it: the dead
+// replicas of nodes that do not notify "dead" count as healthy, and the
+// sick replicas of nodes that notify "sick" are listed with the dead ones.
+// snap itself when no node sets notify_on.
+func (e *Engine) events(snap *status.Snapshot) *status.Snapshot {
+	if len(e.o.NotifyOn) == 0 {
+		return snap
+	}
+	services := make([]status.Service, len(snap.Services))
+	var listed []string
+	for si, svc := range snap.Services {
+		services[si] = svc
+		services[si].Nodes = slices.Clone(svc.Nodes)
+		for ni, n := range svc.Nodes {
+			on, set := e.o.NotifyOn[svc.ID+":"+n.ID]
+			if !set {
+				for _, r := range n.Replicas {
+					if r.Health == status.Dead {
+						listed = append(listed, status.DeadID(svc.ID, n.ID, r.ID))
+					}
+				}
+				continue
+			}
+			reps := slices.Clone(n.Replicas)
+			for ri, r := range reps {
+				switch {
+				case r.Health == status.Dead && !slices.Contains(on, config.EventDead):
+					reps[ri].Health = status.Healthy
+				case r.Health == status.Dead,
+					r.Health == status.Sick && slices.Contains(on, config.EventSick):
+					listed = append(listed, status.DeadID(svc.ID, n.ID, r.ID))
+				}
+			}
+			services[si].Nodes[ni].Replicas = reps
+		}
+	}
+	health, _ := status.Rollup(services)
+	return &status.Snapshot{Version: snap.Version, Health: health, Refreshed: snap.Refreshed, Services: services, Dead: listed}
+}
+
+// withoutUnwanted takes the replicas of nodes that do not notify
+// "recovered" out of the recoveries, and drops a recovery left with none.
+func (e *Engine) withoutUnwanted(prev alert.State, alerts []alert.Alert) []alert.Alert {
+	if len(e.o.NotifyOn) == 0 {
+		return alerts
+	}
+	out := alerts[:0:0]
+	for _, a := range alerts {
+		if len(a.Recovered) > 0 {
+			a.Recovered = slices.DeleteFunc(slices.Clone(a.Recovered), func(id string) bool {
+				on, set := e.o.NotifyOn[nodeOf(id)]
+				return set && !slices.Contains(on, config.EventRecovered)
+			})
+			recovery := alert.Level(a.Status, a.Dead) < alert.Level(prev.Status, prev.Dead)
+			if a.Kind == notify.Changed && recovery && len(a.Recovered) == 0 {
+				e.log.Info("recovery not sent: its nodes do not notify \"recovered\"", "status", a.Status)
+				continue
+			}
+		}
+		out = append(out, a)
+	}
+	return out
+}
+
+// nodeOf returns the "service:node" of a "service:node:replica" id.
+func nodeOf(id string) string {
+	service, rest, _ := strings.Cut(id, ":")
+	node, _, _ := strings.Cut(rest, ":")
+	return service + ":" + node
 }
 
 // only returns snap cut down to the nodes hears accepts, rolled up again;

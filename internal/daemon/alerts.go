@@ -72,6 +72,7 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		Logger:        log,
 		SettleTimeout: settleTimeout(cfg.Metrics),
 		Routes:        routes(cfg),
+		NotifyOn:      notifyOn(cfg),
 	})
 	if err != nil {
 		return nil, err
@@ -87,6 +88,19 @@ func routes(cfg *config.Config) map[string][]string {
 		for _, n := range s.Nodes {
 			if n.NotifyChannels != nil {
 				out[s.ID+":"+n.ID] = n.NotifyChannels
+			}
+		}
+	}
+	return out
+}
+
+// notifyOn maps each node with notify_on ("service:node") to its events.
+func notifyOn(cfg *config.Config) map[string][]string {
+	out := map[string][]string{}
+	for _, s := range cfg.Probe.Services {
+		for _, n := range s.Nodes {
+			if n.NotifyOn != nil {
+				out[s.ID+":"+n.ID] = n.NotifyOn
 			}
 		}
 	}
