@@ -33,8 +33,9 @@ type storeFault struct {
 	heal    func(t *testing.T)
 }
 
-// faultConfig polls target every second and alerts through hook only.
-func faultConfig(target, hook, storage string) string {
+// faultConfig polls target every second, alerts through hook only, and
+// beats to heartbeat every second.
+func faultConfig(target, hook, heartbeat, storage string) string {
 	return fmt.Sprintf(`[server]
 log_level = "info"
 inet = "127.0.0.1:0"
@@ -60,12 +61,14 @@ replicas = ["%s/health"]
 
 [notify]
 startup_notification = false
+heartbeat_url = "%s"
+heartbeat_interval = 1
 
 [notify.webhook]
 hook_url = "%s"
 
 %s
-`, target, hook, storage)
+`, target, heartbeat, hook, storage)
 }
 
 // hookMessage is the part of a webhook payload the suite checks.
@@ -107,15 +110,24 @@ func runThroughFault(t *testing.T, f storeFault) {
 	hook := &hookServer{code: http.StatusOK}
 	hookSrv := httptest.NewServer(hook)
 	defer hookSrv.Close()
+	var beats atomic.Int64
+	beatSrv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { beats.Add(1) }))
+	defer beatSrv.Close()
+	beatsGrow := func(what string) {
+		t.Helper()
+		from := beats.Load()
+		eventually(t, 15*time.Second, what, func() bool { return beats.Load() >= from+2 })
+	}
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "config.cfg")
-	if err := os.WriteFile(cfg, []byte(faultConfig(target.URL, hookSrv.URL+"/hook", f.storage)), 0o600); err != nil {
+	if err := os.WriteFile(cfg, []byte(faultConfig(target.URL, hookSrv.URL+"/hook", beatSrv.URL+"/ping", f.storage)), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	v := startVigil(t, cfg)
 	v.waitReport(t, "the API healthy", func(r statusReport) bool { return r.Health == status.Healthy })
 	time.Sleep(1500 * time.Millisecond) // the engine has settled on a healthy page
+	beatsGrow("heartbeats before the fault")
 
 	f.sicken(t)
 	time.Sleep(time.Second)
@@ -133,9 +145,18 @@ func runThroughFault(t *testing.T, f storeFault) {
 	if out := v.output(); !strings.Contains(out, "level=WARN") || !strings.Contains(out, "without durability") {
 		t.Errorf("no warning that alerts are delivered without durability:\n%s", out)
 	}
+	// Alerts wait in memory for the store: the dead man's switch must not
+	// hear that all is well.
+	time.Sleep(1500 * time.Millisecond) // a beat in flight ends
+	before := beats.Load()
+	time.Sleep(2500 * time.Millisecond)
+	if n := beats.Load() - before; n != 0 {
+		t.Errorf("%d heartbeats sent while alerts could not be stored, want none", n)
+	}
 
 	f.heal(t)
 	v.await(t, "notifications are durable again")
+	beatsGrow("heartbeats after the store came back")
 	time.Sleep(3 * time.Second) // a message written back as pending would be sent again by now
 	if after := decodeHooks(t, hook.got()); len(after) != 2 {
 		t.Errorf("webhook after the store came back:\n%s\nwant the same two messages only", strings.Join(after, "\n"))

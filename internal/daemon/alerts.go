@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"errors"
 	"log/slog"
 	"sync"
 	"time"
@@ -10,6 +11,7 @@ import (
 	"github.com/vigil-go/vigil/internal/alerting"
 	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/heartbeat"
 	"github.com/vigil-go/vigil/internal/metrics"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
@@ -20,8 +22,9 @@ import (
 // alerts is the alerting of a running vigil: the engine that decides what
 // to send, and the outbox worker that sends it.
 type alerts struct {
-	engine *alerting.Engine
-	worker *outbox.Worker
+	engine    *alerting.Engine
+	worker    *outbox.Worker
+	heartbeat *heartbeat.Options // nil without [notify] heartbeat_url
 }
 
 // newAlerts builds the channels of [notify], the outbox worker and the
@@ -71,36 +74,34 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		Outbox:        worker,
 		Logger:        log,
 		SettleTimeout: settleTimeout(cfg.Metrics),
-		Routes:        routes(cfg),
-		NotifyOn:      notifyOn(cfg),
+		Routes:        byNode(cfg, func(n *config.Node) []string { return n.NotifyChannels }),
+		NotifyOn:      byNode(cfg, func(n *config.Node) []string { return n.NotifyOn }),
 	})
 	if err != nil {
 		return nil, err
 	}
 	log.Info("alerting ready", "channels", names, "outbox_max_age", n.OutboxMaxAge.Duration())
-	return &alerts{engine: engine, worker: worker}, nil
-}
-
-// routes maps each node with notify_channels ("service:node") to them.
-func routes(cfg *config.Config) map[string][]string {
-	out := map[string][]string{}
-	for _, s := range cfg.Probe.Services {
-		for _, n := range s.Nodes {
-			if n.NotifyChannels != nil {
-				out[s.ID+":"+n.ID] = n.NotifyChannels
-			}
-		}
+	a := &alerts{engine: engine, worker: worker}
+	if n.HeartbeatURL != "" {
+		a.heartbeat = &heartbeat.Options{URL: n.HeartbeatURL, Every: n.HeartbeatInterval.Duration(), Logger: log,
+			Ready: func(ctx context.Context) error {
+				if worker.Holding() {
+					return errors.New("notifications wait in memory for the store")
+				}
+				return st.Ping(ctx)
+			}}
 	}
-	return out
+	return a, nil
 }
 
-// notifyOn maps each node with notify_on ("service:node") to its events.
-func notifyOn(cfg *config.Config) map[string][]string {
+// byNode maps each node ("service:node") whose list key is set to it: key
+// returns notify_channels or notify_on, nil when the node leaves it out.
+func byNode(cfg *config.Config, key func(*config.Node) []string) map[string][]string {
 	out := map[string][]string{}
 	for _, s := range cfg.Probe.Services {
-		for _, n := range s.Nodes {
-			if n.NotifyOn != nil {
-				out[s.ID+":"+n.ID] = n.NotifyOn
+		for i := range s.Nodes {
+			if v := key(&s.Nodes[i]); v != nil {
+				out[s.ID+":"+s.Nodes[i].ID] = v
 			}
 		}
 	}
@@ -145,5 +146,8 @@ func (a *alerts) run(ctx context.Context) {
 	var wg sync.WaitGroup
 	wg.Go(func() { a.worker.Run(ctx) })
 	wg.Go(func() { a.engine.Run(ctx) })
+	if a.heartbeat != nil {
+		wg.Go(func() { heartbeat.Run(ctx, *a.heartbeat) })
+	}
 	wg.Wait()
 }

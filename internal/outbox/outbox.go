@@ -238,6 +238,10 @@ func (w *Worker) hold(entries []store.OutboxEntry, delivered time.Time, cause er
 	return n
 }
 
+// Holding reports whether messages wait in memory for the store: alerts are
+// then delivered without durability.
+func (w *Worker) Holding() bool { return w.held.len() > 0 }
+
 func (w *Worker) active() bool { return w.o.Active == nil || w.o.Active() }
 
 // Run delivers until ctx ends. A message being sent when ctx ends stays in

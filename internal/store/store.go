@@ -179,6 +179,16 @@ func (s *Store) Close() error {
 	return err
 }
 
+// Ping checks that the database answers, on the connection writes use.
+func (s *Store) Ping(ctx context.Context) error {
+	ctx, cancel := s.bound(ctx)
+	defer cancel()
+	if err := s.w.PingContext(ctx); err != nil {
+		return fmt.Errorf("ping: %w", err)
+	}
+	return nil
+}
+
 // Driver returns SQLite or Postgres.
 func (s *Store) Driver() string { return s.driver }
 
