@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -19,34 +18,7 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/vigil-go/vigil/internal/config/configtest"
 )
-
-// edgeConfig is a config with a push node and the MCP server on, with
-// extra [server] keys.
-func edgeConfig(dir, server string) string {
-	return fmt.Sprintf(`[server]
-log_level = "off"
-manager_token = "m"
-reporter_token = "r"
-inet = "127.0.0.1:0"
-mcp_server = true
-%s
-`+configtest.Branding+`
-[storage]
-path = %q
-
-[[probe.service]]
-id = "web"
-label = "Web"
-
-[[probe.service.node]]
-id = "push"
-label = "Push"
-mode = "push"
-`, server, filepath.Join(dir, "vigil.db"))
-}
 
 // TestSlowBodiesAreCut: a client that sends a request body slower than
 // request_body_timeout has its connection closed, on every route: those
@@ -55,7 +27,7 @@ mode = "push"
 // held 610 MB and were never closed.
 func TestSlowBodiesAreCut(t *testing.T) {
 	dir := t.TempDir()
-	addr, _ := runDaemon(t, dir, edgeConfig(dir, "request_body_timeout = 1"), io.Discard)
+	addr, _ := runDaemon(t, dir, pushNodeConfig(dir, "mcp_server = true\nrequest_body_timeout = 1"), io.Discard)
 	for _, route := range []string{"POST /reporter/web/push/", "POST /manager/announcement/", "POST /mcp/probes", "GET /"} {
 		method, path, _ := strings.Cut(route, " ")
 		c, err := net.Dial("tcp", addr.String())
@@ -80,7 +52,7 @@ func TestSlowBodiesAreCut(t *testing.T) {
 // one closes; then it is served.
 func TestConnectionCap(t *testing.T) {
 	dir := t.TempDir()
-	addr, _ := runDaemon(t, dir, edgeConfig(dir, "max_connections = 2"), io.Discard)
+	addr, _ := runDaemon(t, dir, pushNodeConfig(dir, "max_connections = 2"), io.Discard)
 	var held []net.Conn
 	for range 2 {
 		c, err := net.Dial("tcp", addr.String())
@@ -164,7 +136,7 @@ func TestAcceptErrorsAreWarnings(t *testing.T) {
 // request_body_timeout.
 func TestMCPOutlivesTheBodyTimeout(t *testing.T) {
 	dir := t.TempDir()
-	addr, _ := runDaemon(t, dir, edgeConfig(dir, "request_body_timeout = 1"), io.Discard)
+	addr, _ := runDaemon(t, dir, pushNodeConfig(dir, "mcp_server = true\nrequest_body_timeout = 1"), io.Discard)
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
 	c := mcp.NewClient(&mcp.Implementation{Name: "vigil-test", Version: "v0"}, nil)

@@ -157,15 +157,8 @@ func FuzzMCP(f *testing.F) {
 		f.Add(seed, true)
 		f.Add(seed, false)
 	}
-	cfg := testConfig(f)
-	cfg.Server.MCPServer = true
-	cfg.Server.MCPSessionsMax = 8
-	src := &source{}
-	src.set(sampleServices(status.Dead), testNow)
-	site, err := New(Options{Config: cfg, Source: src, Logger: slog.New(slog.DiscardHandler)})
-	if err != nil {
-		f.Fatal(err)
-	}
+	const maxSessions = 8
+	site := newMCPSite(f, maxSessions)
 	f.Cleanup(site.CloseSessions)
 	post := func(body, session string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(http.MethodPost, "/mcp/probes", strings.NewReader(body))
@@ -195,8 +188,8 @@ func FuzzMCP(f *testing.F) {
 		for range site.mcpServer.Sessions() {
 			n++
 		}
-		if n > cfg.Server.MCPSessionsMax {
-			t.Fatalf("%d MCP sessions open, over the cap of %d", n, cfg.Server.MCPSessionsMax)
+		if n > maxSessions {
+			t.Fatalf("%d MCP sessions open, over the cap of %d", n, maxSessions)
 		}
 	})
 }

@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/modelcontextprotocol/go-sdk/mcp"
-
-	"github.com/vigil-go/vigil/internal/status"
 )
 
 // TestMCPSessionCap: with mcp_sessions_max sessions open, a new session
@@ -18,15 +16,7 @@ import (
 // just used included, keep working. Before, every initialize added a
 // session (and its goroutines) for 30 minutes.
 func TestMCPSessionCap(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Server.MCPServer = true
-	cfg.Server.MCPSessionsMax = 3
-	src := &source{}
-	src.set(sampleServices(status.Dead), testNow)
-	s, err := New(Options{Config: cfg, Source: src})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newMCPSite(t, 3)
 	srv := httptest.NewServer(s)
 	t.Cleanup(srv.Close)
 	endpoint := srv.URL + "/mcp/probes"
