@@ -106,3 +106,55 @@ func TestRecorderDropsRowsPostgresRefuses(t *testing.T) {
 		}
 	}
 }
+
+// TestRecorderKeepsUnstorableReasons: a reason holding bytes the store
+// refuses (a script's output with a NUL byte and invalid UTF-8) is kept,
+// with those bytes replaced, rather than losing the change, the replica or
+// the incident it explains.
+func TestRecorderKeepsUnstorableReasons(t *testing.T) {
+	storetest.Backends(t, func(t *testing.T, fresh func(testing.TB) store.Config) {
+		ctx := context.Background()
+		st := storetest.Open(t, fresh(t))
+		r := newRecorder(t, st)
+		record(t, r, tree{
+			{"web/api/a", status.Dead, "exit status 2: \x00\xffboom", t0},
+			{"fleet/workers/p", status.Sick, "queue \x00", t0},
+		}.snapshot(t0))
+		cs, err := st.Changes(ctx, store.ChangeFilter{Service: "web", Node: "api", Level: store.LevelReplica})
+		if err != nil || len(cs) != 1 || cs[0].Reason != "exit status 2: \uFFFD\uFFFDboom" {
+			t.Errorf("changes of web/api/a = %+v, %v; want one with the reason's bad bytes replaced", cs, err)
+		}
+		list, err := st.LoadReplicas(ctx)
+		if err != nil || len(list) != 1 || list[0].Reason != "queue \uFFFD" {
+			t.Errorf("replicas = %+v, %v; want p with its reason's NUL replaced", list, err)
+		}
+		open, err := st.Incidents(ctx, store.IncidentFilter{OpenOnly: true})
+		if err != nil || len(open) != 1 || len(open[0].Updates) != 1 || open[0].Updates[0].Text != "1 of 1 replicas dead: exit status 2: \uFFFD\uFFFDboom" {
+			t.Errorf("open incidents = %+v, %v; want web:api's, with the reason's bad bytes replaced", open, err)
+		}
+	})
+}
+
+// TestRecorderSkipsRefusedIncidents: an incident the store refuses (a
+// title from a label holding a NUL byte) is not opened, with an error log,
+// and does not hold back the incidents after it.
+func TestRecorderSkipsRefusedIncidents(t *testing.T) {
+	ctx := context.Background()
+	st := storetest.Open(t, storetest.Postgres(t))
+	r := newRecorder(t, st)
+	record(t, r, tree{ // record fails the test if anything stays pending
+		{"bad\x00/api/a", status.Dead, "refused", t0},
+		{"web/api/a", status.Dead, "refused", t0},
+	}.snapshot(t0))
+	open, err := st.Incidents(ctx, store.IncidentFilter{OpenOnly: true})
+	if err != nil || len(open) != 1 || open[0].Nodes[0] != "web:api" {
+		t.Errorf("open incidents = %+v, %v; want web:api's", open, err)
+	}
+	record(t, r, tree{
+		{"bad\x00/api/a", status.Healthy, "", t0.Add(time.Minute)},
+		{"web/api/a", status.Healthy, "", t0.Add(time.Minute)},
+	}.snapshot(t0.Add(time.Minute)))
+	if open, err := st.Incidents(ctx, store.IncidentFilter{OpenOnly: true}); err != nil || len(open) != 0 {
+		t.Errorf("open incidents after the recovery = %+v, %v; want none", open, err)
+	}
+}

@@ -23,6 +23,17 @@ func CheckText(s string) error {
 	return nil
 }
 
+// StorableText returns s with what CheckText refuses replaced by U+FFFD.
+// It is for text Vigil writes itself from what it saw, such as a reason
+// holding a script's output, which is worth keeping as well as it can be:
+// text a client sends is refused instead.
+func StorableText(s string) string {
+	if CheckText(s) == nil {
+		return s
+	}
+	return strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", "\uFFFD"), "\uFFFD")
+}
+
 // checkTexts applies CheckText to every text of a record, named by what.
 func checkTexts(what string, texts ...string) error {
 	for _, s := range texts {
