@@ -2,6 +2,7 @@ package web
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 	"time"
 
@@ -15,10 +16,12 @@ const mcpSessionHeader = "Mcp-Session-Id"
 // sessionCap bounds the MCP sessions kept at once ([server]
 // mcp_sessions_max). Each session holds goroutines and buffers until it is
 // closed or idle for the idle timeout (30 minutes), and anyone may open
-// one: 20,000 initialize calls held 40,000 goroutines and 644 MB. A request
-// that may open a session when the cap is reached closes the session whose
-// last request is the oldest first, so a client that still uses its
-// session keeps it, and one that went away makes room.
+// one: 20,000 initialize calls held 40,000 goroutines and 644 MB. Once a
+// request has opened a session beyond the cap, the sessions whose last
+// request is the oldest are closed, so a client that still uses its session
+// keeps it, and one that went away makes room. (Sessions being opened at
+// the same moment may pass the cap until they are answered; the connection
+// cap bounds how many.)
 type sessionCap struct {
 	srv *mcp.Server
 	max int
@@ -29,9 +32,6 @@ type sessionCap struct {
 	// start of their last request. Only ids it opened are kept, so that
 	// made-up ids do not fill it.
 	lastSeen map[string]time.Time
-	// opening counts the requests in flight that may open a session: they
-	// hold a place under the cap until they are answered.
-	opening int
 }
 
 func newSessionCap(srv *mcp.Server, max int, now func() time.Time) *sessionCap {
@@ -40,18 +40,17 @@ func newSessionCap(srv *mcp.Server, max int, now func() time.Time) *sessionCap {
 
 func (c *sessionCap) wrap(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		if id := r.Header.Get(mcpSessionHeader); id != "" || r.Method != http.MethodPost {
+		if id := r.Header.Get(mcpSessionHeader); id != "" {
 			c.touch(id)
 			next.ServeHTTP(w, r)
 			return
 		}
-		if !c.admit() {
-			w.Header().Set("Retry-After", "1")
-			plainError(w, http.StatusServiceUnavailable, "too many MCP sessions being opened at once; retry")
-			return
-		}
+		// Without a session id, the request may open one (initialize): the
+		// answer then carries its id.
 		next.ServeHTTP(w, r)
-		c.opened(w.Header().Get(mcpSessionHeader))
+		if id := w.Header().Get(mcpSessionHeader); id != "" {
+			c.opened(id)
+		}
 	})
 }
 
@@ -64,16 +63,16 @@ func (c *sessionCap) touch(id string) {
 	}
 }
 
-// admit holds a place for a new session, closing the sessions idle the
-// longest when the cap is reached. It reports false when the requests
-// opening sessions alone fill the cap.
-func (c *sessionCap) admit() bool {
+// opened records a new session and, beyond the cap, closes the sessions
+// idle the longest.
+func (c *sessionCap) opened(id string) {
 	var evict []string
 	c.mu.Lock()
-	if len(c.lastSeen)+c.opening >= c.max {
+	c.lastSeen[id] = c.now()
+	if len(c.lastSeen) > c.max {
 		c.forgetClosed()
 	}
-	for len(c.lastSeen)+c.opening >= c.max && len(c.lastSeen) > 0 {
+	for len(c.lastSeen) > c.max {
 		oldest, first := "", true
 		for id, t := range c.lastSeen {
 			if first || t.Before(c.lastSeen[oldest]) {
@@ -83,21 +82,15 @@ func (c *sessionCap) admit() bool {
 		delete(c.lastSeen, oldest)
 		evict = append(evict, oldest)
 	}
-	ok := c.opening < c.max
-	if ok {
-		c.opening++
-	}
 	c.mu.Unlock()
-	if len(evict) > 0 {
-		for ss := range c.srv.Sessions() {
-			for _, id := range evict {
-				if ss.ID() == id {
-					_ = ss.Close()
-				}
-			}
+	if len(evict) == 0 {
+		return
+	}
+	for ss := range c.srv.Sessions() {
+		if slices.Contains(evict, ss.ID()) {
+			_ = ss.Close()
 		}
 	}
-	return ok
 }
 
 // forgetClosed drops the sessions the SDK closed (idle timeout, DELETE).
@@ -111,16 +104,5 @@ func (c *sessionCap) forgetClosed() {
 		if !live[id] {
 			delete(c.lastSeen, id)
 		}
-	}
-}
-
-// opened releases the place admit held, and records the session the
-// request opened, if any.
-func (c *sessionCap) opened(id string) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.opening--
-	if id != "" {
-		c.lastSeen[id] = c.now()
 	}
 }
