@@ -41,6 +41,11 @@ type Config struct {
 	File string `toml:"-"`
 }
 
+// MaxReplicaIDBytes is the most server.reporter_replica_id_max_bytes may be:
+// PostgreSQL refuses an index row over about 2.7 KB, and a replica id is
+// indexed with its service and node ids.
+const MaxReplicaIDBytes = 2048
+
 // Server is the [server] section.
 type Server struct {
 	LogLevel      string `toml:"log_level"` // "error"; off, error, warn, info, debug, trace
@@ -67,6 +72,26 @@ type Server struct {
 	// Content-Security-Policy frame-ancestors sources ("'self'",
 	// "https://intranet.example.com"); empty: none may.
 	FrameAncestors []string `toml:"frame_ancestors"`
+	// ReporterReplicaIDMaxBytes bounds the id a reporter gives its replica
+	// (1024): ids are host names, addresses or UUIDs, and every id is kept,
+	// shown and stored, and indexed by PostgreSQL, which refuses index rows
+	// much over 2 KB.
+	ReporterReplicaIDMaxBytes int `toml:"reporter_replica_id_max_bytes"`
+	// ReporterReplicasPerNodeMax bounds the push or local replicas one node
+	// holds (5000): each is on the page, so an unbounded number lets one
+	// reporter grow the page and the memory without limit.
+	ReporterReplicasPerNodeMax int `toml:"reporter_replicas_per_node_max"`
+	// MaxConnections bounds the HTTP connections served at once; 0 (the
+	// default) means half the process's open-file limit, so that probes,
+	// the store and notifications keep file descriptors for their sockets
+	// when clients open many connections.
+	MaxConnections int `toml:"max_connections"`
+	// MCPSessionsMax bounds the MCP sessions kept at once (1000); a new
+	// session beyond it closes the one idle the longest.
+	MCPSessionsMax int `toml:"mcp_sessions_max"`
+	// RequestBodyTimeout bounds the time a client takes to send a request
+	// body (30 s), so that slow senders cannot hold connections and buffers.
+	RequestBodyTimeout Seconds `toml:"request_body_timeout"`
 }
 
 // Assets is the [assets] section.

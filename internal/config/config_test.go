@@ -70,6 +70,11 @@ func TestFullConfig(t *testing.T) {
 		{"Server.MetricsEnabled", cfg.Server.MetricsEnabled, true},
 		{"Server.MetricsToken", cfg.Server.MetricsToken, "REPLACE_THIS_WITH_A_METRICS_SCRAPE_KEY"},
 		{"Server.FrameAncestors", cfg.Server.FrameAncestors, []string{"'self'", "https://intranet.example.com"}},
+		{"Server.ReporterReplicaIDMaxBytes", cfg.Server.ReporterReplicaIDMaxBytes, 512},
+		{"Server.ReporterReplicasPerNodeMax", cfg.Server.ReporterReplicasPerNodeMax, 20000},
+		{"Server.MaxConnections", cfg.Server.MaxConnections, 4096},
+		{"Server.MCPSessionsMax", cfg.Server.MCPSessionsMax, 100},
+		{"Server.RequestBodyTimeout", cfg.Server.RequestBodyTimeout, Seconds(10)},
 		{"Branding.PageURL (trailing slash added)", cfg.Branding.PageURL, "https://status.example.com/"},
 		{"Branding.SupportURL", cfg.Branding.SupportURL, "mailto:support@example.com"},
 		{"Branding.CustomHTML", cfg.Branding.CustomHTML, `<script>console.log("hi")</script>`},
@@ -216,7 +221,8 @@ func TestDefaults(t *testing.T) {
 	if cfg.Metrics != want {
 		t.Errorf("default Metrics = %+v, want %+v", cfg.Metrics, want)
 	}
-	wantServer := Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, ManagerToken: "manager", ReporterToken: "reporter"}
+	wantServer := Server{LogLevel: "error", Inet: "[::1]:8080", Workers: 4, ManagerToken: "manager", ReporterToken: "reporter",
+		ReporterReplicaIDMaxBytes: 1024, ReporterReplicasPerNodeMax: 5000, MCPSessionsMax: 1000, RequestBodyTimeout: 30}
 	if !reflect.DeepEqual(cfg.Server, wantServer) {
 		t.Errorf("default Server = %+v, want %+v", cfg.Server, wantServer)
 	}

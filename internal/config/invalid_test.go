@@ -40,6 +40,13 @@ func TestInvalidConfigs(t *testing.T) {
 		{"duplicate-key.cfg", `duplicate-key.cfg:8:1: branding.company_name: key company_name is already defined`},
 		{"duplicate-node-id.cfg", `duplicate-node-id.cfg:28:1: probe.service[0].node[1].id: duplicate node id "api" in service "web" (first used on line 22)`},
 		{"duplicate-service-id.cfg", `duplicate-service-id.cfg:28:1: probe.service[1].id: duplicate service id "web" (first used on line 18)`},
+		{"edge-bounds.cfg", lines(
+			`edge-bounds.cfg:2:1: server.reporter_replica_id_max_bytes: must be between 1 and 2048, got 4096 (PostgreSQL cannot index longer ids)`,
+			`edge-bounds.cfg:3:1: server.reporter_replicas_per_node_max: must be at least 1, got 0`,
+			`edge-bounds.cfg:4:1: server.max_connections: must not be negative, got -1`,
+			`edge-bounds.cfg:5:1: server.mcp_sessions_max: must be at least 1, got 0`,
+			`edge-bounds.cfg:6:1: server.request_body_timeout: must be at least 1 (seconds), got 0`,
+		)},
 		{"empty-token.cfg", `empty-token.cfg:2:1: server.manager_token: must not be empty`},
 		{"icmp-trailing-slash.cfg", `icmp-trailing-slash.cfg:25:13: probe.service[0].node[0].replicas[0]: invalid replica url "icmp://gateway.example.com/": icmp takes no path, not even a trailing slash (want icmp://host)`},
 		{"icmp-with-port.cfg", `icmp-with-port.cfg:25:13: probe.service[0].node[0].replicas[0]: invalid replica url "icmp://gateway.example.com:7": icmp takes no port (want icmp://host)`},

@@ -18,6 +18,11 @@ func Default() *Config {
 			LogLevel: "error",
 			Inet:     "[::1]:8080",
 			Workers:  4,
+
+			ReporterReplicaIDMaxBytes:  1024,
+			ReporterReplicasPerNodeMax: 5000,
+			MCPSessionsMax:             1000,
+			RequestBodyTimeout:         30,
 		},
 		Assets:   Assets{Path: "./res/assets/"},
 		Branding: Branding{PageTitle: "Status Page"},

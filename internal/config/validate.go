@@ -133,6 +133,13 @@ func (c *checker) nonNegative(key string, v int64) {
 	}
 }
 
+// atLeastOne checks a bound that 0 would turn into "refuse everything".
+func (c *checker) atLeastOne(key string, v int64) {
+	if v < 1 {
+		c.errorf(key, "must be at least 1, got %d", v)
+	}
+}
+
 func (c *checker) validate(cfg *Config) {
 	c.validateServer(&cfg.Server)
 	if c.has("assets.path") && cfg.Assets.Path == "" {
@@ -237,6 +244,16 @@ func (c *checker) validateServer(s *Server) {
 		s.PathPrefix = p
 	}
 	c.validateFrameAncestors(s.FrameAncestors)
+	if s.ReporterReplicaIDMaxBytes < 1 || s.ReporterReplicaIDMaxBytes > MaxReplicaIDBytes {
+		c.errorf("server.reporter_replica_id_max_bytes", "must be between 1 and %d, got %d (PostgreSQL cannot index longer ids)",
+			MaxReplicaIDBytes, s.ReporterReplicaIDMaxBytes)
+	}
+	c.atLeastOne("server.reporter_replicas_per_node_max", int64(s.ReporterReplicasPerNodeMax))
+	c.nonNegative("server.max_connections", int64(s.MaxConnections))
+	c.atLeastOne("server.mcp_sessions_max", int64(s.MCPSessionsMax))
+	if s.RequestBodyTimeout < 1 {
+		c.errorf("server.request_body_timeout", "must be at least 1 (seconds), got %d", s.RequestBodyTimeout)
+	}
 	if s.MetricsToken != "" && !s.MetricsEnabled {
 		c.warnf("server.metrics_token", "ignored: /metrics is served only with metrics_enabled = true")
 	}

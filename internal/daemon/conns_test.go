@@ -1,14 +1,10 @@
 package daemon
 
 import (
-	"fmt"
 	"io"
 	"net"
-	"path/filepath"
 	"testing"
 	"time"
-
-	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // TestStopClosesUnusedConnections: a connection that never sent a request
@@ -16,25 +12,7 @@ import (
 // would wait 5 s for its first request.
 func TestStopClosesUnusedConnections(t *testing.T) {
 	dir := t.TempDir()
-	a, stop := runDaemon(t, dir, fmt.Sprintf(`[server]
-log_level = "off"
-manager_token = "m"
-reporter_token = "r"
-inet = "127.0.0.1:0"
-
-`+configtest.Branding+`
-[storage]
-path = %q
-
-[[probe.service]]
-id = "web"
-label = "Web"
-
-[[probe.service.node]]
-id = "push"
-label = "Push"
-mode = "push"
-`, filepath.Join(dir, "vigil.db")), io.Discard)
+	a, stop := runDaemon(t, dir, pushNodeConfig(dir, ""), io.Discard)
 	idle, err := net.Dial("tcp", a.String())
 	if err != nil {
 		t.Fatal(err)

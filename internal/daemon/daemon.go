@@ -98,11 +98,14 @@ func Run(ctx context.Context, o Options) error {
 	if cl != nil {
 		handler = withClusterEndpoint(site, cl, cfg.Server.PathPrefix)
 	}
+	handler = web.BodyDeadline(handler, cfg.Server.RequestBodyTimeout.Duration())
 
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
 	if err != nil {
 		return fmt.Errorf("listen on %s (server.inet): %w", cfg.Server.Inet, err)
 	}
+	maxConns := connectionLimit(cfg.Server.MaxConnections)
+	ln = limitListener(ln, maxConns, log)
 	var unused unusedConns
 	srv := &http.Server{
 		ConnState:         unused.track,
@@ -131,7 +134,7 @@ func Run(ctx context.Context, o Options) error {
 
 	fmt.Fprintf(out, "Vigil %s is running: open %s\n", o.Version, openURL(ln.Addr(), cfg.Server.PathPrefix))
 	log.Info("vigil started", "version", o.Version, "listen", ln.Addr().String(),
-		"services", len(cfg.Probe.Services))
+		"max_connections", maxConns, "services", len(cfg.Probe.Services))
 	if o.Ready != nil {
 		o.Ready(ln.Addr())
 	}

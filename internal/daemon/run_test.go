@@ -2,6 +2,7 @@ package daemon
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"os"
@@ -9,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // runDaemon runs vigil on the config text src, written to dir, with its
@@ -52,4 +54,28 @@ func runDaemon(t *testing.T, dir, src string, out io.Writer) (addr net.Addr, sto
 		t.Fatalf("Run ended before serving: %v", err)
 	}
 	return addr, stop
+}
+
+// pushNodeConfig is a config with one push node, its SQLite store in dir,
+// and the [server] keys given (one a line) besides the required ones.
+func pushNodeConfig(dir, server string) string {
+	return fmt.Sprintf(`[server]
+log_level = "off"
+manager_token = "m"
+reporter_token = "r"
+inet = "127.0.0.1:0"
+%s
+`+configtest.Branding+`
+[storage]
+path = %q
+
+[[probe.service]]
+id = "web"
+label = "Web"
+
+[[probe.service.node]]
+id = "push"
+label = "Push"
+mode = "push"
+`, server, filepath.Join(dir, "vigil.db"))
 }

@@ -95,7 +95,7 @@ func (r *Recorder) note(e entity, h status.Health, at time.Time, reason string) 
 	r.known[e] = h
 	r.pending.changes = append(r.pending.changes, store.Change{
 		Time: at, Level: e.level, Service: e.service, Node: e.node, Replica: e.replica,
-		From: prev, To: h, Reason: reason,
+		From: prev, To: h, Reason: store.StorableText(reason),
 	})
 	return true
 }
@@ -140,7 +140,7 @@ func (r *Recorder) persistReplicas(service string, node status.Node) {
 		r.pending.saves[k] = store.PushReplica{
 			Service: service, Node: node.ID, Replica: rep.ID, Mode: node.Mode,
 			Interval: rep.Interval, LastReport: rep.Checked, Load: rep.Load,
-			Health: rep.Health, Reason: rep.Reason,
+			Health: rep.Health, Reason: store.StorableText(rep.Reason),
 		}
 	}
 }

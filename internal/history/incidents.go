@@ -44,7 +44,7 @@ func (r *Recorder) incidentFor(svc status.Service, node status.Node, changed boo
 		r.pending.incident = append(r.pending.incident, incidentOp{
 			ref: ref, node: key, at: at,
 			title: fmt.Sprintf("%s: %s is down", svc.Label, node.Label),
-			text:  nodeReason(node),
+			text:  store.StorableText(nodeReason(node)),
 		})
 	case node.Health != status.Dead && open:
 		// Also when the recovery was recorded but vigil stopped before
@@ -93,6 +93,12 @@ func (r *Recorder) writeIncident(ctx context.Context, op incidentOp) error {
 			Title: op.title, Auto: true, Nodes: []string{op.node}, Opened: op.at,
 			Updates: []store.IncidentUpdate{{Time: op.at, Status: "detected", Text: op.text}},
 		})
+		if errors.Is(err, store.ErrInvalid) {
+			// Retrying would fail forever and hold back every later
+			// incident; its resolution finds no incident and is skipped.
+			r.log.Error("history: incident refused by the store; not opened", "node", op.node, "error", err)
+			return nil
+		}
 		if err != nil {
 			return err
 		}

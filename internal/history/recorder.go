@@ -18,6 +18,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sync"
 	"time"
 
@@ -353,24 +354,26 @@ func (r *Recorder) flush(ctx context.Context, withSamples bool) {
 	p := &r.pending
 	var errs []error
 	if len(p.changes) > 0 {
-		err := r.st.RecordChanges(ctx, p.changes...)
-		if errors.Is(err, store.ErrInvalid) {
-			// Retrying would fail forever; say what is lost.
-			r.log.Error("history: status changes rejected", "error", err, "changes", len(p.changes))
-			err = nil
-		}
-		if err != nil {
-			errs = append(errs, err)
-		} else {
-			p.changes = nil
-		}
+		retry, err := isolate(p.changes, splitChanges,
+			func(c []store.Change) error { return r.st.RecordChanges(ctx, c...) },
+			func(c []store.Change, err error) {
+				r.log.Error("history: status change refused by the store; dropped", "error", err, "change", fmt.Sprintf("%+v", c[0]))
+			})
+		p.changes = slices.Concat(retry...)
+		errs = append(errs, err)
 	}
 	if withSamples && !p.samples.Empty() {
-		if err := r.st.AddBatch(ctx, &p.samples); err != nil {
-			errs = append(errs, err)
-		} else {
-			p.samples = store.SampleBatch{}
+		batch := p.samples
+		retry, err := isolate(&batch, (*store.SampleBatch).Split,
+			func(b *store.SampleBatch) error { return r.st.AddBatch(ctx, b) },
+			func(b *store.SampleBatch, err error) {
+				r.log.Error("history: samples of a replica refused by the store; dropped", "error", err, "samples", b.Samples())
+			})
+		p.samples = store.SampleBatch{}
+		for _, b := range retry {
+			p.samples.Merge(b)
 		}
+		errs = append(errs, err)
 	}
 	errs = append(errs, r.flushIncidents(ctx))
 	errs = append(errs, r.flushReplicas(ctx))
@@ -389,11 +392,50 @@ func (r *Recorder) flush(ctx context.Context, withSamples bool) {
 		"retry_in", wait, "changes", len(p.changes), "samples", p.samples.Samples())
 }
 
+// isolate writes a batch of rows. When the store refuses it for what it
+// holds (ErrInvalid: a value it cannot store; retrying would fail forever),
+// isolate splits it and writes each part, down to the single rows the store
+// refuses, which it hands to drop: one bad row never holds back the others,
+// and costs O(log n) writes to find. It returns the parts that failed for
+// another reason, in order, to retry later (the first such failure keeps
+// everything after it: retrying keeps the order), and that error.
+func isolate[B any](batch B, split func(B) (B, B, bool), write func(B) error, drop func(B, error)) (retry []B, err error) {
+	err = write(batch)
+	if err == nil {
+		return nil, nil
+	}
+	if !errors.Is(err, store.ErrInvalid) {
+		return []B{batch}, err
+	}
+	first, second, ok := split(batch)
+	if !ok {
+		drop(batch, err)
+		return nil, nil
+	}
+	retry, err = isolate(first, split, write, drop)
+	if err != nil {
+		return append(retry, second), err
+	}
+	return isolate(second, split, write, drop)
+}
+
+// splitChanges halves a batch of changes, for isolate.
+func splitChanges(c []store.Change) (first, second []store.Change, ok bool) {
+	if len(c) < 2 {
+		return nil, nil, false
+	}
+	return c[:len(c)/2], c[len(c)/2:], true
+}
+
 func (r *Recorder) flushReplicas(ctx context.Context) error {
 	p := &r.pending
 	var errs []error
 	for k := range p.deletes {
 		err := r.st.DeleteReplica(ctx, k.service, k.node, k.replica)
+		if errors.Is(err, store.ErrInvalid) {
+			r.log.Error("history: replica not deleted", "error", err)
+			err = nil
+		}
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			errs = append(errs, err)
 			continue

@@ -21,6 +21,10 @@ var (
 	ErrUnknownReplica = errors.New("unknown replica")                      // 404
 	ErrWrongMode      = errors.New("node mode does not accept the report") // 412
 	ErrBadReport      = errors.New("invalid report")                       // 400
+	// ErrTooManyReplicas refuses a new replica on a node that holds
+	// server.reporter_replicas_per_node_max already; its known replicas
+	// still report.
+	ErrTooManyReplicas = errors.New("too many replicas") // 429
 )
 
 // Report is one report from a Vigil Reporter library (Load set: a push
@@ -70,6 +74,9 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 		return fmt.Errorf("%w: load.cpu and load.ram must not be negative", ErrBadReport)
 	case r.Load == nil && r.Health == nil:
 		return fmt.Errorf("%w: a report needs load (push) or health (local)", ErrBadReport)
+	case len(r.Replica) > m.cfg.Server.ReporterReplicaIDMaxBytes:
+		return fmt.Errorf("%w: replica id is %d bytes, longer than the %d of server.reporter_replica_id_max_bytes",
+			ErrBadReport, len(r.Replica), m.cfg.Server.ReporterReplicaIDMaxBytes)
 	}
 	want := status.Local
 	if r.Load != nil {
@@ -89,6 +96,11 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 		return fmt.Errorf("%w: %s report sent to a %s node", ErrWrongMode, want, node.Mode)
 	}
 	d, known := m.dynamic[ref][r.Replica]
+	if limit := m.cfg.Server.ReporterReplicasPerNodeMax; !known && len(node.Replicas) >= limit {
+		m.mu.Unlock()
+		return fmt.Errorf("%w: %s:%s holds %d replicas, the most server.reporter_replicas_per_node_max allows; flush some or let push_replica_expire remove them",
+			ErrTooManyReplicas, serviceID, nodeID, limit)
+	}
 	if !known {
 		d = m.addDynamic(ref, status.Replica{ID: r.Replica, Since: now})
 	}

@@ -22,11 +22,14 @@ type SampleBatch struct {
 }
 
 // Add folds one sample into the batch. A sample without a time, a name or a
-// valid health, or with a negative latency, is refused with ErrInvalid and
-// leaves the batch as it was.
+// valid health, with a name CheckText refuses, or with a negative latency, is
+// refused with ErrInvalid and leaves the batch as it was.
 func (b *SampleBatch) Add(x Sample) error {
 	if x.Time.IsZero() || x.Service == "" || x.Node == "" || x.Replica == "" || !validHealth(x.Health) || x.Latency < 0 {
 		return fmt.Errorf("sample %+v: %w", x, ErrInvalid)
+	}
+	if err := checkTexts("sample", x.Service, x.Node, x.Replica); err != nil {
+		return err
 	}
 	if b.minutes == nil {
 		b.minutes, b.hours = map[bucketKey]*Bucket{}, map[bucketKey]*Bucket{}
@@ -98,4 +101,65 @@ func dropOldest(buckets map[bucketKey]*Bucket, keep int) (samples int) {
 		}
 	}
 	return samples
+}
+
+// Split divides the batch by series into two batches, each holding every
+// bucket of its series, so that a writer can find the series a database
+// refuses. It reports false when b holds fewer than two series. b is left
+// as it was.
+func (b *SampleBatch) Split() (first, second *SampleBatch, ok bool) {
+	var series []seriesKey
+	seen := map[seriesKey]bool{}
+	for k := range b.hours { // every sample is in an hour bucket
+		if !seen[k.series] {
+			seen[k.series] = true
+			series = append(series, k.series)
+		}
+	}
+	if len(series) < 2 {
+		return nil, nil, false
+	}
+	inFirst := map[seriesKey]bool{}
+	for _, s := range series[:len(series)/2] {
+		inFirst[s] = true
+	}
+	first, second = &SampleBatch{}, &SampleBatch{}
+	pick := func(k bucketKey) *SampleBatch {
+		if inFirst[k.series] {
+			return first
+		}
+		return second
+	}
+	for k, bk := range b.minutes {
+		part := pick(k)
+		part.foldBucket(true, k, *bk)
+		part.samples += int(bk.Checks())
+	}
+	for k, bk := range b.hours {
+		pick(k).foldBucket(false, k, *bk)
+	}
+	return first, second, true
+}
+
+// Merge folds o's buckets into b.
+func (b *SampleBatch) Merge(o *SampleBatch) {
+	for k, bk := range o.minutes {
+		b.foldBucket(true, k, *bk)
+	}
+	for k, bk := range o.hours {
+		b.foldBucket(false, k, *bk)
+	}
+	b.samples += o.samples
+}
+
+// foldBucket folds one bucket into the minute or the hour buckets.
+func (b *SampleBatch) foldBucket(minute bool, k bucketKey, bk Bucket) {
+	if b.minutes == nil {
+		b.minutes, b.hours = map[bucketKey]*Bucket{}, map[bucketKey]*Bucket{}
+	}
+	if minute {
+		fold(b.minutes, k, bk)
+	} else {
+		fold(b.hours, k, bk)
+	}
 }

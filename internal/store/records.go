@@ -55,7 +55,7 @@ func (c Change) validate() error {
 	if names != w {
 		return fmt.Errorf("%s change names service %q, node %q, replica %q: %w", c.Level, c.Service, c.Node, c.Replica, ErrInvalid)
 	}
-	return nil
+	return checkTexts("change", c.Service, c.Node, c.Replica, c.Reason)
 }
 
 // ChangeFilter selects changes. Zero fields select everything.
@@ -234,7 +234,7 @@ func (w Window) validate() error {
 			return fmt.Errorf("maintenance target %q: want \"service\" or \"service:node\": %w", t, ErrInvalid)
 		}
 	}
-	return nil
+	return checkTexts("maintenance window", append([]string{w.Message}, w.Targets...)...)
 }
 
 // Incident is an outage, opened by vigil when a node goes dead (Auto) or by

@@ -629,6 +629,9 @@ func (s *Store) SaveReplica(ctx context.Context, r PushReplica) error {
 	if r.Service == "" || r.Node == "" || r.Replica == "" || !validHealth(r.Health) || r.LastReport.IsZero() || r.Interval < 0 {
 		return fmt.Errorf("save replica %s: %w", status.DeadID(r.Service, r.Node, r.Replica), ErrInvalid)
 	}
+	if err := checkTexts("save replica", r.Service, r.Node, r.Replica, r.Reason); err != nil {
+		return err
+	}
 	var load status.Load
 	if r.Load != nil {
 		load = *r.Load
@@ -695,6 +698,9 @@ func (s *Store) LoadReplicas(ctx context.Context) ([]PushReplica, error) {
 func (s *Store) DeleteReplica(ctx context.Context, service, node, replica string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if err := checkTexts("delete replica", service, node, replica); err != nil {
+		return err
+	}
 	return s.execOne(ctx, "delete replica "+status.DeadID(service, node, replica),
 		`DELETE FROM replicas WHERE service = $1 AND node = $2 AND replica = $3`, service, node, replica)
 }
@@ -731,6 +737,9 @@ func (s *Store) AddAnnouncement(ctx context.Context, title, text string, t time.
 	if title == "" || text == "" || t.IsZero() {
 		return Announcement{}, fmt.Errorf("add announcement: empty title or text: %w", ErrInvalid)
 	}
+	if err := checkTexts("add announcement", title, text); err != nil {
+		return Announcement{}, err
+	}
 	a := Announcement{ID: newUUID(), Title: title, Text: text, Time: fromMS(ms(t))}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		_, err := tx.ExecContext(ctx, `INSERT INTO announcements (id, title, body, created_ms) VALUES ($1, $2, $3, $4)`,
@@ -751,6 +760,9 @@ func (s *Store) UpdateAnnouncement(ctx context.Context, id, title, text string, 
 	if title == "" || text == "" || t.IsZero() {
 		return fmt.Errorf("update announcement %s: empty title or text: %w", id, ErrInvalid)
 	}
+	if err := checkTexts("update announcement", id, title, text); err != nil {
+		return err
+	}
 	return s.execOne(ctx, "update announcement "+id,
 		`UPDATE announcements SET title = $1, body = $2, updated_ms = $3 WHERE id = $4`, title, text, ms(t), id)
 }
@@ -760,6 +772,9 @@ func (s *Store) UpdateAnnouncement(ctx context.Context, id, title, text string, 
 func (s *Store) DeleteAnnouncement(ctx context.Context, id string) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
+	if err := checkTexts("delete announcement", id); err != nil {
+		return err
+	}
 	return s.execOne(ctx, "delete announcement "+id, `DELETE FROM announcements WHERE id = $1`, id)
 }
 
@@ -902,10 +917,15 @@ func (s *Store) OpenIncident(ctx context.Context, in Incident) (Incident, error)
 	if in.Title == "" || in.Opened.IsZero() || (!in.Resolved.IsZero() && in.Resolved.Before(in.Opened)) {
 		return Incident{}, fmt.Errorf("open incident %q: %w", in.Title, ErrInvalid)
 	}
+	texts := append([]string{in.Title}, in.Nodes...)
 	for _, u := range in.Updates {
 		if u.Time.IsZero() {
 			return Incident{}, fmt.Errorf("open incident %q: update without time: %w", in.Title, ErrInvalid)
 		}
+		texts = append(texts, u.Status, u.Text)
+	}
+	if err := checkTexts("open incident", texts...); err != nil {
+		return Incident{}, err
 	}
 	in.Opened, in.Resolved = fromMS(ms(in.Opened)), fromNullMS(sql.Null[int64]{V: ms(in.Resolved), Valid: !in.Resolved.IsZero()})
 	in.Updates = slices.Clone(in.Updates)
@@ -941,6 +961,9 @@ func (s *Store) AddIncidentUpdate(ctx context.Context, id int64, u IncidentUpdat
 	defer cancel()
 	if u.Time.IsZero() {
 		return IncidentUpdate{}, fmt.Errorf("add incident update to %d: no time: %w", id, ErrInvalid)
+	}
+	if err := checkTexts("add incident update", u.Status, u.Text); err != nil {
+		return IncidentUpdate{}, err
 	}
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		var one int

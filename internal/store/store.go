@@ -38,7 +38,8 @@ import (
 var (
 	// ErrNotFound means the record addressed by an id or key does not exist.
 	ErrNotFound = errors.New("not found")
-	// ErrInvalid means the arguments were rejected before reaching the database.
+	// ErrInvalid means the arguments were rejected, before reaching the
+	// database or by it: retrying the same write cannot succeed.
 	ErrInvalid = errors.New("invalid")
 	// ErrConflict means the record exists but is not in a state that allows
 	// the operation (resolving an incident twice).
@@ -198,16 +199,17 @@ func (s *Store) bound(ctx context.Context) (context.Context, context.CancelFunc)
 	return context.WithTimeout(ctx, s.timeout)
 }
 
-// write runs fn in a transaction on the writer and commits it if fn succeeds.
+// write runs fn in a transaction on the writer and commits it if fn
+// succeeds. An error the written values caused is ErrInvalid (refusedValue).
 func (s *Store) write(ctx context.Context, fn func(tx *sql.Tx) error) error {
 	tx, err := s.w.BeginTx(ctx, nil)
 	if err != nil {
 		return err
 	}
 	if err := fn(tx); err != nil {
-		return errors.Join(err, ignoreDone(tx.Rollback()))
+		return errors.Join(refusedValue(err), ignoreDone(tx.Rollback()))
 	}
-	return tx.Commit()
+	return refusedValue(tx.Commit())
 }
 
 func ignoreDone(err error) error {

@@ -51,25 +51,28 @@ func (m *memoryAlerting) RemindersIgnoredUntil() time.Time {
 // maintenance windows, incidents). Vigil's routes answer errors in plain
 // text, as Vigil does; the extensions answer {"error": "<reason>"}.
 func (s *Server) managerRoutes() {
-	guard := func(h http.HandlerFunc) http.HandlerFunc { return requireToken(s.cfg.Server.ManagerToken, h) }
-	handle := func(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, guard(h)) }
+	guard := func(h http.HandlerFunc, fail errorWriter) http.HandlerFunc {
+		return requireToken(s.cfg.Server.ManagerToken, refuseBadPath(fail, h))
+	}
+	vigil := func(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, guard(h, plainError)) }
+	extension := func(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, guard(h, jsonError)) }
 
-	handle("GET /manager/announcements", s.handleListAnnouncements)
-	handle("POST /manager/announcement", s.handleInsertAnnouncement)
-	handle("DELETE /manager/announcement/{id}", s.handleRetractAnnouncement)
-	handle("GET /manager/prober/alerts", s.handleProberAlerts)
-	handle("GET /manager/prober/alerts/ignored", s.handleGetIgnored)
-	handle("PUT /manager/prober/alerts/ignored", s.handlePutIgnored)
+	vigil("GET /manager/announcements", s.handleListAnnouncements)
+	vigil("POST /manager/announcement", s.handleInsertAnnouncement)
+	vigil("DELETE /manager/announcement/{id}", s.handleRetractAnnouncement)
+	vigil("GET /manager/prober/alerts", s.handleProberAlerts)
+	vigil("GET /manager/prober/alerts/ignored", s.handleGetIgnored)
+	vigil("PUT /manager/prober/alerts/ignored", s.handlePutIgnored)
 
-	handle("PUT /manager/announcement/{id}", s.handleEditAnnouncement)
-	handle("GET /manager/maintenances", s.handleListMaintenance)
-	handle("POST /manager/maintenance", s.handleCreateMaintenance)
-	handle("PUT /manager/maintenance/{id}", s.handleUpdateMaintenance)
-	handle("DELETE /manager/maintenance/{id}", s.handleDeleteMaintenance)
-	handle("GET /manager/incidents", s.handleListIncidents)
-	handle("POST /manager/incident", s.handleOpenIncident)
-	handle("POST /manager/incident/{id}/updates", s.handleIncidentUpdate)
-	handle("POST /manager/incident/{id}/resolve", s.handleResolveIncident)
+	extension("PUT /manager/announcement/{id}", s.handleEditAnnouncement)
+	extension("GET /manager/maintenances", s.handleListMaintenance)
+	extension("POST /manager/maintenance", s.handleCreateMaintenance)
+	extension("PUT /manager/maintenance/{id}", s.handleUpdateMaintenance)
+	extension("DELETE /manager/maintenance/{id}", s.handleDeleteMaintenance)
+	extension("GET /manager/incidents", s.handleListIncidents)
+	extension("POST /manager/incident", s.handleOpenIncident)
+	extension("POST /manager/incident/{id}/updates", s.handleIncidentUpdate)
+	extension("POST /manager/incident/{id}/resolve", s.handleResolveIncident)
 }
 
 // writeJSON answers v as compact JSON without a trailing newline, with
@@ -103,6 +106,10 @@ type apiError struct {
 	Error string `json:"error"`
 }
 
+// errorWriter answers an error with its reason in a route's format:
+// plainError on Vigil's routes, jsonError on the extensions.
+type errorWriter func(w http.ResponseWriter, code int, reason string)
+
 func jsonError(w http.ResponseWriter, code int, reason string) {
 	writeJSON(w, code, apiError{Error: reason})
 }
@@ -118,9 +125,17 @@ func (s *Server) storeError(w http.ResponseWriter, r *http.Request, err error) {
 		// Resolving a resolved incident is the only conflict.
 		jsonError(w, http.StatusConflict, "already resolved")
 	default:
-		s.log.Error("manager API", "method", r.Method, "path", r.URL.Path, "err", err)
-		jsonError(w, http.StatusInternalServerError, "store: "+err.Error())
+		s.internalError(w, r, err, jsonError)
 	}
+}
+
+// internalError answers a failure that is not the client's, such as a
+// database error, with a 500 in the route's error format (fail). The error
+// is logged; the answer never carries it: a database's message can hold
+// the schema, and says nothing a client can act on.
+func (s *Server) internalError(w http.ResponseWriter, r *http.Request, err error, fail errorWriter) {
+	s.log.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	fail(w, http.StatusInternalServerError, "internal error; the server log has the cause")
 }
 
 // decodeJSON reads a JSON body into v. On failure it has answered (in plain
@@ -223,8 +238,7 @@ func (s *Server) handleInsertAnnouncement(w http.ResponseWriter, r *http.Request
 	}
 	a, err := s.data.st.AddAnnouncement(r.Context(), *b.Title, *b.Text, s.now())
 	if err != nil {
-		s.log.Error("insert announcement", "err", err)
-		plainError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, r, err, plainError)
 		return
 	}
 	s.reloadAnnouncements(r.Context())
@@ -241,8 +255,7 @@ func (s *Server) handleRetractAnnouncement(w http.ResponseWriter, r *http.Reques
 		notFound(w, r)
 		return
 	case err != nil:
-		s.log.Error("retract announcement", "err", err)
-		plainError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, r, err, plainError)
 		return
 	}
 	s.reloadAnnouncements(r.Context())
@@ -310,8 +323,7 @@ func (s *Server) handlePutIgnored(w http.ResponseWriter, r *http.Request) {
 		until = s.now().Add(time.Duration(*b.RemindersSeconds) * time.Second)
 	}
 	if err := s.alerting.IgnoreReminders(r.Context(), until); err != nil {
-		s.log.Error("ignore reminders", "err", err)
-		plainError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, r, err, plainError)
 		return
 	}
 	w.WriteHeader(http.StatusOK)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -12,6 +13,7 @@ import (
 	"github.com/google/jsonschema-go/jsonschema"
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
+	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -35,6 +37,9 @@ type mcpTimings struct {
 	// pile up on a public endpoint. A client whose session was closed gets
 	// 404 and, as the MCP spec asks, starts a new one.
 	idle time.Duration
+	// maxSessions bounds the sessions (see sessionCap); 0 means [server]
+	// mcp_sessions_max.
+	maxSessions int
 }
 
 var defaultMCPTimings = mcpTimings{keepAlive: 30 * time.Second, idle: 30 * time.Minute}
@@ -64,7 +69,7 @@ func (s *Server) mcpHandler(t mcpTimings) http.Handler {
 		OutputSchema: reportSchema(),
 		Annotations:  &mcp.ToolAnnotations{ReadOnlyHint: true, IdempotentHint: true, OpenWorldHint: new(false)},
 	}, s.mcpGetReport)
-	return mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
+	h := mcp.NewStreamableHTTPHandler(func(*http.Request) *mcp.Server { return srv }, &mcp.StreamableHTTPOptions{
 		SessionTimeout: t.idle,
 		// The SDK answers 403 to a request that reaches a loopback address
 		// with a non-loopback Host (DNS rebinding protection). That is every
@@ -73,8 +78,17 @@ func (s *Server) mcpHandler(t mcpTimings) http.Handler {
 		// read-only, like the page whose data it serves.
 		DisableLocalhostProtection: true,
 		Logger:                     s.log,
+		// An MCP request of this server's is a few hundred bytes; the SDK's
+		// default (4 MiB) lets slow clients hold that much each.
+		MaxRequestBodyBytes: mcpMaxBody,
 	})
+	maxSessions := cmp.Or(t.maxSessions, s.cfg.Server.MCPSessionsMax, config.Default().Server.MCPSessionsMax)
+	return newSessionCap(srv, maxSessions, s.now).wrap(h)
 }
+
+// mcpMaxBody bounds an MCP request body: get_report takes no argument, and
+// initialize carries the client's name and capabilities.
+const mcpMaxBody = 64 << 10
 
 // mcpGetReport answers get_report with the bytes /status/report serves.
 func (s *Server) mcpGetReport(context.Context, *mcp.CallToolRequest, struct{}) (*mcp.CallToolResult, any, error) {

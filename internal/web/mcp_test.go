@@ -362,14 +362,7 @@ func TestMCPKeepAlive(t *testing.T) {
 // server must end it when the HTTP server shuts down, or a graceful shutdown
 // would wait for it until its deadline.
 func TestMCPSessionsEndOnShutdown(t *testing.T) {
-	cfg := testConfig(t)
-	cfg.Server.MCPServer = true
-	src := &source{}
-	src.set(sampleServices(status.Dead), testNow)
-	s, err := New(Options{Config: cfg, Source: src})
-	if err != nil {
-		t.Fatal(err)
-	}
+	s := newMCPSite(t, 0)
 	srv := httptest.NewUnstartedServer(s)
 	srv.Config.RegisterOnShutdown(s.CloseSessions)
 	srv.Start()
@@ -393,4 +386,20 @@ func TestMCPSessionsEndOnShutdown(t *testing.T) {
 	if err := srv.Config.Shutdown(ctx); err != nil {
 		t.Fatalf("shutdown with an MCP client connected: %v", err)
 	}
+}
+
+// newMCPSite is a server with the MCP endpoint on, at most maxSessions
+// sessions (0: the default), over sampleServices.
+func newMCPSite(tb testing.TB, maxSessions int) *Server {
+	tb.Helper()
+	cfg := testConfig(tb)
+	cfg.Server.MCPServer = true
+	cfg.Server.MCPSessionsMax = maxSessions
+	src := &source{}
+	src.set(sampleServices(status.Dead), testNow)
+	s, err := New(Options{Config: cfg, Source: src})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return s
 }

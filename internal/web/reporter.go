@@ -39,16 +39,16 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err = s.reporter.Report(r.PathValue("probe"), r.PathValue("node"), rep)
-	writeReportError(w, err)
+	s.writeReportError(w, r, err)
 }
 
 // handleFlush answers DELETE /reporter/{probe}/{node}/{replica}.
 func (s *Server) handleFlush(w http.ResponseWriter, r *http.Request) {
 	err := s.reporter.Flush(r.PathValue("probe"), r.PathValue("node"), r.PathValue("replica"))
-	writeReportError(w, err)
+	s.writeReportError(w, r, err)
 }
 
-func writeReportError(w http.ResponseWriter, err error) {
+func (s *Server) writeReportError(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusOK)
@@ -58,13 +58,16 @@ func writeReportError(w http.ResponseWriter, err error) {
 		plainError(w, http.StatusPreconditionFailed, err.Error())
 	case errors.Is(err, monitor.ErrBadReport):
 		plainError(w, http.StatusBadRequest, err.Error())
+	case errors.Is(err, monitor.ErrTooManyReplicas):
+		plainError(w, http.StatusTooManyRequests, err.Error())
 	default:
-		plainError(w, http.StatusInternalServerError, err.Error())
+		s.internalError(w, r, err, plainError)
 	}
 }
 
 // readJSON checks the content type and reads the body, at most maxBody
-// bytes. On failure it has answered and returns false.
+// bytes, refusing text no id, label or text may hold (checkJSONText). On
+// failure it has answered and returns false.
 func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil || !(mt == "application/json" || strings.HasSuffix(mt, "/json") || strings.HasSuffix(mt, "+json")) {
@@ -79,6 +82,10 @@ func readJSON(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 		return nil, false
 	case err != nil:
 		plainError(w, http.StatusBadRequest, "read body: "+err.Error())
+		return nil, false
+	}
+	if err := checkJSONText(body); err != nil {
+		plainError(w, http.StatusBadRequest, err.Error())
 		return nil, false
 	}
 	return body, true

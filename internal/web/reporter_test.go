@@ -58,7 +58,13 @@ type reporterServer struct {
 
 func newReporterServer(t *testing.T, metrics string) *reporterServer {
 	t.Helper()
-	cfg, _, err := config.Parse("test.cfg", []byte(fmt.Sprintf(reporterConfig, metrics)), nil)
+	return newReporterServerOf(t, fmt.Sprintf(reporterConfig, metrics))
+}
+
+// newReporterServerOf serves the config text (reporterConfig, changed).
+func newReporterServerOf(t *testing.T, text string) *reporterServer {
+	t.Helper()
+	cfg, _, err := config.Parse("test.cfg", []byte(text), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

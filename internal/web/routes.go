@@ -33,8 +33,8 @@ func (s *Server) routes() {
 
 	if s.reporter != nil {
 		token := s.cfg.Server.ReporterToken
-		s.mux.HandleFunc("POST /reporter/{probe}/{node}", s.countReports(requireToken(token, s.handleReport)))
-		s.mux.HandleFunc("DELETE /reporter/{probe}/{node}/{replica}", requireToken(token, s.handleFlush))
+		s.mux.HandleFunc("POST /reporter/{probe}/{node}", s.countReports(requireToken(token, refuseBadPath(plainError, s.handleReport))))
+		s.mux.HandleFunc("DELETE /reporter/{probe}/{node}/{replica}", requireToken(token, refuseBadPath(plainError, s.handleFlush)))
 	}
 
 	s.metricsRoute()
