@@ -860,3 +860,20 @@ func TestEmailNeverSends(t *testing.T) {
 	}
 	mustParse(t, email("ops@example.com", `Crisp "Status`), noEnv)
 }
+
+// TestEmailToArray accepts [notify.email] to as an array of addresses, and
+// names a bad element with its line.
+func TestEmailToArray(t *testing.T) {
+	with := func(to string) string {
+		return strings.Replace(readTestdata(t, "minimal.cfg"), "[probe]", "[notify.email]\nto = "+to+"\nfrom = \"alerts@example.com\"\n\n[probe]", 1)
+	}
+	cfg := mustParse(t, with(`["ops@example.com", "On Call <oncall@example.com>"]`), noEnv)
+	chs, err := notify.Build(cfg.Notify.Channels, notify.Options{})
+	if err != nil || len(chs) != 1 || len(chs[0].Targets) != 2 {
+		t.Fatalf("Build = %+v, %v; want the email channel with two targets", chs, err)
+	}
+	_, _, err = Parse("test.cfg", []byte(with(`["ops@example.com", 3]`)), noEnv)
+	if want := "notify.email.to: to[1]: want a string, got int64"; err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("to with a number: %v, want an error containing %q", err, want)
+	}
+}

@@ -14,7 +14,10 @@ import (
 
 // Email is [notify.email].
 type Email struct {
-	To           string `toml:"to"` // one address, or several separated by commas
+	// To is one address, or several separated by commas, who get one mail
+	// together (Vigil's form); or an array of addresses, each its own
+	// target: its own mail, delivered and retried apart from the others.
+	To           any    `toml:"to"`
 	From         string `toml:"from"`
 	SMTPHost     string `toml:"smtp_host"` // "localhost"
 	SMTPPort     int    `toml:"smtp_port"` // 587
@@ -38,10 +41,14 @@ func (e *Email) Check(c Checker) {
 	}
 	// The channel builds its headers with these same methods, so a config
 	// that passes here can always be sent.
-	if c.Required("to", e.To) {
-		if _, err := e.Recipients(); err != nil {
-			c.Errorf("to", "invalid address list %q: %v", e.To, err)
+	if _, set := e.To.(string); set || e.To == nil {
+		if c.Required("to", e.toText()) {
+			if _, err := e.Recipients(); err != nil {
+				c.Errorf("to", "invalid address list %q: %v", e.To, err)
+			}
 		}
+	} else if _, err := e.Recipients(); err != nil {
+		c.Errorf("to", "%v", err)
 	}
 	if c.Required("from", e.From) {
 		if _, err := e.Sender(c.PageTitle()); err != nil {
@@ -55,17 +62,75 @@ func (e *Email) Check(c Checker) {
 	}
 }
 
-// Recipients parses to. A group naming nobody ("undisclosed-recipients:;")
-// parses without error but leaves no one to send to, so it is an error too.
+// toText is To when it is a string.
+func (e *Email) toText() string {
+	s, _ := e.To.(string)
+	return s
+}
+
+// Recipients parses to: every recipient of every mail.
 func (e *Email) Recipients() ([]*netmail.Address, error) {
-	list, err := netmail.ParseAddressList(e.To)
+	mails, err := e.mails()
 	if err != nil {
 		return nil, err
 	}
-	if len(list) == 0 {
+	var out []*netmail.Address
+	for _, m := range mails {
+		out = append(out, m...)
+	}
+	return out, nil
+}
+
+// mails parses to into the recipients of each mail: one list of every
+// address for a string, one list per address for an array. A group naming
+// nobody ("undisclosed-recipients:;") parses without error but leaves no
+// one to send to, so it is an error too.
+func (e *Email) mails() ([][]*netmail.Address, error) {
+	parse := func(s string) ([]*netmail.Address, error) {
+		list, err := netmail.ParseAddressList(s)
+		if err != nil {
+			return nil, err
+		}
+		if len(list) == 0 {
+			return nil, errors.New("no recipient in it")
+		}
+		return list, nil
+	}
+	switch to := e.To.(type) {
+	case string:
+		list, err := parse(to)
+		if err != nil {
+			return nil, err
+		}
+		return [][]*netmail.Address{list}, nil
+	case []string:
+		return e.each(len(to), func(i int) any { return to[i] }, parse)
+	case []any:
+		return e.each(len(to), func(i int) any { return to[i] }, parse)
+	case nil:
 		return nil, errors.New("no recipient in it")
 	}
-	return list, nil
+	return nil, fmt.Errorf("want an address, or an array of addresses; got %T", e.To)
+}
+
+// each parses the n elements of an array of addresses, one mail each.
+func (e *Email) each(n int, at func(int) any, parse func(string) ([]*netmail.Address, error)) ([][]*netmail.Address, error) {
+	if n == 0 {
+		return nil, errors.New("an empty array names no recipient")
+	}
+	out := make([][]*netmail.Address, 0, n)
+	for i := range n {
+		s, ok := at(i).(string)
+		if !ok {
+			return nil, fmt.Errorf("to[%d]: want a string, got %T", i, at(i))
+		}
+		list, err := parse(s)
+		if err != nil {
+			return nil, fmt.Errorf("to[%d]: invalid address %q: %v", i, s, err)
+		}
+		out = append(out, list)
+	}
+	return out, nil
 }
 
 // Sender is the From of alert mails: from's address, with name (the page
@@ -84,12 +149,29 @@ func (e *Email) Sender(name string) (*netmail.Address, error) {
 	return a, nil
 }
 
+// targets is one target for a string to (Vigil's one mail), and one per
+// address for an array, keyed by the address.
 func (e *Email) targets(o Options) ([]Target, []string, error) {
-	n, warnings, err := newEmail(e, o)
+	mails, err := e.mails()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, fmt.Errorf("to: %w", err)
 	}
-	return []Target{{Notifier: n}}, warnings, nil
+	_, single := e.To.(string)
+	var out []Target
+	var warnings []string
+	for _, to := range mails {
+		n, w, err := newEmail(e, to, o)
+		if err != nil {
+			return nil, nil, err
+		}
+		warnings = w
+		key := ""
+		if !single {
+			key = to[0].Address
+		}
+		out = append(out, Target{Key: key, Notifier: n})
+	}
+	return out, warnings, nil
 }
 
 // email sends one plain-text mail to every configured recipient over SMTP.
@@ -111,13 +193,9 @@ type email struct {
 // newEmail builds the email channel. Like Vigil, it authenticates only when
 // both smtp_username and smtp_password are set; a warning says so when only
 // one of them is.
-func newEmail(c *Email, o Options) (*email, []string, error) {
+func newEmail(c *Email, to []*netmail.Address, o Options) (*email, []string, error) {
 	if _, err := c.Sender(""); err != nil {
 		return nil, nil, fmt.Errorf("from: %w", err)
-	}
-	to, err := c.Recipients()
-	if err != nil {
-		return nil, nil, fmt.Errorf("to: %w", err)
 	}
 	var warnings []string
 	switch {

@@ -396,3 +396,36 @@ func TestEmailDisplayNames(t *testing.T) {
 		}
 	}
 }
+
+// TestEmailRecipientsArray gives to as an array: each address is its own
+// target, keyed by the address, and gets its own mail through the real SMTP
+// test server; a bad element is named.
+func TestEmailRecipientsArray(t *testing.T) {
+	be := &smtpBackend{}
+	port := startSMTP(t, be, nil, nil, nil)
+	ch := emailChannel(t, &Email{
+		To:   []any{"ops@example.com", "On Call <oncall@example.com>"},
+		From: "alerts@example.com", SMTPHost: "127.0.0.1", SMTPPort: port, SMTPEncrypt: boolPtr(false),
+	}, testOptions())
+	var keys []string
+	for _, tg := range ch.Targets {
+		keys = append(keys, tg.Key)
+		if err := tg.Notifier.Notify(context.Background(), msgDead); err != nil {
+			t.Fatalf("Notify to %s = %v", tg.Key, err)
+		}
+	}
+	if want := []string{"ops@example.com", "oncall@example.com"}; !slices.Equal(keys, want) {
+		t.Fatalf("target keys = %q, want %q", keys, want)
+	}
+	mails := be.received()
+	if len(mails) != 2 || !slices.Equal(mails[0].rcpts, []string{"ops@example.com"}) || !slices.Equal(mails[1].rcpts, []string{"oncall@example.com"}) {
+		t.Fatalf("mails received: %+v, want one to each address", mails)
+	}
+	checkMail(t, mails[0].data, msgDead, `<ops@example.com>`)
+	checkMail(t, mails[1].data, msgDead, `"On Call" <oncall@example.com>`)
+
+	bad := &Email{To: []any{"ops@example.com", "not an address"}, From: "alerts@example.com"}
+	if _, err := bad.Recipients(); err == nil || !strings.Contains(err.Error(), `to[1]: invalid address "not an address"`) {
+		t.Errorf("Recipients of a bad array = %v, want the element named", err)
+	}
+}
