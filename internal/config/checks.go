@@ -199,6 +199,13 @@ func (c *checker) validateChecks(key string, n *Node, m Metrics, modeOK bool) {
 	onlyFor("poll", "poll_interval", "poll_retry", "poll_retry_wait", "poll_delay_dead", "poll_delay_sick",
 		"poll_tls_expiry_sick_days", "http_follow_redirects", "icmp_count", "icmp_loss_dead_above", "icmp_loss_sick_above")
 	onlyFor("script", "script_interval")
+	if n.Mode == "push" || n.Mode == "local" {
+		for _, name := range []string{"failure_threshold", "success_threshold"} {
+			if c.has(k(name)) {
+				c.warnf(k(name), "only used by poll and script nodes; ignored on a %s node, whose replicas go dead when they stop reporting", n.Mode)
+			}
+		}
+	}
 	if n.Mode == "poll" {
 		var kinds []string
 		for _, t := range n.Targets {

@@ -339,12 +339,16 @@ func TestWarnings(t *testing.T) {
 		`warnings.cfg:51:1: probe.service[0].node[1].http_body_healthy_match: HEAD responses have no body: the expression is matched against an empty body`,
 		`warnings.cfg:53:1: probe.service[0].node[1].rabbitmq_queue: only push nodes have their queue checked; ignored on a poll node`,
 		`warnings.cfg:54:1: probe.service[0].node[1].dns_expect: ignored: this node has no dns:// replica`,
-		`warnings.cfg:60:1: probe.service[0].node[2].http_method: only used by poll nodes; ignored on a push node`,
-		`warnings.cfg:61:1: probe.service[0].node[2].rabbitmq_queue: ignored: there is no [plugins.rabbitmq] section`,
-		`warnings.cfg:62:1: probe.service[0].node[2].tcp_expect: only used by poll nodes; ignored on a push node`,
-		`warnings.cfg:64:1: probe.service[0].node[3]: script node without scripts: nothing to run`,
-		`warnings.cfg:68:1: probe.service[0].node[3].rabbitmq_queue_nack_dead_above: ignored without rabbitmq_queue`,
-		`warnings.cfg:70:1: probe.service[1]: service has no [[probe.service.node]]`,
+		`warnings.cfg:55:1: probe.service[0].node[1].icmp_count: only used by icmp replicas; this node has none`,
+		`warnings.cfg:56:1: probe.service[0].node[1].script_interval: only used by script nodes; ignored on a poll node`,
+		`warnings.cfg:62:1: probe.service[0].node[2].http_method: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:63:1: probe.service[0].node[2].rabbitmq_queue: ignored: there is no [plugins.rabbitmq] section`,
+		`warnings.cfg:64:1: probe.service[0].node[2].tcp_expect: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:65:1: probe.service[0].node[2].failure_threshold: only used by poll and script nodes; ignored on a push node, whose replicas go dead when they stop reporting`,
+		`warnings.cfg:66:1: probe.service[0].node[2].poll_interval: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:68:1: probe.service[0].node[3]: script node without scripts: nothing to run`,
+		`warnings.cfg:72:1: probe.service[0].node[3].rabbitmq_queue_nack_dead_above: ignored without rabbitmq_queue`,
+		`warnings.cfg:74:1: probe.service[1]: service has no [[probe.service.node]]`,
 	}
 	checkWarnings(t, warns, want)
 	if got := cfg.Metrics.ScriptTimeout; got != 30 {
