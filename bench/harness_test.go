@@ -187,6 +187,9 @@ type vigilConfig struct {
 	delayDead    int      // poll_delay_dead, seconds
 	webhook      string   // [notify.webhook] hook_url, or ""
 	replicasNode int      // replicas per node; 100 when 0
+	// nodeIntervals, when set, gives the nodes their own poll_interval,
+	// in turn: node i gets nodeIntervals[i % len].
+	nodeIntervals []int
 }
 
 func (c vigilConfig) text(dir string) string {
@@ -217,7 +220,11 @@ path = %q
 		per = 100
 	}
 	for i := 0; i < len(c.replicas); i += per {
-		fmt.Fprintf(&s, "\n[[probe.service.node]]\nid = \"n%d\"\nlabel = \"Node %d\"\nmode = \"poll\"\nreplicas = [\n", i/per, i/per)
+		fmt.Fprintf(&s, "\n[[probe.service.node]]\nid = \"n%d\"\nlabel = \"Node %d\"\nmode = \"poll\"\n", i/per, i/per)
+		if len(c.nodeIntervals) > 0 {
+			fmt.Fprintf(&s, "poll_interval = %d\n", c.nodeIntervals[(i/per)%len(c.nodeIntervals)])
+		}
+		s.WriteString("replicas = [\n")
 		for _, r := range c.replicas[i:min(i+per, len(c.replicas))] {
 			fmt.Fprintf(&s, "  %q,\n", r)
 		}

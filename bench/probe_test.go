@@ -196,3 +196,57 @@ func healthyCounts(before, after []int64) (total, fewest int64) {
 	}
 	return total, fewest
 }
+
+// BenchmarkProbeMixedIntervals measures the shape of a real fleet: 5000
+// nodes of one replica each (independent endpoints), with their own
+// poll_interval of 1, 5, 30 or 60 s in turn. Over a 60 s window it reports,
+// per interval, the checks the targets counted against the ideal (each
+// replica at its own rate), and the CPU per check against the bare client
+// loop paced at the same total rate.
+func BenchmarkProbeMixedIntervals(b *testing.B) {
+	const n = 5000
+	const d = 60 * time.Second
+	intervals := []int{1, 5, 30, 60}
+	tg := newTargets(n)
+	defer tg.srv.Close()
+	urls := make([]string, n)
+	for i := range urls {
+		urls[i] = tg.url(i)
+	}
+	v := startVigil(b, vigilConfig{replicas: urls, interval: 60, parallelism: probeParallelism, delayDead: 1,
+		replicasNode: 1, nodeIntervals: intervals})
+	waitPage(b, v.URL, 60*time.Second)
+	if _, ok := waitFor(90*time.Second, tg.allHit); !ok {
+		b.Fatal("not every replica was probed within 90 s")
+	}
+	before := tg.snapshot()
+	vw := measure(v, tg, 0, n, d)
+	after := tg.snapshot()
+	v.stop()
+
+	ideal := 0.0
+	for i := range n {
+		ideal += 1 / float64(intervals[i%len(intervals)])
+	}
+	bare := startBareLoop(b, bareSpec{base: tg.srv.URL, n: n, rate: ideal, conc: probeParallelism})
+	time.Sleep(2 * time.Second)
+	bw := measure(bare, tg, 0, n, 15*time.Second)
+	bare.stop()
+
+	for k, iv := range intervals {
+		var hits int64
+		count := 0
+		for i := k; i < n; i += len(intervals) {
+			hits += after[i] - before[i]
+			count++
+		}
+		want := float64(count) * vw.elapsed.Seconds() / float64(iv)
+		b.ReportMetric(float64(hits)/want, fmt.Sprintf("ideal-ratio-%ds", iv))
+	}
+	b.ReportMetric(vw.rate(), "checks/s")
+	b.ReportMetric(vw.rate()/ideal, "ideal-ratio")
+	b.ReportMetric(vw.cpuPerCheck(), "vigil-cpu-us/check")
+	b.ReportMetric(bw.cpuPerCheck(), "bare-cpu-us/check")
+	b.ReportMetric(vw.cpuPerCheck()/bw.cpuPerCheck(), "cpu-ratio")
+	b.ReportMetric(float64(vw.peakRSS)/mb, "rss-MB")
+}

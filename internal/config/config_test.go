@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/vigil-go/vigil/internal/notify"
 )
@@ -879,5 +880,54 @@ func TestEmailToArray(t *testing.T) {
 	_, _, err = Parse("test.cfg", []byte(with(`["ops@example.com", 3]`)), noEnv)
 	if want := "notify.email.to: to[1]: want a string, got int64"; err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("to with a number: %v, want an error containing %q", err, want)
+	}
+}
+
+// TestNodeChecks checks that each per-node check key overrides its
+// [metrics] value on its node only, and that a node without them takes
+// [metrics]'s.
+func TestNodeChecks(t *testing.T) {
+	cfg, _, err := Load(filepath.Join("testdata", "full.cfg"), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var router, lb *Node
+	for si := range cfg.Probe.Services {
+		for ni := range cfg.Probe.Services[si].Nodes {
+			switch n := &cfg.Probe.Services[si].Nodes[ni]; n.ID {
+			case "router":
+				router = n
+			case "load-balancer":
+				lb = n
+			}
+		}
+	}
+	if router == nil || lb == nil {
+		t.Fatal("full.cfg lacks the router or load-balancer node")
+	}
+	m := cfg.Metrics
+	got := router.Checks(m)
+	want := Checks{
+		PollInterval: 30 * time.Second, ScriptInterval: m.ScriptInterval.Duration(), PollRetry: 1,
+		PollRetryWait: 200 * time.Millisecond, PollDelayDead: 5 * time.Second, PollDelaySick: 2 * time.Second,
+		TLSExpirySick: 21 * 24 * time.Hour, FailureThreshold: 3, SuccessThreshold: 2, FollowRedirects: true,
+		ICMPCount: 5, ICMPLossDeadAbove: 0.2, ICMPLossSickAbove: 0.1,
+	}
+	if got != want {
+		t.Errorf("router checks = %+v\nwant %+v", got, want)
+	}
+	def := lb.Checks(m)
+	wantDef := Checks{
+		PollInterval: m.PollInterval.Duration(), ScriptInterval: 600 * time.Second, PollRetry: m.PollRetry,
+		PollRetryWait: m.PollRetryWait.Duration(), PollDelayDead: m.PollDelayDead.Duration(), PollDelaySick: m.PollDelaySick.Duration(),
+		TLSExpirySick: time.Duration(m.PollTLSExpirySickDays) * 24 * time.Hour, FailureThreshold: m.FailureThreshold,
+		SuccessThreshold: m.SuccessThreshold, ICMPCount: 1, ICMPLossDeadAbove: DefaultICMPLossDeadAbove, ICMPLossSickAbove: DefaultICMPLossSickAbove,
+	}
+	if def != wantDef {
+		t.Errorf("load-balancer checks = %+v\nwant %+v ([metrics]'s but its own script_interval)", def, wantDef)
+	}
+	if !router.Notifies(EventSick) || lb.Notifies(EventSick) || !lb.Notifies(EventRecovered) {
+		t.Errorf("notify_on: router sick %v, load-balancer sick %v recovered %v; want true, false, true",
+			router.Notifies(EventSick), lb.Notifies(EventSick), lb.Notifies(EventRecovered))
 	}
 }
