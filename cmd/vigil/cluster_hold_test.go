@@ -1,7 +1,6 @@
 package main
 
 import (
-	"net/http/httptest"
 	"strings"
 	"testing"
 	"time"
@@ -16,24 +15,8 @@ func TestClusterThresholds(t *testing.T) {
 	if testing.Short() {
 		t.Skip("starts PostgreSQL and three vigil processes")
 	}
-	pg := startPrivatePostgres(t)
-	target := &flakyTarget{}
-	ts := httptest.NewServer(target)
-	defer ts.Close()
-	hook := &webhookSink{}
-	hs := httptest.NewServer(hook)
-	defer hs.Close()
-
 	tmpl := strings.Replace(clusterConfig, "poll_delay_sick = 1\n", "poll_delay_sick = 1\nfailure_threshold = 4\n", 1)
-	dir := t.TempDir()
-	members := []*member{
-		{id: "n2", label: "eu-west", source: "127.0.0.2"},
-		{id: "n3", label: "us-east", source: "127.0.0.3"},
-		{id: "n4", label: "us-west", source: "127.0.0.4"},
-	}
-	for _, m := range members {
-		startMemberWith(t, tmpl, dir, pg.url(), ts.URL+"/", hs.URL+"/", m)
-	}
+	pg, target, hook, members := startThreeMembers(t, tmpl)
 	eventually(t, 20*time.Second, "three live members and a leader", func() bool {
 		for _, m := range members {
 			s, err := m.status()

@@ -215,12 +215,7 @@ startup_notification = false
 hook_url = "%s"
 `
 
-func startMember(t *testing.T, dir, dbURL, target, hook string, m *member) {
-	t.Helper()
-	startMemberWith(t, clusterConfig, dir, dbURL, target, hook, m)
-}
-
-// startMemberWith starts m on tmpl, a variant of clusterConfig.
+// startMemberWith starts m on tmpl, clusterConfig or a variant.
 func startMemberWith(t *testing.T, tmpl, dir, dbURL, target, hook string, m *member) {
 	t.Helper()
 	cfg := filepath.Join(dir, m.id+".cfg")
@@ -350,18 +345,18 @@ func pageStatus(ms []*member) string {
 	return strings.Join(out, ",")
 }
 
-func TestClusterQuorumFailoverAndRestart(t *testing.T) {
-	if testing.Short() {
-		t.Skip("starts PostgreSQL and three vigil processes")
-	}
+// startThreeMembers starts a private PostgreSQL, a target, a webhook and
+// three members on tmpl (clusterConfig or a variant), probing from
+// 127.0.0.2, .3 and .4.
+func startThreeMembers(t *testing.T, tmpl string) (*privatePostgres, *flakyTarget, *webhookSink, []*member) {
+	t.Helper()
 	pg := startPrivatePostgres(t)
 	target := &flakyTarget{}
 	ts := httptest.NewServer(target)
-	defer ts.Close()
+	t.Cleanup(ts.Close)
 	hook := &webhookSink{}
 	hs := httptest.NewServer(hook)
-	defer hs.Close()
-
+	t.Cleanup(hs.Close)
 	dir := t.TempDir()
 	members := []*member{
 		{id: "n2", label: "eu-west", source: "127.0.0.2"},
@@ -369,8 +364,16 @@ func TestClusterQuorumFailoverAndRestart(t *testing.T) {
 		{id: "n4", label: "us-west", source: "127.0.0.4"},
 	}
 	for _, m := range members {
-		startMember(t, dir, pg.url(), ts.URL+"/", hs.URL+"/", m)
+		startMemberWith(t, tmpl, dir, pg.url(), ts.URL+"/", hs.URL+"/", m)
 	}
+	return pg, target, hook, members
+}
+
+func TestClusterQuorumFailoverAndRestart(t *testing.T) {
+	if testing.Short() {
+		t.Skip("starts PostgreSQL and three vigil processes")
+	}
+	pg, target, hook, members := startThreeMembers(t, clusterConfig)
 	allLive := func(ms []*member, n int) func() bool {
 		return func() bool {
 			for _, m := range ms {
