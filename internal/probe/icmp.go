@@ -131,7 +131,8 @@ func (p ICMP) Probe(ctx context.Context) Result {
 		if ip.String() != p.Host {
 			label += " (" + ip.String() + ")"
 		}
-		// A pinger may still report a reply that raced a canceled ctx.
+		// Once ctx has ended, ping no more: a pinger could still report a
+		// reply that raced the end, and the caller has given up anyway.
 		if err := ctx.Err(); err != nil {
 			return dead(time.Since(start), "ping "+label+": "+errorText(ctx, context.Cause(ctx), p.Timeout))
 		}
