@@ -21,9 +21,9 @@ import (
 
 // HTTP requests a URL (replica URL http:// or https://) and judges the
 // status code and, optionally, the body. As in Vigil it follows no redirect
-// (a 3xx is judged by the status range like any other code), asks for no
-// compression, appends a cache buster and bounds the whole exchange, body
-// included, by one timeout.
+// unless FollowRedirects is set (a 3xx is judged by the status range like any
+// other code), asks for no compression, appends a cache buster and bounds the
+// whole exchange, redirects and body included, by one timeout.
 //
 // Set the fields, then use a *HTTP; it must not be copied or changed after
 // its first Probe, because it builds its transport then.
@@ -46,6 +46,19 @@ type HTTP struct {
 	HealthyAbove, HealthyBelow int
 	// NoCacheBuster is http_no_cache_buster: do not append "?<unix time>".
 	NoCacheBuster bool
+	// FollowRedirects is http_follow_redirects. False (Vigil's behaviour)
+	// judges a 3xx as a status like any other. True follows up to
+	// MaxRedirects redirects as net/http does (301, 302 and 303 turn a POST
+	// into a GET without body; HEAD stays HEAD; 307 and 308 repeat the method
+	// and body) and judges the final response; one more redirect is dead.
+	// Redirect targets are requested as the server wrote them, without a
+	// cache buster (it could break a signed URL, and the buster's job is done
+	// once the configured URL bypassed the cache). The node's headers go
+	// along, but net/http drops Authorization and Cookie when a redirect
+	// leaves the configured host and its subdomains, and keeps a Host
+	// override only on a relative redirect. Reasons then name the URL
+	// answered last: "status 503 at https://example.com/final, want 200–399".
+	FollowRedirects bool
 	// UserAgent is the default User-Agent, "vigil (+<page_url>)". "" sends
 	// none, as Go's own default would be a lie about who is asking.
 	UserAgent string
@@ -68,18 +81,21 @@ type HTTP struct {
 	client *http.Client
 }
 
+// MaxRedirects is how many redirects a probe with FollowRedirects follows,
+// as browsers and curl's common settings do; a chain longer than that is
+// most likely a loop.
+const MaxRedirects = 10
+
 // MaxBody is how much of a response body is read for BodyMatch. A health
 // endpoint that answers more than this is judged on its first MaxBody bytes.
 const MaxBody = 1 << 20
 
-// Probe sends one request.
+// Probe sends one request, and with FollowRedirects those its redirects ask for.
 func (h *HTTP) Probe(ctx context.Context) Result {
 	h.once.Do(h.init)
 	method := h.method()
 	// What the reason names: the configured URL without password, cache buster or fragment.
-	shown := *h.URL
-	shown.Fragment, shown.RawFragment = "", ""
-	op := method + " " + shown.Redacted()
+	op := method + " " + shownURL(h.URL)
 
 	ctx, cancel := withTimeout(ctx, h.Timeout)
 	defer cancel()
@@ -104,8 +120,26 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		req.Host = host // net/http sends req.Host and ignores a Host header
 	}
 
+	client := h.client
+	var hop *url.URL // the last redirect target requested; nil while there was none
+	if h.FollowRedirects {
+		// A client of this probe's own, so that the chain it records is
+		// this probe's even when probes of one replica overlap; it is a
+		// few words, the transport it shares is the costly part.
+		client = &http.Client{
+			Transport: h.client.Transport,
+			CheckRedirect: func(req *http.Request, via []*http.Request) error {
+				// via holds the requests made so far: the first plus one per redirect followed.
+				if len(via) > MaxRedirects {
+					return errTooManyRedirects
+				}
+				hop = req.URL
+				return nil
+			},
+		}
+	}
 	start := time.Now()
-	resp, err := h.client.Do(req)
+	resp, err := client.Do(req)
 	if err != nil {
 		var ue *url.Error
 		if errors.As(err, &ue) {
@@ -113,7 +147,7 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		}
 		// As for TCP, the cause alone: a "dial tcp 10.0.0.3:80: connect:"
 		// prefix would repeat the target, and public reasons must not name it.
-		return dead(time.Since(start), op+": "+netErrorText(ctx, err, h.Timeout))
+		return dead(time.Since(start), op+": "+netErrorText(ctx, err, h.Timeout)+atURL(hop))
 	}
 	defer resp.Body.Close()
 
@@ -122,38 +156,60 @@ func (h *HTTP) Probe(ctx context.Context) Result {
 		above, below = 200, 400
 	}
 	if resp.StatusCode < above || resp.StatusCode >= below {
-		return dead(time.Since(start), fmt.Sprintf("%s: status %d, want %d–%d", op, resp.StatusCode, above, below-1))
+		return dead(time.Since(start), fmt.Sprintf("%s: status %d%s, want %d–%d", op, resp.StatusCode, atURL(hop), above, below-1))
 	}
 	if h.BodyMatch == nil {
-		return h.healthy(op, resp, time.Since(start))
+		return h.healthy(op, hop, resp, time.Since(start))
 	}
 	b, err := io.ReadAll(io.LimitReader(resp.Body, MaxBody+1))
 	latency := time.Since(start)
 	if err != nil {
-		return dead(latency, op+": reading body: "+errorText(ctx, err, h.Timeout))
+		return dead(latency, op+": reading body"+atURL(hop)+": "+errorText(ctx, err, h.Timeout))
 	}
 	truncated := len(b) > MaxBody
 	if truncated {
 		b = b[:MaxBody]
 	}
 	if !h.BodyMatch.Match(b) {
-		reason := fmt.Sprintf("%s: body does not match %q", op, h.BodyMatch.String())
+		reason := fmt.Sprintf("%s: body%s does not match %q", op, atURL(hop), h.BodyMatch.String())
 		if truncated {
 			reason += " in its first " + strconv.Itoa(MaxBody>>20) + " MiB"
 		}
 		return dead(latency, reason)
 	}
-	return h.healthy(op, resp, latency)
+	return h.healthy(op, hop, resp, latency)
+}
+
+// errTooManyRedirects ends a chain longer than MaxRedirects. The reason adds
+// where it stopped: "stopped after 10 redirects at http://example.com/r10".
+var errTooManyRedirects = errors.New("stopped after " + strconv.Itoa(MaxRedirects) + " redirects")
+
+// shownURL is how a reason names a URL: without password or fragment.
+func shownURL(u *url.URL) string {
+	shown := *u
+	shown.Fragment, shown.RawFragment = "", ""
+	return shown.Redacted()
+}
+
+// atURL names in a reason the URL that answered after redirects, " at
+// https://example.com/final", or nothing when none was followed, so that a
+// reason without redirects reads as it always has.
+func atURL(hop *url.URL) string {
+	if hop == nil {
+		return ""
+	}
+	return " at " + shownURL(hop)
 }
 
 // healthy returns the result of a response that passed every check: sick
 // instead when it came over TLS with a certificate that expires within
 // ExpirySick. The transport has verified the chain at real time; expiry is
-// judged at Now, the monitor's clock.
-func (h *HTTP) healthy(op string, resp *http.Response, latency time.Duration) Result {
+// judged at Now, the monitor's clock. After redirects it is the final
+// response's certificate, the one whose server answered.
+func (h *HTTP) healthy(op string, hop *url.URL, resp *http.Response, latency time.Duration) Result {
 	if resp.TLS != nil {
 		if reason := certExpiry(*resp.TLS, h.now(), h.ExpirySick); reason != "" {
-			return Result{Health: status.Sick, Latency: latency, Reason: op + ": " + reason}
+			return Result{Health: status.Sick, Latency: latency, Reason: op + ": " + reason + atURL(hop)}
 		}
 	}
 	return Result{Health: status.Healthy, Latency: latency}
@@ -197,7 +253,8 @@ func (h *HTTP) requestURL() string {
 	return u.String()
 }
 
-// init builds the client. Each HTTP has its own transport because the
+// init builds the client, which follows no redirect; Probe makes its own
+// when FollowRedirects is set. Each HTTP has its own transport because the
 // transport carries the per-node settings (source address, TLS); keep-alives
 // are off, so between probes it holds no connection and costs only its
 // struct, and every probe measures a fresh connect and handshake to the

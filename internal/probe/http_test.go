@@ -11,6 +11,8 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -523,4 +525,205 @@ func loopbackSource(t *testing.T) net.IP {
 	}
 	ln.Close()
 	return src
+}
+
+// redirectChain serves /chain/N as a redirect to /chain/N-1, with the codes
+// of redirects taking turns, and /chain/0 with final. It records every
+// request it receives.
+func redirectChain(t *testing.T, s *seen, final http.HandlerFunc) *httptest.Server {
+	t.Helper()
+	codes := []int{301, 302, 303, 307, 308}
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		s.record(r)
+		n, err := strconv.Atoi(strings.TrimPrefix(r.URL.Path, "/chain/"))
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		if n == 0 {
+			final(w, r)
+			return
+		}
+		w.Header().Set("Location", "/chain/"+strconv.Itoa(n-1))
+		w.WriteHeader(codes[n%len(codes)])
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}
+
+func TestHTTPFollowRedirects(t *testing.T) {
+	var s seen
+	ts := redirectChain(t, &s, func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, `{"status":"ok"}`) })
+	h := &HTTP{
+		URL:             mustURL(t, ts.URL+"/chain/3"),
+		FollowRedirects: true,
+		BodyMatch:       regexp.MustCompile(`"ok"`),
+		UserAgent:       "vigil (+https://status.example.com/)",
+		Header:          http.Header{"Authorization": {"Bearer abc"}},
+		Now:             fixedNow,
+		Timeout:         10 * time.Second,
+	}
+	if got := h.Probe(context.Background()); got.Health != status.Healthy || got.Reason != "" || got.Latency <= 0 {
+		t.Fatalf("Probe() = %+v, want healthy after the redirects", got)
+	}
+	reqs := s.all()
+	var uris []string
+	for _, r := range reqs {
+		uris = append(uris, r.RequestURI)
+		// Same host all along, so net/http keeps the node's headers.
+		if r.Header.Get("User-Agent") != h.UserAgent || r.Header.Get("Authorization") != "Bearer abc" {
+			t.Errorf("%s: User-Agent %q, Authorization %q; want the node's on every hop", r.RequestURI, r.Header.Get("User-Agent"), r.Header.Get("Authorization"))
+		}
+	}
+	// The cache buster is on the configured URL only; Locations are followed as written.
+	if want := []string{"/chain/3?1700000000", "/chain/2", "/chain/1", "/chain/0"}; !slices.Equal(uris, want) {
+		t.Errorf("requests = %q, want %q", uris, want)
+	}
+
+	// A HEAD stays a HEAD through every kind of redirect, as net/http does.
+	h = &HTTP{URL: mustURL(t, ts.URL+"/chain/5"), FollowRedirects: true, Timeout: 10 * time.Second}
+	if got := h.Probe(context.Background()); got.Health != status.Healthy {
+		t.Fatalf("HEAD Probe() = %+v, want healthy", got)
+	}
+	if r := s.last(t); r.Method != "HEAD" || r.RequestURI != "/chain/0" {
+		t.Errorf("last request = %s %s, want HEAD /chain/0", r.Method, r.RequestURI)
+	}
+}
+
+func TestHTTPFollowRedirectsMethod(t *testing.T) {
+	var s seen
+	ts := redirectChain(t, &s, func(w http.ResponseWriter, r *http.Request) {})
+	// /chain/4 answers 308, /chain/3 307, /chain/2 303, /chain/1 302.
+	h := &HTTP{URL: mustURL(t, ts.URL+"/chain/4"), Method: "POST", Body: "ping", FollowRedirects: true, NoCacheBuster: true, Timeout: 10 * time.Second}
+	if got := h.Probe(context.Background()); got.Health != status.Healthy {
+		t.Fatalf("Probe() = %+v, want healthy", got)
+	}
+	var got []string
+	for _, r := range s.all() {
+		got = append(got, r.Method+" "+r.RequestURI+" "+r.Body)
+	}
+	// 307 and 308 repeat the POST and its body; 303 (and 301, 302) turn it into a GET.
+	want := []string{"POST /chain/4 ping", "POST /chain/3 ping", "POST /chain/2 ping", "GET /chain/1 ", "GET /chain/0 "}
+	if !slices.Equal(got, want) {
+		t.Errorf("requests = %q, want %q", got, want)
+	}
+}
+
+func TestHTTPFollowRedirectsReason(t *testing.T) {
+	var s seen
+	ts := redirectChain(t, &s, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Query().Get("body") != "" {
+			io.WriteString(w, "maintenance")
+			return
+		}
+		w.WriteHeader(503)
+	})
+	refused := closedPort(t)
+	mux := http.NewServeMux()
+	mux.HandleFunc("/to-final", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, ts.URL+"/chain/1", http.StatusFound)
+	})
+	mux.HandleFunc("/to-body", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, ts.URL+"/chain/0?body=1#frag", http.StatusFound)
+	})
+	mux.HandleFunc("/to-closed", func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://"+refused+"/gone", http.StatusFound)
+	})
+	first := httptest.NewServer(mux)
+	defer first.Close()
+
+	for _, tt := range []struct {
+		path string
+		re   string
+		want string
+	}{
+		{path: "/to-final", want: "HEAD " + first.URL + "/to-final: status 503 at " + ts.URL + "/chain/0, want 200–399"},
+		{path: "/to-body", re: "ok", want: "GET " + first.URL + "/to-body: body at " + ts.URL + `/chain/0?body=1 does not match "ok"`},
+		{path: "/to-closed", want: "HEAD " + first.URL + "/to-closed: connection refused at http://" + refused + "/gone"},
+	} {
+		h := &HTTP{URL: mustURL(t, first.URL+tt.path), FollowRedirects: true, Timeout: 10 * time.Second}
+		if tt.re != "" {
+			h.BodyMatch = regexp.MustCompile(tt.re)
+		}
+		got := h.Probe(context.Background())
+		if got.Health != status.Dead || got.Reason != tt.want {
+			t.Errorf("%s: Probe() = %v %q, want dead %q", tt.path, got.Health, got.Reason, tt.want)
+		}
+	}
+}
+
+func TestHTTPFollowRedirectsLimit(t *testing.T) {
+	var s seen
+	ts := redirectChain(t, &s, func(w http.ResponseWriter, r *http.Request) {})
+	// Exactly MaxRedirects redirects: followed to the healthy page.
+	h := &HTTP{URL: mustURL(t, ts.URL+"/chain/10"), FollowRedirects: true, NoCacheBuster: true, Timeout: 10 * time.Second}
+	if got := h.Probe(context.Background()); got.Health != status.Healthy {
+		t.Errorf("10 redirects: Probe() = %+v, want healthy", got)
+	}
+	// One more is dead, and the reason says where it stopped.
+	h = &HTTP{URL: mustURL(t, ts.URL+"/chain/11"), FollowRedirects: true, NoCacheBuster: true, Timeout: 10 * time.Second}
+	got := h.Probe(context.Background())
+	if want := "HEAD " + ts.URL + "/chain/11: stopped after 10 redirects at " + ts.URL + "/chain/1"; got.Health != status.Dead || got.Reason != want {
+		t.Errorf("11 redirects: Probe() = %v %q, want dead %q", got.Health, got.Reason, want)
+	}
+
+	// A loop is dead the same way, after the first request and 10 redirects.
+	var loops seen
+	loop := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		loops.record(r)
+		next := map[string]string{"/a": "/b", "/b": "/a"}[r.URL.Path]
+		http.Redirect(w, r, next, http.StatusMovedPermanently)
+	}))
+	defer loop.Close()
+	h = &HTTP{URL: mustURL(t, loop.URL+"/a"), FollowRedirects: true, Timeout: 10 * time.Second}
+	got = h.Probe(context.Background())
+	if want := "HEAD " + loop.URL + "/a: stopped after 10 redirects at " + loop.URL + "/a"; got.Health != status.Dead || got.Reason != want {
+		t.Errorf("loop: Probe() = %v %q, want dead %q", got.Health, got.Reason, want)
+	}
+	if n := len(loops.all()); n != 1+MaxRedirects {
+		t.Errorf("loop: %d requests, want %d", n, 1+MaxRedirects)
+	}
+}
+
+func TestHTTPNoFollowRedirects(t *testing.T) {
+	var s seen
+	ts := redirectChain(t, &s, func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(503) })
+	// /chain/5 answers 301 to a chain ending in a dead page: judged as a status, as in Vigil.
+	h := &HTTP{URL: mustURL(t, ts.URL+"/chain/5"), NoCacheBuster: true, Timeout: 10 * time.Second}
+	if got := h.Probe(context.Background()); got.Health != status.Healthy || got.Reason != "" {
+		t.Errorf("Probe() = %+v, want healthy: 301 is in 200–399", got)
+	}
+	h = &HTTP{URL: mustURL(t, ts.URL+"/chain/5"), NoCacheBuster: true, HealthyAbove: 200, HealthyBelow: 300, Timeout: 10 * time.Second}
+	if got, want := h.Probe(context.Background()), "HEAD "+ts.URL+"/chain/5: status 301, want 200–299"; got.Health != status.Dead || got.Reason != want {
+		t.Errorf("Probe() = %v %q, want dead %q", got.Health, got.Reason, want)
+	}
+	if n := len(s.all()); n != 2 {
+		t.Errorf("the server saw %d requests, want 2: the redirect must not be followed", n)
+	}
+}
+
+func TestHTTPFollowRedirectsOtherHost(t *testing.T) {
+	var s seen
+	other := redirectChain(t, &s, func(w http.ResponseWriter, r *http.Request) {})
+	_, port, _ := net.SplitHostPort(other.Listener.Addr().String())
+	first := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, "http://localhost:"+port+"/chain/0", http.StatusFound)
+	}))
+	defer first.Close()
+	h := &HTTP{
+		URL:             mustURL(t, first.URL+"/"),
+		FollowRedirects: true,
+		Header:          http.Header{"Authorization": {"Bearer abc"}, "X-Trace": {"1"}, "Host": {"virtual.example"}},
+		Timeout:         10 * time.Second,
+	}
+	if got := h.Probe(context.Background()); got.Health != status.Healthy {
+		t.Fatalf("Probe() = %+v, want healthy", got)
+	}
+	// Credentials stay with the configured host, and a Host override with
+	// the configured URL; other headers go along.
+	r := s.last(t)
+	if r.Header.Get("Authorization") != "" || r.Header.Get("X-Trace") != "1" || r.Host != "localhost:"+port {
+		t.Errorf("redirected request: Authorization %q, X-Trace %q, Host %q; want none, 1, localhost:%s",
+			r.Header.Get("Authorization"), r.Header.Get("X-Trace"), r.Host, port)
+	}
 }
