@@ -37,6 +37,9 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 			Now:           m.now,
 			SourceAddr:    src,
 			ExpirySick:    expirySick,
+			// Vigil judges a 3xx as a status; http_follow_redirects
+			// follows it to the page that answers.
+			FollowRedirects: checks.FollowRedirects,
 		}
 	case "tcp":
 		p = &probe.TCP{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src,
@@ -49,7 +52,9 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 	case "ssh":
 		p = &probe.SSH{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src}
 	case "icmp":
-		p = &probe.ICMP{Host: t.Host, Timeout: min(timeout, time.Second), SourceAddr: src}
+		// The probe waits at most a second per echo, as Vigil does.
+		p = &probe.ICMP{Host: t.Host, Timeout: timeout, SourceAddr: src, Count: checks.ICMPCount,
+			LossDeadAbove: checks.ICMPLossDeadAbove, LossSickAbove: checks.ICMPLossSickAbove}
 	}
 	policy := probe.Policy{
 		Retries:   checks.PollRetry,

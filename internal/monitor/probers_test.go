@@ -179,3 +179,51 @@ replicas = ["%[1]s/api"]
 		t.Errorf("api = %v %q, want dead with status 401 against [metrics]' range", r.Health, r.Reason)
 	}
 }
+
+// TestRedirectsAndICMPKeys wires http_follow_redirects and icmp_count from
+// the config: a redirect to a failing page is healthy as Vigil judges it (a
+// 302) and dead when followed, naming the final URL; three echoes to
+// loopback are healthy.
+func TestRedirectsAndICMPKeys(t *testing.T) {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/start", func(w http.ResponseWriter, r *http.Request) { http.Redirect(w, r, "/down", http.StatusFound) })
+	mux.HandleFunc("/down", func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusServiceUnavailable) })
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+	m := newMonitor(t, fmt.Sprintf(`
+[[probe.service]]
+id = "web"
+label = "Web"
+
+[[probe.service.node]]
+id = "as-vigil"
+label = "As Vigil"
+mode = "poll"
+replicas = ["%[1]s/start"]
+
+[[probe.service.node]]
+id = "followed"
+label = "Followed"
+mode = "poll"
+replicas = ["%[1]s/start"]
+http_follow_redirects = true
+
+[[probe.service.node]]
+id = "ping"
+label = "Ping"
+mode = "poll"
+replicas = ["icmp://127.0.0.1"]
+icmp_count = 3
+`, srv.URL))
+	run(t, m)
+	snap := waitFor(t, m, "every replica checked", func(s *status.Snapshot) bool { return s.AllChecked() })
+	if r := replica(snap, "web", "as-vigil", 0); r.Health != status.Healthy {
+		t.Errorf("redirect not followed: %s %q, want healthy (302 is in 200–399)", r.Health, r.Reason)
+	}
+	if r := replica(snap, "web", "followed", 0); r.Health != status.Dead || !strings.Contains(r.Reason, "status 503 at "+srv.URL+"/down") {
+		t.Errorf("redirect followed: %s %q, want dead naming %s/down", r.Health, r.Reason, srv.URL)
+	}
+	if r := replica(snap, "web", "ping", 0); r.Health != status.Healthy && !strings.Contains(r.Reason, "not permitted") {
+		t.Errorf("three echoes to loopback: %s %q, want healthy", r.Health, r.Reason)
+	}
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"net/url"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -38,8 +39,14 @@ func publicReason(node *status.Node, i int) string {
 	for _, n := range names {
 		detail = replaceName(detail, n, "(hidden)")
 	}
+	// A redirect followed (http_follow_redirects) names the URL that
+	// answered last, often on another, internal host.
+	detail = anyURL.ReplaceAllString(detail, "(hidden)")
 	return "replica " + strconv.Itoa(i+1) + ": " + detail
 }
+
+// anyURL matches a URL in a reason, up to a space or a comma.
+var anyURL = regexp.MustCompile(`\b[a-z][a-z0-9+.-]*://[^\s,]+`)
 
 // hiddenNames lists the parts of a poll replica's URL that its id hides
 // from the public, longest first so that a longer one is replaced whole.

@@ -31,6 +31,8 @@ func TestPublicReasons(t *testing.T) {
 			{ID: "http://10.0.0.9/", Health: status.Sick, Reason: "slow: 5.2s, sick from 5s"},
 			{ID: "https://api.internal/", Health: status.Dead,
 				Reason: "GET https://api.internal/: tls: failed to verify certificate: x509: certificate is valid for other.example, not api.internal"},
+			{ID: "https://api.internal/start", Health: status.Dead,
+				Reason: "GET https://api.internal/start: status 503 at https://login.corp.internal/sso?next=1, want 200–399"},
 		}},
 		{ID: "shown", Label: "Shown", Mode: status.Poll, RevealReplicaName: true, Replicas: []status.Replica{
 			{ID: revealed, Health: status.Dead, Reason: "GET https://ops:xxxxx@shop.example.com/: status 500, want 200–399"},
@@ -50,6 +52,7 @@ func TestPublicReasons(t *testing.T) {
 		"replica 4: no such host",
 		"replica 5: slow: 5.2s, sick from 5s",
 		"replica 6: tls: failed to verify certificate: x509: certificate is valid for other.example, not (hidden)",
+		"replica 7: status 503 at (hidden), want 200–399",
 	}
 	res := ts.get(t, "/status/report")
 	var rep struct {
@@ -83,7 +86,7 @@ func TestPublicReasons(t *testing.T) {
 			t.Errorf("page does not show %q", want)
 		}
 	}
-	for _, secret := range []string{"hunter2", "api_key", "k3y-s3cret", "api.internal", "db.internal", "/v1/health", "10.0.0.3", "10.0.0.9"} {
+	for _, secret := range []string{"hunter2", "api_key", "k3y-s3cret", "api.internal", "db.internal", "login.corp", "/v1/health", "10.0.0.3", "10.0.0.9"} {
 		for what, text := range map[string]string{"page": body, "report": res.body} {
 			if strings.Contains(text, secret) {
 				t.Errorf("%s shows %q", what, secret)
