@@ -207,15 +207,15 @@ func (c *checker) validateChecks(key string, n *Node, m Metrics, modeOK bool) {
 		}
 	}
 	if n.Mode == "poll" {
-		var kinds []string
+		var present []Kind
 		for _, t := range n.Targets {
-			kinds = append(kinds, t.Kind)
+			present = append(present, t.Kind)
 		}
 		for _, f := range []struct {
-			kind  string
+			kind  Kind
 			names []string
-		}{{"icmp", []string{"icmp_count", "icmp_loss_dead_above", "icmp_loss_sick_above"}}, {"http", []string{"http_follow_redirects"}}} {
-			if slices.Contains(kinds, f.kind) {
+		}{{KindICMP, []string{"icmp_count", "icmp_loss_dead_above", "icmp_loss_sick_above"}}, {KindHTTP, []string{"http_follow_redirects"}}} {
+			if slices.Contains(present, f.kind) {
 				continue
 			}
 			for _, name := range f.names {

@@ -320,7 +320,7 @@ func (n *Node) HealthyStatus(m Metrics) (above, below int) {
 // Target is a parsed poll replica URL.
 type Target struct {
 	ID   string   // the URL exactly as written in the config: the replica id
-	Kind string   // "http" (also https), "tcp", "icmp", "ssh", "tls" or "dns"
+	Kind Kind     // from the scheme: see kinds
 	URL  *url.URL // the parsed URL
 	Host string   // host without IPv6 brackets; for dns, the resolver
 	Port string   // "" for icmp and for http(s) without an explicit port; "53" for dns by default

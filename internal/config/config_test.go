@@ -125,7 +125,7 @@ func TestFullConfig(t *testing.T) {
 	}
 	for i, w := range wantTargets {
 		got := router.Targets[i]
-		if got.ID != w.id || got.Kind != w.kind || got.Host != w.host || got.Port != w.port || got.URL == nil {
+		if got.ID != w.id || string(got.Kind) != w.kind || got.Host != w.host || got.Port != w.port || got.URL == nil {
 			t.Errorf("Targets[%d] = {%q %q %q %q}, want {%q %q %q %q}", i, got.ID, got.Kind, got.Host, got.Port, w.id, w.kind, w.host, w.port)
 		}
 	}
@@ -627,7 +627,7 @@ func TestParseTarget(t *testing.T) {
 			t.Errorf("parseTarget(%q) error = %v", tt.raw, err)
 			continue
 		}
-		if got.ID != tt.raw || got.Kind != tt.kind || got.Host != tt.host || got.Port != tt.port {
+		if got.ID != tt.raw || string(got.Kind) != tt.kind || got.Host != tt.host || got.Port != tt.port {
 			t.Errorf("parseTarget(%q) = {%q %q %q %q}, want {%q %q %q %q}", tt.raw, got.ID, got.Kind, got.Host, got.Port, tt.raw, tt.kind, tt.host, tt.port)
 		}
 	}
@@ -929,5 +929,23 @@ func TestNodeChecks(t *testing.T) {
 	if !router.Notifies(EventSick) || lb.Notifies(EventSick) || !lb.Notifies(EventRecovered) {
 		t.Errorf("notify_on: router sick %v, load-balancer sick %v recovered %v; want true, false, true",
 			router.Notifies(EventSick), lb.Notifies(EventSick), lb.Notifies(EventRecovered))
+	}
+}
+
+// TestEveryKindParses parses a replica URL of every scheme of the table of
+// check kinds, and checks that the message listing the schemes names them
+// all.
+func TestEveryKindParses(t *testing.T) {
+	for _, k := range kinds {
+		for _, scheme := range k.schemes {
+			id := scheme + "://" + strings.ReplaceAll(k.example, "port", "443") // an example, made concrete
+			target, _, err := parseTarget(id)
+			if err != nil || target.Kind != k.kind {
+				t.Errorf("parseTarget(%q) = %v, %v; want kind %s", id, target.Kind, err, k.kind)
+			}
+			if !strings.Contains(schemeList(), scheme) {
+				t.Errorf("the scheme list %q lacks %s", schemeList(), scheme)
+			}
+		}
 	}
 }

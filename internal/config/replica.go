@@ -29,19 +29,17 @@ func parseTarget(id string) (Target, string, error) {
 		return t, "", fmt.Errorf("invalid replica url %q: %v", raw, err)
 	}
 	t.URL = u
-	switch u.Scheme {
-	case "http", "https":
-		t.Kind = "http"
-	case "tcp", "ssh", "icmp", "tls", "dns":
-		t.Kind = u.Scheme
-	case "":
-		return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want %s)", raw, schemes)
+	kind, known := kindOf(u.Scheme)
+	switch {
+	case known:
+		t.Kind = kind
+	case u.Scheme == "":
+		return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want %s)", raw, schemeList())
+	case strings.Contains(u.Scheme, ".") || u.Opaque != "" && strings.Trim(u.Opaque, "0123456789") == "":
+		// "host.example.com:80" reads as scheme "host.example.com".
+		return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want %s)", raw, schemeList())
 	default:
-		if strings.Contains(u.Scheme, ".") || u.Opaque != "" && strings.Trim(u.Opaque, "0123456789") == "" {
-			// "host.example.com:80" reads as scheme "host.example.com".
-			return t, "", fmt.Errorf("invalid replica url %q: missing scheme (want %s)", raw, schemes)
-		}
-		return t, "", fmt.Errorf("unsupported scheme %q (want %s)", u.Scheme, schemes)
+		return t, "", fmt.Errorf("unsupported scheme %q (want %s)", u.Scheme, schemeList())
 	}
 	if u.Opaque != "" {
 		return t, "", fmt.Errorf("invalid replica url %q: want %s://%s", raw, u.Scheme, example(t.Kind))
@@ -59,17 +57,17 @@ func parseTarget(id string) (Target, string, error) {
 			return t, "", fmt.Errorf("invalid replica url %q: port %s out of range 1-65535", raw, t.Port)
 		}
 	}
-	if t.Kind == "http" {
+	if t.Kind == KindHTTP {
 		return t, "", nil
 	}
-	if t.Kind == "dns" {
+	if t.Kind == KindDNS {
 		return parseDNS(t, raw)
 	}
 
 	switch {
-	case t.Kind == "icmp" && t.Port != "":
+	case t.Kind == KindICMP && t.Port != "":
 		return t, "", fmt.Errorf("invalid replica url %q: icmp takes no port (want icmp://host)", raw)
-	case t.Kind != "icmp" && t.Port == "":
+	case t.Kind != KindICMP && t.Port == "":
 		return t, "", fmt.Errorf("invalid replica url %q: missing port (want %s://%s)", raw, u.Scheme, example(t.Kind))
 	case u.Path != "" || u.RawPath != "":
 		return t, "", fmt.Errorf("invalid replica url %q: %s takes no path, not even a trailing slash (want %s://%s)", raw, u.Scheme, u.Scheme, example(t.Kind))
@@ -90,21 +88,6 @@ func parseTarget(id string) (Target, string, error) {
 	return t, "", nil
 }
 
-// schemes lists the replica URL schemes, for error messages.
-const schemes = "http, https, tcp, ssh, icmp, tls or dns"
-
-func example(kind string) string {
-	switch kind {
-	case "icmp":
-		return "host"
-	case "http":
-		return "host/path"
-	case "dns":
-		return "resolver/name?type=A"
-	}
-	return "host:port"
-}
-
 // DNSTypes are the record types a dns:// replica may ask for.
 var DNSTypes = []string{"A", "AAAA", "CNAME", "MX", "NS", "PTR", "SOA", "SRV", "TXT", "CAA"}
 
@@ -118,7 +101,7 @@ func parseDNS(t Target, raw string) (Target, string, error) {
 	}
 	t.DNSName = strings.TrimPrefix(u.Path, "/")
 	if t.DNSName == "" {
-		return t, "", fmt.Errorf("invalid replica url %q: missing the name to query (want dns://%s)", raw, example("dns"))
+		return t, "", fmt.Errorf("invalid replica url %q: missing the name to query (want dns://%s)", raw, example(KindDNS))
 	}
 	if strings.Contains(t.DNSName, "/") || strings.Contains(t.DNSName, "..") || len(t.DNSName) > 253 {
 		return t, "", fmt.Errorf("invalid replica url %q: %q is not a domain name", raw, t.DNSName)

@@ -696,16 +696,19 @@ func (c *checker) validateRoute(key string, n *Node, section *Notify) {
 // validateExchanges checks tcp_send, tcp_expect and dns_expect, which only
 // tcp:// and dns:// replicas use, and compiles the expressions.
 func (c *checker) validateExchanges(key string, n *Node, modeOK bool) {
-	kinds := map[string]bool{}
+	present := map[Kind]bool{}
 	for _, t := range n.Targets {
-		kinds[t.Kind] = true
+		present[t.Kind] = true
 	}
-	for _, k := range []struct{ name, kind string }{{"tcp_send", "tcp"}, {"tcp_expect", "tcp"}, {"dns_expect", "dns"}} {
+	for _, k := range []struct {
+		name string
+		kind Kind
+	}{{"tcp_send", KindTCP}, {"tcp_expect", KindTCP}, {"dns_expect", KindDNS}} {
 		switch {
 		case !c.has(key + "." + k.name):
 		case modeOK && n.Mode != "poll":
 			c.warnf(key+"."+k.name, "only used by poll nodes; ignored on a %s node", n.Mode)
-		case !kinds[k.kind]:
+		case !present[k.kind]:
 			c.warnf(key+"."+k.name, "ignored: this node has no %s:// replica", k.kind)
 		}
 	}

@@ -219,7 +219,7 @@ func needsICMP(cfg *config.Config) bool {
 	for _, s := range cfg.Probe.Services {
 		for _, n := range s.Nodes {
 			for _, t := range n.Targets {
-				if t.Kind == "icmp" {
+				if t.Kind == config.KindICMP {
 					return true
 				}
 			}

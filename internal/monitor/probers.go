@@ -2,60 +2,83 @@ package monitor
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strconv"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/probe"
+	"github.com/vigil-go/vigil/internal/status"
 )
 
-// pollProber builds the probe of one poll replica, wrapped in Vigil's retry
-// and sick-latency policy.
-func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
-	met := m.cfg.Metrics
-	checks := node.Checks(met)
-	timeout := checks.PollDelayDead
-	// Validation accepted only a literal IP (or nothing: nil, the system's choice).
-	src := net.ParseIP(m.cfg.Server.ProbeSourceAddress)
-	expirySick := checks.TLSExpirySick
-	healthyAbove, healthyBelow := node.HealthyStatus(met)
-	var p probe.Prober
-	switch t.Kind {
-	case "http":
-		p = &probe.HTTP{
-			URL:           t.URL,
-			Method:        node.HTTPMethod,
-			Header:        node.Headers,
-			Body:          node.HTTPBody,
-			BodyMatch:     node.BodyMatch,
-			HealthyAbove:  healthyAbove,
-			HealthyBelow:  healthyBelow,
-			NoCacheBuster: node.HTTPNoCacheBuster,
-			UserAgent:     "vigil (+" + m.cfg.Branding.PageURL + ")",
-			Timeout:       timeout,
-			Now:           m.now,
-			SourceAddr:    src,
-			ExpirySick:    expirySick,
+// pollSetup is what building the probe of one poll replica takes.
+type pollSetup struct {
+	m      *Monitor
+	node   *config.Node
+	target config.Target
+	checks config.Checks
+	src    net.IP // probe_source_address; nil: the system's choice
+}
+
+// probers is the one table from check kind to the prober that checks it;
+// a test checks that every kind the config accepts (config.Kinds) has one.
+var probers = map[config.Kind]func(s pollSetup) probe.Prober{
+	config.KindHTTP: func(s pollSetup) probe.Prober {
+		above, below := s.node.HealthyStatus(s.m.cfg.Metrics)
+		return &probe.HTTP{
+			URL:           s.target.URL,
+			Method:        s.node.HTTPMethod,
+			Header:        s.node.Headers,
+			Body:          s.node.HTTPBody,
+			BodyMatch:     s.node.BodyMatch,
+			HealthyAbove:  above,
+			HealthyBelow:  below,
+			NoCacheBuster: s.node.HTTPNoCacheBuster,
+			UserAgent:     "vigil (+" + s.m.cfg.Branding.PageURL + ")",
+			Timeout:       s.checks.PollDelayDead,
+			Now:           s.m.now,
+			SourceAddr:    s.src,
+			ExpirySick:    s.checks.TLSExpirySick,
 			// Vigil judges a 3xx as a status; http_follow_redirects
 			// follows it to the page that answers.
-			FollowRedirects: checks.FollowRedirects,
+			FollowRedirects: s.checks.FollowRedirects,
 		}
-	case "tcp":
-		p = &probe.TCP{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src,
-			Send: node.TCPSend, Expect: node.TCPExpectMatch}
-	case "tls":
-		p = &probe.TLS{Host: t.Host, Port: t.Port, SickBefore: expirySick, Timeout: timeout, SourceAddr: src, Now: m.now}
-	case "dns":
-		p = &probe.DNS{Server: t.Host, Port: t.Port, Name: t.DNSName, Type: t.DNSType, Expect: node.DNSExpectMatch,
-			Timeout: timeout, SourceAddr: src}
-	case "ssh":
-		p = &probe.SSH{Host: t.Host, Port: t.Port, Timeout: timeout, SourceAddr: src}
-	case "icmp":
+	},
+	config.KindTCP: func(s pollSetup) probe.Prober {
+		return &probe.TCP{Host: s.target.Host, Port: s.target.Port, Timeout: s.checks.PollDelayDead, SourceAddr: s.src,
+			Send: s.node.TCPSend, Expect: s.node.TCPExpectMatch}
+	},
+	config.KindTLS: func(s pollSetup) probe.Prober {
+		return &probe.TLS{Host: s.target.Host, Port: s.target.Port, SickBefore: s.checks.TLSExpirySick,
+			Timeout: s.checks.PollDelayDead, SourceAddr: s.src, Now: s.m.now}
+	},
+	config.KindDNS: func(s pollSetup) probe.Prober {
+		return &probe.DNS{Server: s.target.Host, Port: s.target.Port, Name: s.target.DNSName, Type: s.target.DNSType,
+			Expect: s.node.DNSExpectMatch, Timeout: s.checks.PollDelayDead, SourceAddr: s.src}
+	},
+	config.KindSSH: func(s pollSetup) probe.Prober {
+		return &probe.SSH{Host: s.target.Host, Port: s.target.Port, Timeout: s.checks.PollDelayDead, SourceAddr: s.src}
+	},
+	config.KindICMP: func(s pollSetup) probe.Prober {
 		// The probe waits at most a second per echo, as Vigil does.
-		p = &probe.ICMP{Host: t.Host, Timeout: timeout, SourceAddr: src, Count: checks.ICMPCount,
-			LossDeadAbove: checks.ICMPLossDeadAbove, LossSickAbove: checks.ICMPLossSickAbove}
+		return &probe.ICMP{Host: s.target.Host, Timeout: s.checks.PollDelayDead, SourceAddr: s.src, Count: s.checks.ICMPCount,
+			LossDeadAbove: s.checks.ICMPLossDeadAbove, LossSickAbove: s.checks.ICMPLossSickAbove}
+	},
+}
+
+// pollProber builds the probe of one poll replica, wrapped in Vigil's retry
+// and sick-latency policy. A kind without a prober (which validation and a
+// test rule out) is reported dead rather than panicking a scheduler.
+func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
+	checks := node.Checks(m.cfg.Metrics)
+	build, ok := probers[t.Kind]
+	if !ok {
+		reason := fmt.Sprintf("no prober for %s replicas", t.Kind)
+		return probe.Func(func(context.Context) probe.Result { return probe.Result{Health: status.Dead, Reason: reason} })
 	}
+	// Validation accepted only a literal IP (or nothing: nil, the system's choice).
+	p := build(pollSetup{m: m, node: &node, target: t, checks: checks, src: net.ParseIP(m.cfg.Server.ProbeSourceAddress)})
 	policy := probe.Policy{
 		Retries:   checks.PollRetry,
 		RetryWait: checks.PollRetryWait,

@@ -7,11 +7,13 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"slices"
 	"strings"
 	"testing"
 
 	"github.com/miekg/dns"
 
+	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -225,5 +227,23 @@ icmp_count = 3
 	}
 	if r := replica(snap, "web", "ping", 0); r.Health != status.Healthy && !strings.Contains(r.Reason, "not permitted") {
 		t.Errorf("three echoes to loopback: %s %q, want healthy", r.Health, r.Reason)
+	}
+}
+
+// TestEveryKindHasAProber checks the probers table against the config's
+// table of check kinds, both ways: a kind the config accepts without a
+// prober would report its replicas dead, a prober without a kind is dead
+// code.
+func TestEveryKindHasAProber(t *testing.T) {
+	kinds := config.Kinds()
+	for _, k := range kinds {
+		if probers[k] == nil {
+			t.Errorf("the config accepts %s replicas, but no prober checks them", k)
+		}
+	}
+	for k := range probers {
+		if !slices.Contains(kinds, k) {
+			t.Errorf("a prober for %s, which the config does not accept", k)
+		}
 	}
 }
