@@ -441,7 +441,7 @@ func (c *checker) validateNotify(n *Notify, pageTitle string) {
 	}
 
 	for _, sec := range n.Channels {
-		sec.Check(sectionChecker{c: c, prefix: k + notify.NameOf(sec) + ".", pageTitle: pageTitle})
+		notify.CheckSection(sec, sectionChecker{c: c, prefix: k + notify.NameOf(sec) + ".", pageTitle: pageTitle})
 	}
 	if len(n.Channels) == 0 {
 		c.warnf("notify", "no notifier configured ([notify.email], [notify.slack], …): nothing will be sent")

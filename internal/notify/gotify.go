@@ -6,15 +6,9 @@ import (
 
 // Gotify is [notify.gotify].
 type Gotify struct {
-	AppURL   string `toml:"app_url"`
-	AppToken string `toml:"app_token"`
+	AppURL   string `toml:"app_url" check:"url"`
+	AppToken string `toml:"app_token" check:"secret"`
 	Common
-}
-
-// Check checks the server URL and the token.
-func (g *Gotify) Check(c Checker) {
-	requiredURL(c, "app_url", g.AppURL)
-	c.Secret("app_token", g.AppToken, true)
 }
 
 func (g *Gotify) targets(o Options) ([]Target, []string, error) { return single(newGotify(g, o)) }

@@ -6,17 +6,10 @@ import (
 
 // Matrix is [notify.matrix].
 type Matrix struct {
-	HomeserverURL string `toml:"homeserver_url"`
-	AccessToken   string `toml:"access_token"`
-	RoomID        string `toml:"room_id"`
+	HomeserverURL string `toml:"homeserver_url" check:"url"`
+	AccessToken   string `toml:"access_token" check:"secret"`
+	RoomID        string `toml:"room_id" check:"required"`
 	Common
-}
-
-// Check checks the homeserver URL, the token and the room.
-func (m *Matrix) Check(c Checker) {
-	requiredURL(c, "homeserver_url", m.HomeserverURL)
-	c.Secret("access_token", m.AccessToken, true)
-	c.Required("room_id", m.RoomID)
 }
 
 func (m *Matrix) targets(o Options) ([]Target, []string, error) { return single(newMatrix(m, o)) }

@@ -10,7 +10,7 @@ import (
 // Ntfy is [notify.ntfy]: a message published to an ntfy topic, on ntfy.sh
 // or a self-hosted server.
 type Ntfy struct {
-	TopicURL string `toml:"topic_url"` // https://ntfy.sh/<topic>
+	TopicURL string `toml:"topic_url" check:"secret-url"` // https://ntfy.sh/<topic>
 	// Token is an access token (Authorization: Bearer); Username and
 	// Password are the alternative (Basic). Both are optional: public
 	// topics take anyone's messages.
@@ -19,7 +19,7 @@ type Ntfy struct {
 	Password string `toml:"password"`
 	// Priority is the priority of messages about a dead page, default
 	// "urgent"; others are sent at "default".
-	Priority string   `toml:"priority"`
+	Priority string   `toml:"priority" default:"urgent"`
 	Tags     []string `toml:"tags"` // added to the status tag
 	Common
 }
@@ -30,8 +30,6 @@ var ntfyPriorities = []string{"min", "low", "default", "high", "urgent", "max", 
 // Check fills the default priority and checks the URL, the credentials and
 // the priority.
 func (n *Ntfy) Check(c Checker) {
-	defaultTo(c, "priority", &n.Priority, "urgent")
-	secretURL(c, "topic_url", n.TopicURL)
 	// Either token or username and password: the other may be written
 	// empty, so only a value is checked as a credential.
 	if n.Token != "" {

@@ -9,20 +9,16 @@ import (
 // Opsgenie is [notify.opsgenie]: alerts through the Alert API of an API
 // integration.
 type Opsgenie struct {
-	APIKey string `toml:"api_key"`
+	APIKey string `toml:"api_key" check:"secret"`
 	// APIURL is the API's base: https://api.opsgenie.com (default) or, for
 	// accounts in the EU, https://api.eu.opsgenie.com.
-	APIURL   string `toml:"api_url"`
-	Priority string `toml:"priority"` // P1 to P5, default P3; escalated reminders one higher
+	APIURL   string `toml:"api_url" check:"optional-url" default:"https://api.opsgenie.com"`
+	Priority string `toml:"priority" default:"P3"` // P1 to P5; escalated reminders one higher
 	Common
 }
 
-// Check fills the defaults and checks the key and the priority.
+// Check checks the priority.
 func (g *Opsgenie) Check(c Checker) {
-	defaultTo(c, "api_url", &g.APIURL, "https://api.opsgenie.com")
-	defaultTo(c, "priority", &g.Priority, "P3")
-	c.Secret("api_key", g.APIKey, true)
-	c.URL("api_url", g.APIURL)
 	if opsgeniePriority(g.Priority) == 0 {
 		c.Errorf("priority", "unknown priority %q (want P1, P2, P3, P4 or P5)", g.Priority)
 	}

@@ -7,16 +7,9 @@ import (
 
 // PagerDuty is [notify.pagerduty]: events to an Events API v2 integration.
 type PagerDuty struct {
-	RoutingKey string `toml:"routing_key"`
-	APIURL     string `toml:"api_url"` // default https://events.pagerduty.com/v2/enqueue
+	RoutingKey string `toml:"routing_key" check:"secret"`
+	APIURL     string `toml:"api_url" check:"optional-url" default:"https://events.pagerduty.com/v2/enqueue"`
 	Common
-}
-
-// Check fills the default endpoint and checks the routing key.
-func (p *PagerDuty) Check(c Checker) {
-	defaultTo(c, "api_url", &p.APIURL, "https://events.pagerduty.com/v2/enqueue")
-	c.Secret("routing_key", p.RoutingKey, true)
-	c.URL("api_url", p.APIURL)
 }
 
 func (p *PagerDuty) targets(o Options) ([]Target, []string, error) {

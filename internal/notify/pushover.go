@@ -6,18 +6,10 @@ import (
 
 // Pushover is [notify.pushover]: each user key is a target of its own.
 type Pushover struct {
-	AppToken string   `toml:"app_token"`
-	UserKeys []string `toml:"user_keys"`
-	APIURL   string   `toml:"api_url"` // default https://api.pushover.net/
+	AppToken string   `toml:"app_token" check:"secret"`
+	UserKeys []string `toml:"user_keys" check:"list"`
+	APIURL   string   `toml:"api_url" check:"optional-url" default:"https://api.pushover.net/"`
 	Common
-}
-
-// Check fills the default api_url and checks the required keys.
-func (p *Pushover) Check(c Checker) {
-	defaultTo(c, "api_url", &p.APIURL, "https://api.pushover.net/")
-	c.Secret("app_token", p.AppToken, true)
-	c.RequiredList("user_keys", p.UserKeys)
-	c.URL("api_url", p.APIURL)
 }
 
 func (p *Pushover) targets(o Options) ([]Target, []string, error) {

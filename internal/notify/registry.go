@@ -32,9 +32,6 @@ var registry = []Def{
 // Section is one [notify.<name>] table as decoded from the config: a
 // pointer to the channel's struct, whose toml tags are its keys.
 type Section interface {
-	// Check fills the section's defaults and reports its problems; keys
-	// are relative to the section ("hook_url").
-	Check(c Checker)
 	// targets builds the channel's recipients, with warnings that do not
 	// stop it.
 	targets(o Options) ([]Target, []string, error)
@@ -135,30 +132,12 @@ func defOf(s Section) (Def, bool) {
 	return registry[i], true
 }
 
-// requiredURL checks a required URL key.
-func requiredURL(c Checker, key, val string) {
-	if c.Required(key, val) {
-		c.URL(key, val)
-	}
-}
-
-// secretURL checks a required URL that is itself a credential, such as a
-// webhook URL with its token in the path.
-func secretURL(c Checker, key, val string) {
-	if c.Secret(key, val, true) {
-		c.URL(key, val)
-	}
-}
-
 // Hook is a channel whose only key, besides reminders_only, is a webhook
 // URL that is itself the credential (Discord, Teams).
 type Hook struct {
-	HookURL string `toml:"hook_url"`
+	HookURL string `toml:"hook_url" check:"secret-url"`
 	Common
 }
-
-// Check checks the URL.
-func (h *Hook) Check(c Checker) { secretURL(c, "hook_url", h.HookURL) }
 
 // single builds the one target of a hook channel, checking its URL first.
 func (h *Hook) single(o Options, build func(poster) Notifier) ([]Target, []string, error) {
@@ -166,13 +145,6 @@ func (h *Hook) single(o Options, build func(poster) Notifier) ([]Target, []strin
 		return nil, nil, err
 	}
 	return single(build(o.poster()), nil)
-}
-
-// defaultTo sets *field to def when key is not written in the file.
-func defaultTo(c Checker, key string, field *string, def string) {
-	if !c.Has(key) {
-		*field = def
-	}
 }
 
 // perKey builds one target per key (a phone number, a user key), so that a

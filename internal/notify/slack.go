@@ -6,13 +6,10 @@ import (
 
 // Slack is [notify.slack].
 type Slack struct {
-	HookURL        string `toml:"hook_url"`
+	HookURL        string `toml:"hook_url" check:"secret-url"`
 	MentionChannel bool   `toml:"mention_channel"`
 	Common
 }
-
-// Check checks the webhook URL.
-func (s *Slack) Check(c Checker) { secretURL(c, "hook_url", s.HookURL) }
 
 func (s *Slack) targets(o Options) ([]Target, []string, error) { return single(newSlack(s, o)) }
 

@@ -11,10 +11,9 @@ import (
 // refused.
 type Teams struct{ Hook }
 
-// Check checks the URL, and refuses a retired connector URL, which would
+// Check refuses a retired connector URL, which would
 // take the card and show nothing.
 func (t *Teams) Check(c Checker) {
-	t.Hook.Check(c)
 	if u, err := url.Parse(t.HookURL); err == nil && isOffice365Connector(u) {
 		c.Errorf("hook_url", "Office 365 connector URLs are retired; create a Workflows webhook (\"Post to a channel when a webhook request is received\") and use its URL")
 	}

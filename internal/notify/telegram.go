@@ -8,19 +8,11 @@ import (
 
 // Telegram is [notify.telegram].
 type Telegram struct {
-	BotToken        string `toml:"bot_token"`
-	ChatID          string `toml:"chat_id"`
+	BotToken        string `toml:"bot_token" check:"secret"`
+	ChatID          string `toml:"chat_id" check:"required"`
 	MessageThreadID *int64 `toml:"message_thread_id"`
-	APIURL          string `toml:"api_url"` // default https://api.telegram.org/
+	APIURL          string `toml:"api_url" check:"optional-url" default:"https://api.telegram.org/"`
 	Common
-}
-
-// Check fills the default api_url and checks the required keys.
-func (t *Telegram) Check(c Checker) {
-	defaultTo(c, "api_url", &t.APIURL, "https://api.telegram.org/")
-	c.Secret("bot_token", t.BotToken, true)
-	c.Required("chat_id", t.ChatID)
-	c.URL("api_url", t.APIURL)
 }
 
 func (t *Telegram) targets(o Options) ([]Target, []string, error) { return single(newTelegram(t, o)) }

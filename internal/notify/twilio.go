@@ -7,22 +7,12 @@ import (
 
 // Twilio is [notify.twilio]: each number in to is a target of its own.
 type Twilio struct {
-	To         []string `toml:"to"`
-	ServiceSID string   `toml:"service_sid"`
-	AccountSID string   `toml:"account_sid"`
-	AuthToken  string   `toml:"auth_token"`
-	APIURL     string   `toml:"api_url"` // default https://api.twilio.com/
+	To         []string `toml:"to" check:"list"`
+	ServiceSID string   `toml:"service_sid" check:"required"`
+	AccountSID string   `toml:"account_sid" check:"required"`
+	AuthToken  string   `toml:"auth_token" check:"secret"`
+	APIURL     string   `toml:"api_url" check:"optional-url" default:"https://api.twilio.com/"`
 	Common
-}
-
-// Check fills the default api_url and checks the required keys.
-func (t *Twilio) Check(c Checker) {
-	defaultTo(c, "api_url", &t.APIURL, "https://api.twilio.com/")
-	c.RequiredList("to", t.To)
-	c.Required("service_sid", t.ServiceSID)
-	c.Required("account_sid", t.AccountSID)
-	c.Secret("auth_token", t.AuthToken, true)
-	c.URL("api_url", t.APIURL)
 }
 
 func (t *Twilio) targets(o Options) ([]Target, []string, error) {

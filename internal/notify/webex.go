@@ -7,17 +7,10 @@ import (
 
 // Webex is [notify.webex].
 type Webex struct {
-	EndpointURL string `toml:"endpoint_url"`
-	Token       string `toml:"token"`
-	RoomID      string `toml:"room_id"`
+	EndpointURL string `toml:"endpoint_url" check:"url"`
+	Token       string `toml:"token" check:"secret"`
+	RoomID      string `toml:"room_id" check:"required"`
 	Common
-}
-
-// Check checks the endpoint URL, the token and the room.
-func (w *Webex) Check(c Checker) {
-	requiredURL(c, "endpoint_url", w.EndpointURL)
-	c.Secret("token", w.Token, true)
-	c.Required("room_id", w.RoomID)
 }
 
 func (w *Webex) targets(o Options) ([]Target, []string, error) { return single(newWebex(w, o)) }

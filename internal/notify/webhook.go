@@ -9,11 +9,8 @@ import (
 // Webhook is [notify.webhook]. Vigil's webhook has no reminders_only: it
 // receives everything.
 type Webhook struct {
-	HookURL string `toml:"hook_url"`
+	HookURL string `toml:"hook_url" check:"secret-url"`
 }
-
-// Check checks the URL.
-func (w *Webhook) Check(c Checker) { secretURL(c, "hook_url", w.HookURL) }
 
 func (w *Webhook) targets(o Options) ([]Target, []string, error) { return single(newWebhook(w, o)) }
 

@@ -15,17 +15,10 @@ import (
 
 // XMPP is [notify.xmpp].
 type XMPP struct {
-	To           string `toml:"to"`
-	From         string `toml:"from"`
-	XMPPPassword string `toml:"xmpp_password"`
+	To           string `toml:"to" check:"required"`
+	From         string `toml:"from" check:"required"`
+	XMPPPassword string `toml:"xmpp_password" check:"secret"`
 	Common
-}
-
-// Check checks the required keys.
-func (x *XMPP) Check(c Checker) {
-	c.Required("to", x.To)
-	c.Required("from", x.From)
-	c.Secret("xmpp_password", x.XMPPPassword, true)
 }
 
 func (x *XMPP) targets(o Options) ([]Target, []string, error) { return single(newXMPP(x, o)) }

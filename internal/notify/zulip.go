@@ -8,19 +8,16 @@ import (
 
 // Zulip is [notify.zulip].
 type Zulip struct {
-	BotEmail  string `toml:"bot_email"`
-	BotAPIKey string `toml:"bot_api_key"`
-	Channel   string `toml:"channel"`
+	BotEmail  string `toml:"bot_email" check:"required"`
+	BotAPIKey string `toml:"bot_api_key" check:"secret"`
+	Channel   string `toml:"channel" check:"required"`
 	APIURL    string `toml:"api_url"`
 	Common
 }
 
-// Check checks the required keys, and warns about an api_url without the
-// trailing slash Vigil appends paths after.
+// Check checks api_url, and warns when it lacks the trailing slash that
+// Vigil appends paths after.
 func (z *Zulip) Check(c Checker) {
-	c.Required("bot_email", z.BotEmail)
-	c.Secret("bot_api_key", z.BotAPIKey, true)
-	c.Required("channel", z.Channel)
 	if c.Required("api_url", z.APIURL) && c.URL("api_url", z.APIURL) && !strings.HasSuffix(z.APIURL, "/") {
 		c.Warnf("api_url", "should end with \"/\" (such as https://example.zulipchat.com/api/v1/): paths are appended to it")
 	}
