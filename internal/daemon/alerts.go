@@ -61,7 +61,11 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		names[i] = ch.Name
 	}
 	if met != nil {
-		met.Channels(names)
+		results := make([]string, len(outbox.Results))
+		for i, r := range outbox.Results {
+			results[i] = string(r)
+		}
+		met.Channels(names, results)
 		wo.Observe = func(channel string, r outbox.Result) { met.Notified(channel, string(r)) }
 		wo.Pending = met.Pending
 	}

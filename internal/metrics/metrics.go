@@ -50,9 +50,6 @@ type Metrics struct {
 	pending       *prometheus.GaugeVec
 }
 
-// Results of a delivery attempt, as the outbox names them.
-var notificationResults = [...]string{"delivered", "failed", "given_up"}
-
 type checkKey struct {
 	service, node string
 	result        status.Health
@@ -147,9 +144,9 @@ func ReplicaLabel(node *status.Node, i int) string {
 
 // Channels starts the notification series of the named channels at zero,
 // so that rate() and alerts on them see the first event.
-func (m *Metrics) Channels(names []string) {
+func (m *Metrics) Channels(names, results []string) {
 	for _, ch := range names {
-		for _, r := range notificationResults {
+		for _, r := range results {
 			m.notifications.WithLabelValues(ch, r)
 		}
 		m.pending.WithLabelValues(ch)
@@ -157,7 +154,7 @@ func (m *Metrics) Channels(names []string) {
 }
 
 // Notified counts one delivery attempt of channel with its result
-// ("delivered", "failed" or "given_up"). It returns at once.
+// (one of the results given to Channels). It returns at once.
 func (m *Metrics) Notified(channel, result string) {
 	m.notifications.WithLabelValues(channel, result).Inc()
 }

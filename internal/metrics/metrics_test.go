@@ -205,7 +205,7 @@ vigil_reporter_reports_total{code="400"} 1
 
 func TestNotificationMetrics(t *testing.T) {
 	m := New(nil, sourceOf(nil))
-	m.Channels([]string{"email", "slack"})
+	m.Channels([]string{"email", "slack"}, []string{"delivered", "failed", "given_up"})
 	m.Notified("slack", "failed")
 	m.Notified("slack", "failed")
 	m.Notified("slack", "delivered")

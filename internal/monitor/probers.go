@@ -35,7 +35,7 @@ var probers = map[config.Kind]func(s pollSetup) probe.Prober{
 			HealthyAbove:  above,
 			HealthyBelow:  below,
 			NoCacheBuster: s.node.HTTPNoCacheBuster,
-			UserAgent:     "vigil (+" + s.m.cfg.Branding.PageURL + ")",
+			UserAgent:     probe.UserAgent(s.m.cfg.Branding.PageURL),
 			Timeout:       s.checks.PollDelayDead,
 			Now:           s.m.now,
 			SourceAddr:    s.src,

@@ -61,7 +61,7 @@ func newQueueChecker(cfg *config.Config, node config.Node) *queueChecker {
 			VirtualHost: plugin.VirtualHost,
 			Timeout:     cfg.Metrics.PollDelayDead.Duration(),
 			RetryDelay:  retry,
-			UserAgent:   "vigil (+" + cfg.Branding.PageURL + ")",
+			UserAgent:   probe.UserAgent(cfg.Branding.PageURL),
 		},
 		queue:      node.RabbitMQQueue,
 		thresholds: th,

@@ -122,6 +122,9 @@ const (
 	GivenUp   Result = "given_up" // no retry can help, or it was not delivered within MaxAge
 )
 
+// Results lists every Result, for those who count them (metrics).
+var Results = []Result{Delivered, Failed, GivenUp}
+
 // Worker delivers the outbox. Its methods are safe for concurrent use.
 type Worker struct {
 	o    Options

@@ -253,13 +253,16 @@ func (h *HTTP) requestURL() string {
 	return u.String()
 }
 
+// UserAgent is the User-Agent probes send, naming the status page that
+// checks the target so that its operators can tell who calls: "vigil
+// (+<page_url>)", as Vigil sends.
+func UserAgent(pageURL string) string { return "vigil (+" + pageURL + ")" }
+
 // init builds the client, which follows no redirect; Probe makes its own
-// when FollowRedirects is set. Each HTTP has its own transport because the
-// transport carries the per-node settings (source address, TLS); keep-alives
-// are off, so between probes it holds no connection and costs only its
-// struct, and every probe measures a fresh connect and handshake to the
-// target, as Vigil's does. Sharing one transport would save that struct but
-// force one source address and TLS setting on every replica.
+// when FollowRedirects is set. Probes share a transport per source address
+// and TLS setting (see sharedTransport); keep-alives are off, so between
+// probes a transport holds no connection, and every probe measures a fresh
+// connect and handshake to the target, as Vigil's does.
 func (h *HTTP) init() {
 	h.client = &http.Client{
 		Transport: sharedTransport(h.SourceAddr, h.TLSConfig),
