@@ -409,10 +409,13 @@ func (c *Cluster) setView(v view) {
 	} else if describeMembers(c.view.members) != describeMembers(v.members) {
 		c.log.Info("cluster: members changed", "leader", v.leader, "members", describeMembers(v.members))
 	}
-	if sameView(c.view, v) {
-		return
+	// The generation counts changes of what the snapshot shows; the view is
+	// kept whatever it is, so that /status/cluster serves the heartbeat
+	// times just read.
+	v.gen = c.view.gen
+	if !sameView(c.view, v) {
+		v.gen++
 	}
-	v.gen = c.view.gen + 1
 	c.view = v
 }
 
