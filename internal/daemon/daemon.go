@@ -126,6 +126,7 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	hist.run(runCtx, &wg, mon) // the monitor, and the history it records
 	wg.Go(func() { alerts.run(runCtx) })
+	wg.Go(func() { site.Run(runCtx) })
 	if cl != nil {
 		wg.Go(func() { cl.Run(runCtx) })
 	}

@@ -90,8 +90,8 @@ type announcements struct {
 
 // data keeps what the server shows from the store in memory. Writes
 // through the manager API reload it before they answer; history written by
-// others (the recorder) shows within historyRefresh, refreshed in the
-// background by the first page view that finds it older.
+// others (the recorder) shows within historyRefresh, refreshed by run (the
+// Server's Run) when a page view finds it older.
 type data struct {
 	st  Store
 	now func() time.Time
@@ -100,11 +100,34 @@ type data struct {
 		Error(msg string, args ...any)
 	}
 
-	started    time.Time  // when the server started
-	mu         sync.Mutex // serialises reloads
-	ann        atomic.Pointer[announcements]
-	hist       atomic.Pointer[history]
-	refreshing atomic.Bool
+	started time.Time  // when the server started
+	mu      sync.Mutex // serialises reloads
+	ann     atomic.Pointer[announcements]
+	hist    atomic.Pointer[history]
+	// stale asks run for a refresh; cap 1, so views never wait and asks
+	// made while one runs make one more at most.
+	stale chan struct{}
+}
+
+// run refreshes the history each time a view finds it stale, until ctx
+// ends. A refresh in progress is given up with ctx.
+func (d *data) run(ctx context.Context) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-d.stale:
+		}
+		// A view may have asked while the previous refresh ran.
+		if h := d.hist.Load(); h != nil && !d.refreshDue(h, d.now()) {
+			continue
+		}
+		rctx, cancel := context.WithTimeout(ctx, refreshTimeout)
+		if err := d.reloadHistory(rctx); err != nil && ctx.Err() == nil {
+			d.log.Error("refresh history", "err", err)
+		}
+		cancel()
+	}
 }
 
 // refreshDue reports whether history loaded as h should be read again at now.
@@ -140,7 +163,7 @@ func (d *data) announcements() *announcements {
 	return &announcements{}
 }
 
-// history returns the cached history, never nil, and starts a background
+// history returns the cached history, never nil, and asks run for a
 // refresh when it is older than historyRefresh (youngHistoryRefresh in the
 // first minutes after a start).
 func (d *data) history() *history {
@@ -148,15 +171,11 @@ func (d *data) history() *history {
 	if h == nil {
 		return &history{}
 	}
-	if d.refreshDue(h, d.now()) && d.refreshing.CompareAndSwap(false, true) {
-		go func() {
-			defer d.refreshing.Store(false)
-			ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
-			defer cancel()
-			if err := d.reloadHistory(ctx); err != nil {
-				d.log.Error("refresh history", "err", err)
-			}
-		}()
+	if d.refreshDue(h, d.now()) {
+		select {
+		case d.stale <- struct{}{}:
+		default:
+		}
 	}
 	return h
 }

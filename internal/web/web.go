@@ -143,7 +143,7 @@ func New(o Options) (*Server, error) {
 		s.alerting = &memoryAlerting{now: s.now}
 	}
 	if o.Store != nil {
-		s.data = &data{st: o.Store, now: s.now, src: s.snapshot, log: s.log, started: s.now()}
+		s.data = &data{st: o.Store, now: s.now, src: s.snapshot, log: s.log, started: s.now(), stale: make(chan struct{}, 1)}
 		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
 		defer cancel()
 		if err := s.data.reloadAnnouncements(ctx); err != nil {
@@ -162,6 +162,18 @@ func New(o Options) (*Server, error) {
 	s.handler = withHeaders(securityHeaders(s.cfg, t.disk != nil), s.handler)
 	s.handler = s.recoverPanics(s.handler)
 	return s, nil
+}
+
+// Run keeps what the server shows from the store fresh, until ctx ends:
+// the history is read again when a page view finds it stale. The caller
+// owns it and waits for it to return before closing the store; without
+// Run, the history stays as New read it.
+func (s *Server) Run(ctx context.Context) {
+	if s.data == nil {
+		<-ctx.Done()
+		return
+	}
+	s.data.run(ctx)
 }
 
 // ServeHTTP answers one request.

@@ -170,6 +170,7 @@ type testServer struct {
 	*httptest.Server
 	src  *source
 	logs *logBuffer
+	site *Server
 }
 
 // newTestServer starts a real HTTP server for o, filling in a source holding
@@ -195,6 +196,7 @@ func newTestServer(t *testing.T, o Options) *testServer {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	ts.site = s
 	ts.Server = httptest.NewServer(s)
 	t.Cleanup(ts.Close)
 	return ts
