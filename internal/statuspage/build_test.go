@@ -2,6 +2,7 @@ package statuspage_test
 
 import (
 	"encoding/json"
+	"os"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -177,6 +178,20 @@ func TestSchemasCoverDocuments(t *testing.T) {
 	}
 }
 
+// TestREADMEListsDocuments checks that the README's route table names
+// every document the server serves.
+func TestREADMEListsDocuments(t *testing.T) {
+	readme, err := os.ReadFile(filepath.Join("..", "..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, d := range statuspage.Documents {
+		if !strings.Contains(string(readme), "`GET /api/v2/"+string(d)+"`") {
+			t.Errorf("README.md does not list GET /api/v2/%s", d)
+		}
+	}
+}
+
 // TestDocumentsMatchSchemas validates every document, in UTC and in another
 // time zone, and with nothing at all to show.
 func TestDocumentsMatchSchemas(t *testing.T) {
@@ -187,10 +202,13 @@ func TestDocumentsMatchSchemas(t *testing.T) {
 	}
 	zoned := input()
 	zoned.Location = shanghai
+	noWindows := input() // Half is then a partial outage
+	noWindows.Windows = nil
 	for name, in := range map[string]statuspage.Input{
-		"full":    input(),
-		"zoned":   zoned,
-		"nothing": {Name: "Empty", URL: "https://e.test/", Now: now, Started: now},
+		"full":       input(),
+		"zoned":      zoned,
+		"no windows": noWindows,
+		"nothing":    {Name: "Empty", URL: "https://e.test/", Now: now, Started: now},
 	} {
 		for d, body := range encode(t, in) {
 			if err := v.Validate(d, body); err != nil {
