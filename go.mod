@@ -14,6 +14,7 @@ require (
 	github.com/pelletier/go-toml/v2 v2.4.3
 	github.com/prometheus-community/pro-bing v0.9.1
 	github.com/prometheus/client_golang v1.25.0
+	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/valeriansaliou/go-vigil-reporter v1.1.0
 	github.com/wneessen/go-mail v0.8.1
 	github.com/xmppo/go-xmpp v0.3.7

@@ -21,6 +21,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /status/report", s.handleStatusReport)
 	s.mux.HandleFunc("GET /badge/{kind}", s.handleBadge)
 	s.mux.HandleFunc("GET /robots.txt", s.handleRobots)
+	s.statuspageRoutes() // GET /api/v2/…: one route per statuspage.Documents entry
 
 	s.mux.HandleFunc("GET /assets/fonts/{folder}/{file}", s.handleAsset("fonts"))
 	s.mux.HandleFunc("GET /assets/images/{folder}/{file}", s.handleAsset("images"))

@@ -95,6 +95,8 @@ type Server struct {
 	page      memo[pageKey]
 	fragments historyFragments // each node's rendered history
 	report    memo[*status.Snapshot]
+	// statuspage holds the Statuspage-shaped API's documents (statuspage.go).
+	statuspage statuspageDocs
 	// The public history routes change only with a history load (and the
 	// feed with the announcements): rendered once per change, like the page.
 	incidents memo[*history]
