@@ -207,6 +207,7 @@ func (d *data) reloadHistory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	scrubIncidents(d.src(), incidents)
 	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory), incidents: incidents, windows: windows}
 	for _, svc := range d.src().Services {
 		for _, node := range svc.Nodes {
@@ -287,6 +288,7 @@ func (d *data) reloadIncidents(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	scrubIncidents(d.src(), incidents)
 	h := &history{loaded: old.loaded, nodes: make(map[nodeKey]*nodeHistory, len(old.nodes)),
 		incidents: incidents, windows: old.windows}
 	for k, nh := range old.nodes {
@@ -317,4 +319,20 @@ func windowsKey(active []store.Window) string {
 		fmt.Fprintf(&b, "%d,", w.ID)
 	}
 	return b.String()
+}
+
+// scrubIncidents hides, in automatic incidents, what names the replicas of
+// their nodes (vigil writes the probe's reason there, which names the
+// target), as publicIncidentText says, so that the page, its JSON, the
+// feed and the Statuspage documents show the same public text. The manager
+// API reads incidents from the store and keeps them whole.
+func scrubIncidents(snap *status.Snapshot, incidents []store.Incident) {
+	public := publicIncidentText(snap)
+	for i := range incidents {
+		in := &incidents[i]
+		in.Title = public(*in, in.Title)
+		for j := range in.Updates {
+			in.Updates[j].Text = public(*in, in.Updates[j].Text)
+		}
+	}
 }

@@ -311,8 +311,9 @@ func TestStatuspageRevalidation(t *testing.T) {
 
 // TestStatuspageHidesReplicas probes a real HTTP target that fails, records
 // the outage with the real history recorder (which writes the probe's
-// reason into the automatic incident), and checks that no document names
-// the replica unless reveal_replica_name allows it.
+// reason into the automatic incident), and checks that no document, nor
+// the page, its incidents JSON or its feed, names the replica unless
+// reveal_replica_name allows it.
 func TestStatuspageHidesReplicas(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusServiceUnavailable)
@@ -363,8 +364,20 @@ func TestStatuspageHidesReplicas(t *testing.T) {
 		src.cur.Store(&status.Snapshot{Version: 1, Health: h, Refreshed: testNow, Services: svcs, Dead: dead})
 		ts := newManagerServer(t, st, Options{Source: src})
 		docs := fetchAll(t, ts, v, "")
-		named := false
+		// The page, its incidents JSON and the feed show the same text.
+		bodies := map[string]string{}
 		for d, body := range docs {
+			bodies[string(d)] = body
+		}
+		for _, p := range []string{"/", "/status/incidents", "/status/feed.atom"} {
+			res := ts.get(t, p)
+			if res.code != http.StatusOK {
+				t.Fatalf("GET %s = %d", p, res.code)
+			}
+			bodies[p] = res.body
+		}
+		named := false
+		for d, body := range bodies {
 			for _, secret := range []string{"private-path", "s3cret", u.Host, strings.TrimPrefix(target.URL, "http://")} {
 				if strings.Contains(body, secret) {
 					named = true
