@@ -15,6 +15,9 @@
 // or PostgreSQL went away) the lock goes with it, so no decision can be
 // written by a member that is no longer the leader, and another member
 // takes the lock at its next attempt.
+// A connection that is black-holed rather than closed is bounded by the
+// member timeout on both sides (lease.go): the cut-off leader stops by
+// itself, and a candidate ends its backend once its heartbeat is stale.
 //
 // Decisions are durable (cluster_decided, with a version counter in
 // cluster_state), so a new leader starts from what the previous one decided:
@@ -110,6 +113,9 @@ type Cluster struct {
 	// held is the leader's changes waiting for their node's thresholds, by
 	// replica; only its deciding goroutine touches it.
 	held map[Key]heldChange
+	// endRefused: the server refused to end a cut-off leader's backend, and
+	// that was logged; only the leading goroutine touches it.
+	endRefused bool
 }
 
 // view is the cluster's state as last read from the database.

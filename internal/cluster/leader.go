@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -77,9 +78,20 @@ func (c *Cluster) tryLock(ctx context.Context, conn *pgx.Conn) (bool, error) {
 		return got, err
 	}
 	ended, err := endStaleHolder(lctx, conn, c.o.MemberTimeout)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) {
+		// The server refused (members under different roles without
+		// pg_signal_backend): the connection is fine, and the cut-off
+		// leader's backend goes when the server's own timeouts drop it.
+		if !c.endRefused {
+			c.log.Error("cluster: cannot end the lock connection of a leader cut off from the database; waiting for the server to drop it", "error", err)
+		}
+		c.endRefused = true
+		return false, nil
+	}
 	if err != nil {
 		return false, err
 	}
+	c.endRefused = false
 	if len(ended) == 0 {
 		return false, nil
 	}

@@ -87,14 +87,14 @@ type partMember struct {
 	handed atomic.Int64
 }
 
-func startPartMember(t *testing.T, dbURL, id string) *partMember {
+func startPartMember(t testing.TB, dbURL, id string, heartbeat, timeout time.Duration) *partMember {
 	t.Helper()
 	src := staticSource{&status.Snapshot{Version: 1, Services: []status.Service{{ID: "web", Nodes: []status.Node{
 		{ID: "api", Mode: status.Poll, Replicas: []status.Replica{{ID: "http://api/"}}},
 	}}}}}
 	m := &partMember{log: &syncBuffer{}}
 	c, err := New(context.Background(), Options{
-		URL: dbURL, NodeID: id, Confirmations: 1, Heartbeat: partHeartbeat, MemberTimeout: partTimeout,
+		URL: dbURL, NodeID: id, Confirmations: 1, Heartbeat: heartbeat, MemberTimeout: timeout,
 		Tick: 100 * time.Millisecond, Local: src, Logger: slog.New(slog.NewTextHandler(m.log, nil)),
 	})
 	if err != nil {
@@ -112,7 +112,7 @@ func startPartMember(t *testing.T, dbURL, id string) *partMember {
 }
 
 // throughRelay starts a relay to dbURL's server and returns dbURL through it.
-func throughRelay(t *testing.T, dbURL string) (*faultnet.Relay, string) {
+func throughRelay(t testing.TB, dbURL string) (*faultnet.Relay, string) {
 	t.Helper()
 	u, err := url.Parse(dbURL)
 	if err != nil {
@@ -158,9 +158,9 @@ func TestLeaderCutOffStepsDown(t *testing.T) {
 	}
 	dbURL := freshDatabase(t)
 	relay, relayed := throughRelay(t, dbURL)
-	a := startPartMember(t, relayed, "a")
+	a := startPartMember(t, relayed, "a", partHeartbeat, partTimeout)
 	waitUntil(t, "a leads", a.c.IsLeader)
-	b := startPartMember(t, dbURL, "b")
+	b := startPartMember(t, dbURL, "b", partHeartbeat, partTimeout)
 	waitUntil(t, "b sees a as leader", func() bool { return b.c.Status().Leader == "a" })
 
 	// A candidate with a live leader ends nothing, however long it tries.

@@ -2,6 +2,11 @@ package cluster
 
 import (
 	"context"
+	"fmt"
+	"log/slog"
+	"math/rand/v2"
+	"net/url"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,6 +114,38 @@ func TestTakeover(t *testing.T) {
 		t.Fatalf("with a stale holder: ended %v (%v), want a", ended, err)
 	}
 	waitUntil(t, "b takes the lock", func() bool { return lock(b) })
+
+	// A candidate under another role, which may not signal the holder's
+	// backend, says so once and keeps its connection.
+	role := fmt.Sprintf("vigil_other_%d", rand.Int64N(1e12))
+	exec(`CREATE ROLE ` + role + ` LOGIN`)
+	t.Cleanup(func() {
+		admin.Exec(context.Background(), `DROP OWNED BY `+role)
+		admin.Exec(context.Background(), `DROP ROLE `+role)
+	})
+	exec(`GRANT SELECT ON cluster_members TO ` + role)
+	heartbeat("b", timeout+time.Second)
+	u, err := url.Parse(dbURL)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.User = url.User(role)
+	other, err := pgx.Connect(ctx, u.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close(ctx)
+	logs := &syncBuffer{}
+	c := &Cluster{o: Options{MemberTimeout: timeout}, log: slog.New(slog.NewTextHandler(logs, nil))}
+	for range 2 {
+		if got, err := c.tryLock(ctx, other); got || err != nil {
+			t.Fatalf("tryLock under a role that may not end the holder: %v, %v; want false, nil", got, err)
+		}
+	}
+	if n := strings.Count(logs.String(), "cannot end the lock connection"); n != 1 || !alive(pid(b)) {
+		t.Errorf("refused takeover logged %d times (want once), b's backend alive %v:\n%s", n, alive(pid(b)), logs.String())
+	}
+	heartbeat("b", 0)
 
 	// A pid recorded by a member that is gone is cleared when a backend
 	// with that pid records itself, so that a stale row never names a live
