@@ -224,3 +224,39 @@ func TestLeaderCutOffStepsDown(t *testing.T) {
 		t.Errorf("a serves leader %q after the heal, want b", a.c.Status().Leader)
 	}
 }
+
+// TestLeaderStepsDownOnHangingConnection: a lone leader whose database
+// stops answering (connections stay up, nothing comes back) stops leading
+// when its lease ends, within the member timeout, though a round on its
+// lock connection is still waiting for an answer; when the database
+// answers again it leads again.
+func TestLeaderStepsDownOnHangingConnection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("needs PostgreSQL")
+	}
+	dbURL := freshDatabase(t)
+	relay, relayed := throughRelay(t, dbURL)
+	a := startPartMember(t, relayed, "a", partHeartbeat, partTimeout)
+	waitUntil(t, "a leads", a.c.IsLeader)
+	waitUntil(t, "a handed its first snapshot", func() bool { return a.handed.Load() > 0 })
+
+	relay.Set(faultnet.Hang)
+	stepped := waitUntil(t, "a steps down", func() bool { return !a.c.IsLeader() })
+	handed := a.handed.Load()
+	if stepped > partTimeout {
+		t.Errorf("a stepped down %v after the database stopped answering, want within %v", stepped, partTimeout)
+	}
+	time.Sleep(partTimeout)
+	if a.c.IsLeader() || a.handed.Load() != handed {
+		t.Errorf("with the database hanging: a leads %v, handed %d more", a.c.IsLeader(), a.handed.Load()-handed)
+	}
+	if !strings.Contains(a.log.String(), "stepping down: the database has not answered within member_timeout") {
+		t.Errorf("a's log does not say why it stopped leading:\n%s", a.log.String())
+	}
+
+	relay.Set(faultnet.Pass)
+	waitUntil(t, "a leads again", a.c.IsLeader)
+	if got := lockHolders(t, dbURL); strings.Join(got, ",") != "a" {
+		t.Errorf("lock held by %v, want a", got)
+	}
+}
