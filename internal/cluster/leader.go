@@ -166,7 +166,7 @@ func (c *Cluster) campaign(ctx context.Context, conn *pgx.Conn) {
 			case lctx.Err() != nil || !c.lease.valid(time.Now()):
 				c.stepDown()
 			default:
-				c.log.Error("cluster: leadership lost: "+err.Error(), "error", err)
+				c.log.Error("cluster: leadership lost", "error", err)
 			}
 			return
 		}
