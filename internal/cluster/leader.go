@@ -25,8 +25,12 @@ func (c *Cluster) lead(ctx context.Context) {
 		if !c.lease.heartbeatFresh(time.Now()) {
 			// The others do not see this member as live (or will not for
 			// long): it may not lead, and the database is likely out of
-			// reach anyway.
-			sleep(ctx, c.o.Tick)
+			// reach anyway. Wait for the next heartbeat written.
+			select {
+			case <-ctx.Done():
+			case <-c.lease.written:
+			case <-time.After(c.o.Heartbeat):
+			}
 			continue
 		}
 		conn, err := c.connectForLock(ctx)

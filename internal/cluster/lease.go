@@ -32,13 +32,16 @@ import (
 // from the database. Times are this process's monotonic clock.
 type lease struct {
 	timeout time.Duration
+	written chan struct{} // cap 1: a heartbeat was written
 
 	mu        sync.Mutex
 	heartbeat time.Time // when the last heartbeat that was written was sent
 	lock      time.Time // when the last round on the lock connection that succeeded began
 }
 
-func newLease(timeout time.Duration) *lease { return &lease{timeout: timeout} }
+func newLease(timeout time.Duration) *lease {
+	return &lease{timeout: timeout, written: make(chan struct{}, 1)}
+}
 
 // heartbeatWritten records a heartbeat, sent at sent, that the database
 // wrote.
@@ -47,6 +50,10 @@ func (l *lease) heartbeatWritten(sent time.Time) {
 	defer l.mu.Unlock()
 	if sent.After(l.heartbeat) {
 		l.heartbeat = sent
+	}
+	select {
+	case l.written <- struct{}{}:
+	default:
 	}
 }
 
