@@ -15,6 +15,9 @@
 // or PostgreSQL went away) the lock goes with it, so no decision can be
 // written by a member that is no longer the leader, and another member
 // takes the lock at its next attempt.
+// A connection that is black-holed rather than closed is bounded by the
+// member timeout on both sides (lease.go): the cut-off leader stops by
+// itself, and a candidate ends its backend once its heartbeat is stale.
 //
 // Decisions are durable (cluster_decided, with a version counter in
 // cluster_state), so a new leader starts from what the previous one decided:
@@ -102,6 +105,7 @@ type Cluster struct {
 
 	leaderMu  sync.Mutex
 	isLeader  bool
+	lease     *lease // how long this member may still lead without news from the database
 	onDecided []func(prev, cur *status.Snapshot)
 	onLeading []func()
 	handed    *handed // the last snapshot handed to onDecided; nil: none yet in this leadership
@@ -109,6 +113,9 @@ type Cluster struct {
 	// held is the leader's changes waiting for their node's thresholds, by
 	// replica; only its deciding goroutine touches it.
 	held map[Key]heldChange
+	// endRefused: the server refused to end a cut-off leader's backend, and
+	// that was logged; only the leading goroutine touches it.
+	endRefused bool
 }
 
 // view is the cluster's state as last read from the database.
@@ -132,6 +139,14 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 	if o.Tick <= 0 {
 		o.Tick = 250 * time.Millisecond
 	}
+	// The defaults of [cluster]: with a zero member timeout every exchange
+	// with the database would time out at once, and no lease would hold.
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 5 * time.Second
+	}
+	if o.MemberTimeout <= 0 {
+		o.MemberTimeout = 15 * time.Second
+	}
 	if o.Fresh == nil {
 		o.Fresh = func(string, string, status.Mode) time.Duration { return 3 * o.MemberTimeout }
 	}
@@ -140,6 +155,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		return nil, fmt.Errorf("cluster: %w", err)
 	}
 	cfg.MaxConns = 4
+	boundConnect(cfg.ConnConfig, o.MemberTimeout)
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
 		return nil, fmt.Errorf("cluster: %w", err)
@@ -155,6 +171,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		pending: map[Key]monitor.Observation{},
 		wake:    make(chan struct{}, 1),
 		view:    view{decided: map[Key]Decision{}, observed: map[Key][]Observation{}},
+		lease:   newLease(o.MemberTimeout),
 	}
 	return c, nil
 }
@@ -193,11 +210,15 @@ func (c *Cluster) OnLeading(f func()) {
 	c.onLeading = append(c.onLeading, f)
 }
 
-// IsLeader reports whether this member leads now.
+// IsLeader reports whether this member leads now: it holds the lock and
+// its lease has not run out. The outbox asks it before each delivery, so a
+// leader cut off from the database stops delivering when its lease ends,
+// even while a round on its connection still hangs.
 func (c *Cluster) IsLeader() bool {
 	c.leaderMu.Lock()
-	defer c.leaderMu.Unlock()
-	return c.isLeader
+	leading := c.isLeader
+	c.leaderMu.Unlock()
+	return leading && c.lease.valid(time.Now())
 }
 
 // Observe records a probe result of this member; it is the monitor's
@@ -238,7 +259,10 @@ func (c *Cluster) Run(ctx context.Context) {
 func (c *Cluster) heartbeat(ctx context.Context) {
 	failing := false
 	every(ctx, c.o.Heartbeat, func() {
-		_, err := c.pool.Exec(ctx, `INSERT INTO cluster_members (node_id, label, started_ms, heartbeat_ms)
+		sent := time.Now()
+		hctx, cancel := c.bounded(ctx)
+		defer cancel()
+		_, err := c.pool.Exec(hctx, `INSERT INTO cluster_members (node_id, label, started_ms, heartbeat_ms)
 			VALUES ($1, $2, `+nowMS+`, `+nowMS+`)
 			ON CONFLICT (node_id) DO UPDATE SET label = EXCLUDED.label, heartbeat_ms = EXCLUDED.heartbeat_ms`,
 			c.o.NodeID, c.o.Label)
@@ -248,8 +272,11 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 			}
 			failing = true
 			// The database may have been recreated empty.
-			_ = ensureSchema(ctx, c.pool)
+			_ = ensureSchema(hctx, c.pool)
 			return
+		}
+		if err == nil {
+			c.lease.heartbeatWritten(sent)
 		}
 		if failing && err == nil {
 			c.log.Info("cluster: heartbeat restored")
@@ -272,7 +299,9 @@ func (c *Cluster) writer(ctx context.Context) {
 		case <-c.wake:
 		case <-retry.C:
 		}
-		err := c.flushPending(ctx)
+		wctx, cancel := c.bounded(ctx)
+		err := c.flushPending(wctx)
+		cancel()
 		if err != nil && ctx.Err() == nil && !failing {
 			c.log.Error("cluster: cannot record observations; retrying", "error", err)
 		}
@@ -346,7 +375,9 @@ func (c *Cluster) refresher(ctx context.Context) {
 		if c.IsLeader() {
 			return // the leader installs what it reads and decides, every tick
 		}
-		v, err := c.read(ctx)
+		rctx, cancel := c.bounded(ctx)
+		v, err := c.read(rctx)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !failing {
 				c.log.Error("cluster: cannot read the shared state; serving the last one read", "error", err)

@@ -3,11 +3,13 @@ package cluster
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -15,11 +17,23 @@ import (
 // lead competes for leadership and, while this member holds it, decides.
 // It retries every heartbeat interval: after the leader dies, the next
 // member to try takes over within about one interval of the database
-// noticing the dead connection.
+// noticing the dead connection, or of the leader's heartbeat going stale
+// (see lease.go).
 func (c *Cluster) lead(ctx context.Context) {
 	failing := false
 	for ctx.Err() == nil {
-		conn, err := pgx.Connect(ctx, c.o.URL)
+		if !c.lease.heartbeatFresh(time.Now()) {
+			// The others do not see this member as live (or will not for
+			// long): it may not lead, and the database is likely out of
+			// reach anyway. Wait for the next heartbeat written.
+			select {
+			case <-ctx.Done():
+			case <-c.lease.written:
+			case <-time.After(c.o.Heartbeat):
+			}
+			continue
+		}
+		conn, err := c.connectForLock(ctx)
 		if err != nil {
 			if ctx.Err() == nil && !failing {
 				c.log.Error("cluster: cannot connect for leadership; retrying", "error", err)
@@ -36,12 +50,80 @@ func (c *Cluster) lead(ctx context.Context) {
 	}
 }
 
+// connectForLock opens and prepares a connection to compete for the lock on.
+func (c *Cluster) connectForLock(ctx context.Context) (*pgx.Conn, error) {
+	cfg, err := pgx.ParseConfig(c.o.URL)
+	if err != nil {
+		return nil, err
+	}
+	boundConnect(cfg, c.o.MemberTimeout)
+	cctx, cancel := c.bounded(ctx)
+	defer cancel()
+	conn, err := pgx.ConnectConfig(cctx, cfg)
+	if err != nil {
+		return nil, err
+	}
+	if err := prepareLockConn(cctx, conn, c.o.NodeID, c.o.MemberTimeout); err != nil {
+		conn.Close(cctx)
+		return nil, err
+	}
+	return conn, nil
+}
+
+// tryLock makes one attempt at the leader lock on conn. When another
+// member holds it but has been cut off from the database for longer than
+// the member timeout, it ends that member's backend first.
+func (c *Cluster) tryLock(ctx context.Context, conn *pgx.Conn) (bool, error) {
+	lctx, cancel := c.bounded(ctx)
+	defer cancel()
+	var got bool
+	try := func() error { return conn.QueryRow(lctx, `SELECT pg_try_advisory_lock($1)`, leaderLock).Scan(&got) }
+	if err := try(); err != nil || got {
+		return got, err
+	}
+	ended, err := endStaleHolder(lctx, conn, c.o.MemberTimeout)
+	if pgErr := (*pgconn.PgError)(nil); errors.As(err, &pgErr) {
+		// The server refused (members under different roles without
+		// pg_signal_backend): the connection is fine, and the cut-off
+		// leader's backend goes when the server's own timeouts drop it.
+		if !c.endRefused {
+			c.log.Error("cluster: cannot end the lock connection of a leader cut off from the database; waiting for the server to drop it", "error", err)
+		}
+		c.endRefused = true
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	c.endRefused = false
+	if len(ended) == 0 {
+		return false, nil
+	}
+	c.log.Warn("cluster: ended the lock connection of a leader cut off from the database", "leader", strings.Join(ended, ", "))
+	// The lock goes as the backend exits, a moment later.
+	for range 20 {
+		if !sleep(lctx, 50*time.Millisecond) {
+			break
+		}
+		if err := try(); err != nil || got {
+			return got, err
+		}
+	}
+	return false, nil
+}
+
 // campaign tries for the lock on conn until it gets it, then leads until
-// conn fails or ctx ends. It returns when conn should be dropped.
+// conn fails, the lease runs out or ctx ends. It returns when conn should
+// be dropped.
 func (c *Cluster) campaign(ctx context.Context, conn *pgx.Conn) {
+	var began time.Time
 	for {
-		var got bool
-		if err := conn.QueryRow(ctx, `SELECT pg_try_advisory_lock($1)`, leaderLock).Scan(&got); err != nil {
+		if !c.lease.heartbeatFresh(time.Now()) {
+			return
+		}
+		began = time.Now()
+		got, err := c.tryLock(ctx, conn)
+		if err != nil {
 			if ctx.Err() == nil {
 				c.log.Warn("cluster: leadership attempt failed; reconnecting", "error", err)
 			}
@@ -54,9 +136,18 @@ func (c *Cluster) campaign(ctx context.Context, conn *pgx.Conn) {
 			return
 		}
 	}
+	c.lease.lockAnswered(began)
 	c.setLeader(true)
-	defer c.setLeader(false)
-	if _, err := conn.Exec(ctx, `UPDATE cluster_state SET leader = $1, leader_since_ms = `+nowMS+` WHERE id = 1`, c.o.NodeID); err != nil {
+	defer func() {
+		c.setLeader(false)
+		c.lease.released()
+	}()
+	// Every exchange of the leadership ends when the lease does.
+	leased := func() (context.Context, context.CancelFunc) { return context.WithDeadline(ctx, c.lease.expiry()) }
+	lctx, cancel := leased()
+	_, err := conn.Exec(lctx, `UPDATE cluster_state SET leader = $1, leader_since_ms = `+nowMS+` WHERE id = 1`, c.o.NodeID)
+	cancel()
+	if err != nil {
 		c.log.Warn("cluster: lost the database as it became leader", "error", err)
 		return
 	}
@@ -65,28 +156,58 @@ func (c *Cluster) campaign(ctx context.Context, conn *pgx.Conn) {
 	t := time.NewTicker(c.o.Tick)
 	defer t.Stop()
 	for {
-		if err := c.decideRound(ctx, conn); err != nil {
-			if ctx.Err() == nil {
-				c.log.Error("cluster: leadership lost: the database connection failed", "error", err)
+		began := time.Now()
+		if !c.lease.valid(began) {
+			c.stepDown()
+			return
+		}
+		lctx, cancel := leased()
+		err := c.round(lctx, conn, &lastPrune)
+		cancel()
+		if err != nil {
+			switch {
+			case ctx.Err() != nil:
+			case lctx.Err() != nil || !c.lease.valid(time.Now()):
+				c.stepDown()
+			default:
+				c.log.Error("cluster: leadership lost", "error", err)
 			}
 			return
 		}
-		if err := c.handOff(ctx, conn); err != nil {
-			if ctx.Err() == nil {
-				c.log.Error("cluster: leadership lost: cannot record the hand-off", "error", err)
-			}
-			return
-		}
-		if time.Since(lastPrune) > time.Minute {
-			lastPrune = time.Now()
-			c.prune(ctx, conn)
-		}
+		c.lease.lockAnswered(began)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
 	}
+}
+
+// round is one round of the leader: decide, hand the decided status off,
+// and prune now and then.
+func (c *Cluster) round(ctx context.Context, conn *pgx.Conn, lastPrune *time.Time) error {
+	if err := c.decideRound(ctx, conn); err != nil {
+		return fmt.Errorf("the database connection failed: %w", err)
+	}
+	if !c.lease.valid(time.Now()) {
+		// Decided, but too late to hand off: the others may lead already.
+		return errors.New("the lease ran out")
+	}
+	if err := c.handOff(ctx, conn); err != nil {
+		return fmt.Errorf("cannot record the hand-off: %w", err)
+	}
+	if time.Since(*lastPrune) > time.Minute {
+		*lastPrune = time.Now()
+		c.prune(ctx, conn)
+	}
+	return nil
+}
+
+// stepDown logs why a leader stops: the database did not answer within
+// the member timeout, so the others will soon see it as down and take over.
+func (c *Cluster) stepDown() {
+	c.log.Error("cluster: stepping down: the database has not answered within member_timeout; another member takes over",
+		"member_timeout", c.o.MemberTimeout)
 }
 
 func (c *Cluster) setLeader(on bool) {

@@ -86,7 +86,9 @@ func (c *Cluster) replayer(ctx context.Context) {
 	last := int64(-1) // -1: not started; start with the replay window
 	failing := false
 	every(ctx, c.o.Tick, func() {
-		next, err := c.replay(ctx, last)
+		rctx, cancel := c.bounded(ctx)
+		next, err := c.replay(rctx, last)
+		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !failing {
 				c.log.Error("cluster: cannot read the reports of the other members; retrying", "error", err)

@@ -21,6 +21,8 @@ CREATE TABLE IF NOT EXISTS cluster_members (
 	started_ms   BIGINT NOT NULL,
 	heartbeat_ms BIGINT NOT NULL
 );
+-- The backend of the member's lock connection (see takeover.go).
+ALTER TABLE cluster_members ADD COLUMN IF NOT EXISTS lock_pid INTEGER;
 -- The latest observation of each replica by each member.
 CREATE TABLE IF NOT EXISTS cluster_observations (
 	member      TEXT   NOT NULL,

@@ -42,6 +42,9 @@ type reportNode struct {
 	// Reasons says why each replica (same positions as Replicas) is not
 	// healthy; "" for a healthy one.
 	Reasons []string `json:"reasons"`
+	// Vantages says, in cluster mode, how each vantage point sees each
+	// replica (same positions as Replicas); left out otherwise.
+	Vantages [][]reportVantage `json:"vantages,omitempty"`
 }
 
 // handleStatusReport serves the JSON report, rendered once per snapshot.
@@ -74,6 +77,7 @@ func (s *Server) renderReport(snap *status.Snapshot) *rendition {
 				n.Replicas = append(n.Replicas, rep.Health)
 				n.Reasons = append(n.Reasons, publicReason(&node, i))
 			}
+			n.Vantages = reportVantages(&node)
 			p.Nodes = append(p.Nodes, n)
 		}
 		rep.Probes = append(rep.Probes, p)

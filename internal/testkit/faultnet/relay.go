@@ -6,6 +6,7 @@ package faultnet
 
 import (
 	"net"
+	"slices"
 	"sync"
 	"testing"
 )
@@ -21,6 +22,12 @@ const (
 	// Hang keeps every connection open, open or new, and forwards nothing:
 	// a server that accepted and never answers.
 	Hang
+	// Partition is a network that silently drops everything, closes
+	// included: bytes and a close from either end are held, so neither end
+	// learns that the other gave up, and a new connection is accepted but
+	// reaches nothing. Back in Pass, what was held goes through, as a
+	// healed network delivers retransmitted segments.
+	Partition
 )
 
 // Relay is a TCP relay on loopback to one upstream address.
@@ -87,6 +94,10 @@ func (r *Relay) serve(c net.Conn) {
 		c.Close()
 		return
 	}
+	if !r.waitWhile(Partition) {
+		c.Close()
+		return
+	}
 	up, err := net.Dial("tcp", r.upstream)
 	if err != nil {
 		c.Close()
@@ -109,19 +120,25 @@ func (r *Relay) serve(c net.Conn) {
 	<-done
 }
 
-// pipe copies src to dst, holding each chunk while the relay hangs.
+// waitWhile blocks while the relay is in one of modes; it reports whether
+// the connection may go on (false: the relay refuses now).
+func (r *Relay) waitWhile(modes ...Mode) bool {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for slices.Contains(modes, r.mode) {
+		r.wake.Wait()
+	}
+	return r.mode != Refuse
+}
+
+// pipe copies src to dst, holding each chunk while the relay hangs or is
+// partitioned, and a close while it is partitioned.
 func (r *Relay) pipe(dst, src net.Conn) {
 	buf := make([]byte, 32<<10)
 	for {
 		n, err := src.Read(buf)
 		if n > 0 {
-			r.mu.Lock()
-			for r.mode == Hang {
-				r.wake.Wait()
-			}
-			refused := r.mode == Refuse
-			r.mu.Unlock()
-			if refused {
+			if !r.waitWhile(Hang, Partition) {
 				return
 			}
 			if _, werr := dst.Write(buf[:n]); werr != nil {
@@ -129,6 +146,7 @@ func (r *Relay) pipe(dst, src net.Conn) {
 			}
 		}
 		if err != nil {
+			r.waitWhile(Partition)
 			return
 		}
 	}
