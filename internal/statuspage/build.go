@@ -3,6 +3,7 @@ package statuspage
 import (
 	"crypto/sha256"
 	"encoding/base32"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -208,7 +209,7 @@ func (b *builder) components() []Component {
 			c := Component{
 				ID: ID("node", svc.ID, node.ID), Name: node.Label, Status: b.nodeStatus(svc.ID, node),
 				CreatedAt: b.format(created), UpdatedAt: b.format(updated), Position: ni + 1,
-				Showcase: true, GroupID: &groupID, PageID: b.pageID,
+				Showcase: true, GroupID: &groupID, PageID: b.pageID, Vantages: vantages(node),
 			}
 			group.Components = append(group.Components, c.ID)
 			if worse(c.Status, group.Status) {
@@ -284,6 +285,35 @@ func (b *builder) nodeStatus(service string, node status.Node) string {
 		return majorOutage
 	}
 	return operational
+}
+
+// vantages tells, per vantage point of a cluster, the worst status it sees
+// of the node's replicas, sorted by label; nil outside a cluster. Members'
+// reasons are left out: they name the targets.
+func vantages(node status.Node) []Vantage {
+	worst := map[string]status.Health{}
+	for _, r := range node.Replicas {
+		for _, v := range r.Views {
+			if h, ok := worst[v.Label]; !ok || v.Health > h {
+				worst[v.Label] = v.Health
+			}
+		}
+	}
+	if len(worst) == 0 {
+		return nil
+	}
+	out := make([]Vantage, 0, len(worst))
+	for _, label := range slices.Sorted(maps.Keys(worst)) {
+		st := operational
+		switch worst[label] {
+		case status.Sick:
+			st = degradedPerformance
+		case status.Dead:
+			st = majorOutage
+		}
+		out = append(out, Vantage{Label: label, Status: st})
+	}
+	return out
 }
 
 func (b *builder) inForce(w store.Window) bool {

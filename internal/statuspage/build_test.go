@@ -128,6 +128,7 @@ type decoded struct {
 		Position         int
 		CreatedAt        string `json:"created_at"`
 		UpdatedAt        string `json:"updated_at"`
+		Vantages         []statuspage.Vantage
 	}
 	Incidents             []incident
 	ScheduledMaintenances []incident `json:"scheduled_maintenances"`
@@ -493,5 +494,46 @@ func TestPublicText(t *testing.T) {
 	}
 	if !strings.Contains(string(encode(t, in)[statuspage.DocIncidents]), "1 of 1 replicas dead: HEAD (hidden): HTTP 503") {
 		t.Error("the automatic incident's update lost its reason")
+	}
+}
+
+// TestVantages: in a cluster, a component tells how each member sees it
+// (the worst of its replicas from there), in the documents' schema, and
+// never a member's reason, which names the target.
+func TestVantages(t *testing.T) {
+	svcs := services()
+	half := &svcs[0].Nodes[2] // Half: replica 1 dead, replica 2 healthy
+	half.Replicas[0].Views = []status.View{
+		{Label: "us-east", Health: status.Healthy},
+		{Label: "eu-west", Health: status.Dead, Reason: half.Replicas[0].Reason},
+	}
+	half.Replicas[1].Views = []status.View{
+		{Label: "eu-west", Health: status.Sick, Reason: "slow"},
+		{Label: "us-east", Health: status.Healthy},
+	}
+	in := input()
+	in.Snapshot = snapshot(svcs)
+	docs := encode(t, in)
+	v := statuspagetest.New(t)
+	for d, body := range docs {
+		if err := v.Validate(d, body); err != nil {
+			t.Errorf("%v\n%s", err, body)
+		}
+	}
+	if body := string(docs[statuspage.DocComponents]); strings.Contains(body, "private-path") || strings.Contains(body, "slow") {
+		t.Errorf("components carry a member's reason: %s", body)
+	}
+	for _, c := range decode(t, docs[statuspage.DocComponents]).Components {
+		switch c.Name {
+		case "Half":
+			want := []statuspage.Vantage{{Label: "eu-west", Status: "major_outage"}, {Label: "us-east", Status: "operational"}}
+			if !slices.Equal(c.Vantages, want) {
+				t.Errorf("Half vantages = %+v, want %+v", c.Vantages, want)
+			}
+		default:
+			if c.Vantages != nil {
+				t.Errorf("%s has vantages %+v without any member's view", c.Name, c.Vantages)
+			}
+		}
 	}
 }

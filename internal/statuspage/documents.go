@@ -80,6 +80,17 @@ type Component struct {
 	Group              bool     `json:"group"`
 	OnlyShowIfDegraded bool     `json:"only_show_if_degraded"`
 	Components         []string `json:"components,omitzero"` // a group's components, by id; absent on a component
+	// Vantages says how each cluster member sees the component: an
+	// addition to the Statuspage shape, absent outside a cluster.
+	Vantages []Vantage `json:"vantages,omitempty"`
+}
+
+// Vantage is the status one vantage point (cluster member) sees of a
+// component: the worst of the node's replicas as that member last observed
+// them, with the component status values.
+type Vantage struct {
+	Label  string `json:"label"`
+	Status string `json:"status"`
 }
 
 // Incident is an incident, or the common part of a scheduled maintenance.
