@@ -322,7 +322,7 @@ func (c *checker) validateBranding(b *Branding) {
 	// The support button shows logo_color under text the page picks for
 	// contrast; it can only do so for a colour it can read.
 	if b.LogoColor != "" {
-		if _, err := contrast.Parse(b.LogoColor); err != nil {
+		if _, err := contrast.ParseHex(b.LogoColor); err != nil {
 			c.warnf("branding.logo_color", "%v: the support button keeps white text, whose contrast cannot be checked", err)
 		}
 	}

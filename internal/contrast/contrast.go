@@ -42,6 +42,17 @@ func Parse(s string) (Color, error) {
 	return Color{}, fmt.Errorf("colour %q: want #rrggbb, #rgb or rgb(r, g, b)", s)
 }
 
+// ParseHex reads the form a branding colour is written in: "#rrggbb" or
+// "#rgb". (The page writes it into a style attribute, where html/template
+// lets only such plain values through.)
+func ParseHex(s string) (Color, error) {
+	t := strings.TrimSpace(s)
+	if !strings.HasPrefix(t, "#") {
+		return Color{}, fmt.Errorf("colour %q: want #rrggbb or #rgb", s)
+	}
+	return parseHex(s, t[1:])
+}
+
 func parseHex(orig, h string) (Color, error) {
 	if len(h) == 3 {
 		h = string([]byte{h[0], h[0], h[1], h[1], h[2], h[2]})
@@ -102,6 +113,11 @@ func (c Color) String() string {
 		return fmt.Sprintf("rgba(%d, %d, %d, %g)", c.R, c.G, c.B, c.A)
 	}
 	return fmt.Sprintf("rgb(%d, %d, %d)", c.R, c.G, c.B)
+}
+
+// Hex writes the colour, without its opacity, as "#RRGGBB".
+func (c Color) Hex() string {
+	return fmt.Sprintf("#%02X%02X%02X", c.R, c.G, c.B)
 }
 
 // Luminance is the relative luminance of an opaque colour, from 0 (black)

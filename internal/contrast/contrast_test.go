@@ -24,6 +24,15 @@ func TestParse(t *testing.T) {
 			t.Errorf("Parse(%q) = %v, %v; want %v", tt.in, got, err, tt.want)
 		}
 	}
+	if c, err := ParseHex("#1972f5"); err != nil || c != (Color{0x19, 0x72, 0xF5, 1}) {
+		t.Errorf("ParseHex(#1972f5) = %v, %v", c, err)
+	}
+	if _, err := ParseHex("rgb(1, 2, 3)"); err == nil || !strings.Contains(err.Error(), "want #rrggbb or #rgb") {
+		t.Errorf("ParseHex(rgb(1, 2, 3)): error %v, want one asking for #rrggbb", err)
+	}
+	if got := (Color{0x19, 0x72, 0xF5, 0.5}).Hex(); got != "#1972F5" {
+		t.Errorf("Hex() = %q, want #1972F5", got)
+	}
 	for _, tt := range []struct{ in, err string }{
 		{"red", "want #rrggbb"},
 		{"#12345", "want #rrggbb or #rgb"},
