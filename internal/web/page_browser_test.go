@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/http"
+	"net/http/httptest"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -168,13 +170,18 @@ func TestTooltipPlacementOnPhone(t *testing.T) {
 }
 
 // browserConfig is the test config with the company's logo and icon served
-// as data, and without custom_html, so the page runs under the built-in
-// theme's strict Content-Security-Policy.
+// from another origin, as they usually are, and without custom_html, so the
+// page runs under the built-in theme's strict Content-Security-Policy.
 func browserConfig(t *testing.T) *config.Config {
+	brand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "image/svg+xml")
+		_, _ = w.Write([]byte(acmeLogoSVG))
+	}))
+	t.Cleanup(brand.Close)
 	cfg := testConfig(t)
 	cfg.Branding.CustomHTML = ""
-	cfg.Branding.LogoURL = "data:image/svg+xml," + strings.ReplaceAll(strings.ReplaceAll(acmeLogoSVG, "#", "%23"), `"`, "'")
-	cfg.Branding.IconURL = ""
+	cfg.Branding.LogoURL = brand.URL + "/logo.svg"
+	cfg.Branding.IconURL = brand.URL + "/icon.svg"
 	return cfg
 }
 
@@ -234,8 +241,8 @@ func loadPage(t *testing.T, browser context.Context, url string, width int64, op
 	); err != nil {
 		t.Fatalf("load %s at %d px: %v", url, width, err)
 	}
-	// The page's script has run once it placed the tooltips and times.
-	waitFor(t, browser, "the page's script ran", `document.readyState === "complete"`)
+	// Everything is laid out once the logo, from another origin, is in.
+	waitFor(t, browser, "the page and its logo loaded", `document.readyState === "complete" && document.querySelector(".logo img").naturalWidth > 0`)
 }
 
 // emulateScheme makes the browser prefer the light or the dark scheme.
@@ -392,8 +399,8 @@ func textContrastProblems(t *testing.T, browser context.Context) []string {
 }
 
 // layoutProblems lists what breaks the layout at the current width: the
-// page scrolling sideways, a visible element reaching past the viewport, or
-// the header's parts overlapping.
+// page scrolling sideways, a visible element reaching past the viewport, the
+// header's content overflowing its box, or the header's parts overlapping.
 func layoutProblems(t *testing.T, browser context.Context) []string {
 	t.Helper()
 	out := evalString(t, browser, `(() => {
@@ -407,6 +414,11 @@ func layoutProblems(t *testing.T, browser context.Context) []string {
 			const r = e.getBoundingClientRect();
 			if (r.width > 0 && (r.left < -0.5 || r.right > width + 0.5)) {
 				problems.push(e.tagName.toLowerCase() + "." + [...e.classList].join(".") + " spans " + Math.round(r.left) + " to " + Math.round(r.right) + " px");
+			}
+		}
+		for (const e of document.querySelectorAll("header, header *")) {
+			if (visible(e) && e.scrollWidth > e.clientWidth + 1 && e.clientWidth > 0) {
+				problems.push("in the header, " + e.tagName.toLowerCase() + "." + [...e.classList].join(".") + " overflows by " + (e.scrollWidth - e.clientWidth) + " px");
 			}
 		}
 		const parts = [".logo img", ".logo-label", ".nav-support", ".nav-website"]
