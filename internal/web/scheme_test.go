@@ -80,7 +80,7 @@ func TestNodeStateWord(t *testing.T) {
 		ts := newTestServer(t, Options{})
 		ts.src.set(healthServices(h), testNow)
 		body := ts.get(t, "/").body
-		want := fmt.Sprintf(`status-%s-border-subtle">Main <span class="node-state status-%s-text">%s</span></span>`, h, h, h)
+		want := fmt.Sprintf(`status-%s-border-subtle"><span class="node-name">Main</span> <span class="node-state status-%s-text">%s</span></span>`, h, h, h)
 		if !strings.Contains(body, want) {
 			t.Errorf("%s node: page lacks %s", h, want)
 		}
