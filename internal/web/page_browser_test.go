@@ -36,6 +36,8 @@ var (
 // nothing overflows the viewport sideways and that the header's parts do
 // not overlap.
 //
+// A replica's tooltip is open during the checks, so its text is audited too.
+//
 // It is skipped when Chromium, npm or the axe-core package is missing,
 // unless VIGIL_REQUIRE_BROWSER=1.
 func TestPageAccessibility(t *testing.T) {
@@ -53,6 +55,11 @@ func TestPageAccessibility(t *testing.T) {
 				if got := evalString(t, browser, `String(window.STATUS_GENERAL)`); got != state.String() {
 					t.Fatalf("%s: the page says %q", where, got)
 				}
+				// A tooltip open too, so that its text is audited and placed.
+				if err := chromedp.Do(browser, chromedp.Focus(chromedp.CSS("#replica-web-api-2"))); err != nil {
+					t.Fatalf("%s: focus a replica: %v", where, err)
+				}
+				waitTooltip(t, browser, "replica-web-api-2", true)
 				for _, v := range runAxe(t, browser, axeSource) {
 					t.Errorf("%s: axe %s (%s): %s\n\t%s", where, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n\t"))
 				}
@@ -88,6 +95,25 @@ func TestColorSchemeInBrowser(t *testing.T) {
 		if got := evalString(t, browser, `getComputedStyle(document.body).backgroundColor`); got != tt.want {
 			t.Errorf("color_scheme %q, visitor prefers %s: page background %s, want %s", tt.scheme, tt.prefers, got, tt.want)
 		}
+	}
+
+	// Without JavaScript: the scheme, the state words and glyphs are the
+	// stylesheet's and the markup's alone.
+	if _, err := chromedp.Call(browser, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true}); err != nil {
+		t.Fatalf("disable scripts: %v", err)
+	}
+	ts := newTestServer(t, Options{Config: browserConfig(t), Now: time.Now})
+	ts.src.set(sampleServicesAt(time.Now(), status.Dead), time.Now())
+	emulateScheme(t, browser, "dark")
+	loadPage(t, browser, ts.URL+"/", 390)
+	got := evalString(t, browser, `JSON.stringify([
+		typeof window.STATUS_GENERAL,
+		getComputedStyle(document.body).backgroundColor,
+		document.querySelector("#probe-web").closest("section").querySelector(".node-state").textContent,
+		getComputedStyle(document.querySelector(".node-state"), "::before").maskImage.slice(0, 19),
+		getComputedStyle(document.getElementById("replica-web-api-2"), "::before").maskImage.slice(0, 19)])`)
+	if want := `["undefined","` + dark + `","dead","url(\"data:image/svg","url(\"data:image/svg"]`; got != want {
+		t.Errorf("without JavaScript: script, background, state word, glyphs = %s, want %s", got, want)
 	}
 }
 
