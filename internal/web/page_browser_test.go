@@ -37,6 +37,8 @@ var (
 // not overlap.
 //
 // A replica's tooltip is open during the checks, so its text is audited too.
+// The page is audited without a store and with one, whose page holds the
+// 90-day history, an announcement, a maintenance window and the incidents.
 //
 // It is skipped when Chromium, npm or the axe-core package is missing,
 // unless VIGIL_REQUIRE_BROWSER=1.
@@ -45,32 +47,54 @@ func TestPageAccessibility(t *testing.T) {
 	axeSource := loadAxe(t)
 
 	ts := newTestServer(t, Options{Config: browserConfig(t), Now: time.Now})
+	cfg := browserConfig(t)
+	cfg.Server.ManagerToken = managerToken
+	st := openStoreGap(t)
+	fillHistory(t, st)
+	withHistory := newTestServer(t, Options{Config: cfg, Store: st})
+	postAnnouncement(t, withHistory, `{"title":"Planned upgrade","text":"The API moves to new servers tonight."}`)
+	if res := withHistory.manager(t, "POST", "/manager/maintenance/",
+		`{"start":"2031-03-04T09:00:00Z","end":"2031-03-04T11:00:00Z","targets":["web:api"],"message":"Database upgrade"}`); res.code != 200 {
+		t.Fatalf("add a maintenance window: %d %s", res.code, res.body)
+	}
 	for _, state := range auditStates {
 		ts.src.set(sampleServicesAt(time.Now(), state), time.Now())
-		for _, scheme := range auditSchemes {
-			emulateScheme(t, browser, scheme)
-			for _, width := range auditWidths {
-				where := fmt.Sprintf("%s page, %s scheme, %d px", state, scheme, width)
-				loadPage(t, browser, ts.URL+"/", width)
-				if got := evalString(t, browser, `String(window.STATUS_GENERAL)`); got != state.String() {
-					t.Fatalf("%s: the page says %q", where, got)
-				}
-				// A tooltip open too, so that its text is audited and placed.
-				if err := chromedp.Do(browser, chromedp.Focus(chromedp.CSS("#replica-web-api-2"))); err != nil {
-					t.Fatalf("%s: focus a replica: %v", where, err)
-				}
-				waitTooltip(t, browser, "replica-web-api-2", true)
-				for _, v := range runAxe(t, browser, axeSource) {
-					t.Errorf("%s: axe %s (%s): %s\n\t%s", where, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n\t"))
-				}
-				for _, p := range textContrastProblems(t, browser) {
-					t.Errorf("%s: %s", where, p)
-				}
-				for _, p := range layoutProblems(t, browser) {
-					t.Errorf("%s: %s", where, p)
+		withHistory.src.set(sampleServicesAt(testNow, state), testNow)
+		for _, page := range []struct {
+			name string
+			url  string
+		}{{"page", ts.URL + "/"}, {"page with history", withHistory.URL + "/"}} {
+			for _, scheme := range auditSchemes {
+				emulateScheme(t, browser, scheme)
+				for _, width := range auditWidths {
+					where := fmt.Sprintf("%s %s, %s scheme, %d px", state, page.name, scheme, width)
+					auditPage(t, browser, axeSource, where, page.url, state, width)
 				}
 			}
 		}
+	}
+}
+
+// auditPage loads url at width, opens a replica's tooltip (so its text is
+// audited and placed too) and reports what the audit finds there.
+func auditPage(t *testing.T, browser context.Context, axeSource, where, url string, state status.Health, width int64) {
+	t.Helper()
+	loadPage(t, browser, url, width)
+	if got := evalString(t, browser, `String(window.STATUS_GENERAL)`); got != state.String() {
+		t.Fatalf("%s: the page says %q", where, got)
+	}
+	if err := chromedp.Do(browser, chromedp.Focus(chromedp.CSS("#replica-web-api-2"))); err != nil {
+		t.Fatalf("%s: focus a replica: %v", where, err)
+	}
+	waitTooltip(t, browser, "replica-web-api-2", true)
+	for _, v := range runAxe(t, browser, axeSource) {
+		t.Errorf("%s: axe %s (%s): %s\n\t%s", where, v.ID, v.Impact, v.Help, strings.Join(v.Nodes, "\n\t"))
+	}
+	for _, p := range textContrastProblems(t, browser) {
+		t.Errorf("%s: %s", where, p)
+	}
+	for _, p := range layoutProblems(t, browser) {
+		t.Errorf("%s: %s", where, p)
 	}
 }
 
