@@ -2,6 +2,7 @@ package web
 
 import (
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -87,6 +88,36 @@ func TestNodeStateWord(t *testing.T) {
 		live := strings.Index(body, `<div id="status-announcer" class="visually-hidden" role="status" aria-live="polite" aria-atomic="true"></div>`)
 		if live < 0 || live < strings.Index(body, "</aside>") || live > strings.Index(body, "<main") {
 			t.Errorf("%s: the live region is missing or inside a part the refresh replaces", h)
+		}
+	}
+}
+
+// TestColorSchemeCustomTheme: a custom theme can replace the dark colours
+// (its own dark.css) or use the built-in ones (it has none), and its template
+// sees the scheme in .Branding.ColorScheme.
+func TestColorSchemeCustomTheme(t *testing.T) {
+	const template = `<!DOCTYPE html><html><head>` +
+		`{{if ne .Branding.ColorScheme "light"}}<link rel="stylesheet" href="assets/stylesheets/dark.css">{{end}}` +
+		`</head><body>scheme={{.Branding.ColorScheme}}</body></html>`
+	for _, tt := range []struct {
+		name  string
+		files map[string]string
+		dark  string // what dark.css must hold
+	}{
+		{"own dark.css", map[string]string{"templates/index.html": template, "stylesheets/dark.css": ":root { --color-page: #000000; }"}, "--color-page: #000000"},
+		{"built-in dark.css", map[string]string{"templates/index.html": template}, "color-scheme: dark"},
+	} {
+		dir := filepath.Join(t.TempDir(), "theme")
+		writeFiles(t, dir, tt.files)
+		cfg := testConfig(t)
+		cfg.Assets.Path = dir
+		cfg.Branding.ColorScheme = "dark"
+		ts := newTestServer(t, Options{Config: cfg})
+		if body := ts.get(t, "/").body; !strings.Contains(body, "scheme=dark") || !strings.Contains(body, "dark.css") {
+			t.Errorf("%s: page = %q, want the theme's template with scheme=dark and its dark.css link", tt.name, body)
+		}
+		if res := ts.get(t, "/assets/stylesheets/dark.css"); res.code != 200 || !strings.Contains(res.body, tt.dark) {
+			t.Errorf("%s: GET dark.css = %d %.60q, want 200 holding %s", tt.name, res.code, res.body, tt.dark)
 		}
 	}
 }
