@@ -315,14 +315,16 @@ func evalString(t *testing.T, browser context.Context, script string) string {
 	return v
 }
 
-// loadAxe returns axe-core's script, installing the pinned package with
-// `npm ci` when it is not there yet.
+// loadAxe returns axe-core's script at the version pinned in
+// testdata/axe/package-lock.json, installing it with `npm ci` when it is
+// missing or another version is there.
 func loadAxe(t *testing.T) string {
 	t.Helper()
 	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
 	dir := filepath.Join("testdata", "axe")
-	file := filepath.Join(dir, "node_modules", "axe-core", "axe.min.js")
-	if _, err := os.Stat(file); err != nil {
+	pinned := packageVersion(t, filepath.Join(dir, "package-lock.json"), "node_modules/axe-core")
+	installed := filepath.Join(dir, "node_modules", "axe-core")
+	if packageVersion(t, filepath.Join(installed, "package.json"), "") != pinned {
 		missing := func(format string, args ...any) {
 			t.Helper()
 			if required {
@@ -331,19 +333,50 @@ func loadAxe(t *testing.T) string {
 			t.Skipf(format+"; set VIGIL_REQUIRE_BROWSER=1 to make this a failure", args...)
 		}
 		if _, err := exec.LookPath("npm"); err != nil {
-			missing("npm is not installed, so axe-core cannot be (scripts/test installs it)")
+			missing("npm is not installed, so axe-core cannot be (scripts/test installs npm)")
 		}
 		npm := exec.Command("npm", "ci", "--no-audit", "--no-fund")
 		npm.Dir = dir
 		if out, err := npm.CombinedOutput(); err != nil {
 			missing("npm ci in %s: %v\n%s", dir, err, out)
 		}
+		if got := packageVersion(t, filepath.Join(installed, "package.json"), ""); got != pinned {
+			t.Fatalf("after npm ci, axe-core is at %q, want %s from the lockfile", got, pinned)
+		}
 	}
-	src, err := os.ReadFile(file)
+	src, err := os.ReadFile(filepath.Join(installed, "axe.min.js"))
 	if err != nil {
 		t.Fatalf("read axe-core: %v", err)
 	}
 	return string(src)
+}
+
+// packageVersion reads the version of an npm package.json (entry "") or of
+// an entry of a package-lock.json's "packages"; "" when the file is missing.
+func packageVersion(t *testing.T, file, entry string) string {
+	t.Helper()
+	data, err := os.ReadFile(file)
+	if os.IsNotExist(err) {
+		return ""
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	var pkg struct {
+		Version  string `json:"version"`
+		Packages map[string]struct {
+			Version string `json:"version"`
+		} `json:"packages"`
+	}
+	if err := json.Unmarshal(data, &pkg); err != nil {
+		t.Fatalf("%s: %v", file, err)
+	}
+	if entry == "" {
+		return pkg.Version
+	}
+	if pkg.Packages[entry].Version == "" {
+		t.Fatalf("%s pins no %s", file, entry)
+	}
+	return pkg.Packages[entry].Version
 }
 
 // axeViolation is one rule axe found broken, with the elements it names.
