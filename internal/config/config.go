@@ -119,7 +119,14 @@ type Branding struct {
 	TimeZone string `toml:"time_zone"`
 	// Location is TimeZone loaded by validation (time.UTC for "").
 	Location *time.Location `toml:"-"`
+	// ColorScheme is the page's colour scheme: "auto" (the default) follows
+	// the visitor's light or dark preference, "light" or "dark" forces one.
+	// The valid values are ColorSchemes.
+	ColorScheme string `toml:"color_scheme"`
 }
+
+// ColorSchemes are the values of [branding] color_scheme, the default first.
+var ColorSchemes = []string{"auto", "light", "dark"}
 
 // Metrics is the [metrics] section. Every key is optional.
 type Metrics struct {

@@ -78,6 +78,7 @@ func TestFullConfig(t *testing.T) {
 		{"Server.RequestBodyTimeout", cfg.Server.RequestBodyTimeout, Seconds(10)},
 		{"Branding.PageURL (trailing slash added)", cfg.Branding.PageURL, "https://status.example.com/"},
 		{"Branding.SupportURL", cfg.Branding.SupportURL, "mailto:support@example.com"},
+		{"Branding.ColorScheme", cfg.Branding.ColorScheme, "dark"},
 		{"Branding.CustomHTML", cfg.Branding.CustomHTML, `<script>console.log("hi")</script>`},
 		{"Metrics.PollRetryWait", cfg.Metrics.PollRetryWait, Millis(250)},
 		{"Metrics.PollHTTPStatusHealthyBelow", cfg.Metrics.PollHTTPStatusHealthyBelow, 300},
@@ -797,6 +798,48 @@ func TestTimeZone(t *testing.T) {
 			t.Errorf("time_zone %q: %v", tt.zone, err)
 		case cfg.Branding.Location.String() != tt.want:
 			t.Errorf("time_zone %q: location %v, want %s", tt.zone, cfg.Branding.Location, tt.want)
+		}
+	}
+}
+
+// TestColorScheme: every scheme of the list is accepted, "auto" is the
+// default, and anything else is an error at its line naming the choices.
+func TestColorScheme(t *testing.T) {
+	minimal := readTestdata(t, "minimal.cfg")
+	cfg := mustParse(t, minimal, noEnv)
+	if cfg.Branding.ColorScheme != "auto" {
+		t.Errorf("default color_scheme = %q, want auto", cfg.Branding.ColorScheme)
+	}
+	for _, scheme := range ColorSchemes {
+		text := strings.Replace(minimal, "[branding]\n", fmt.Sprintf("[branding]\ncolor_scheme = %q\n", scheme), 1)
+		if cfg := mustParse(t, text, noEnv); cfg.Branding.ColorScheme != scheme {
+			t.Errorf("color_scheme %q read as %q", scheme, cfg.Branding.ColorScheme)
+		}
+	}
+	for _, bad := range []string{"Dark", "night", ""} {
+		text := strings.Replace(minimal, "[branding]\n", fmt.Sprintf("[branding]\ncolor_scheme = %q\n", bad), 1)
+		_, _, err := Parse("test.cfg", []byte(text), noEnv)
+		want := fmt.Sprintf(`test.cfg:6:1: branding.color_scheme: unknown colour scheme %q (want auto, light or dark)`, bad)
+		if err == nil || err.Error() != want {
+			t.Errorf("color_scheme %q: error %v, want %s", bad, err, want)
+		}
+	}
+}
+
+// TestLogoColorWarning: a logo_color the page cannot read (a CSS name)
+// still starts, with a warning at its line; hex colours do not warn.
+func TestLogoColorWarning(t *testing.T) {
+	minimal := readTestdata(t, "minimal.cfg")
+	text := strings.Replace(minimal, `logo_color = "#1972F5"`, `logo_color = "rebeccapurple"`, 1)
+	_, warns, err := Parse("test.cfg", []byte(text), noEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkWarnings(t, warns, []string{`test.cfg:10:1: branding.logo_color: colour "rebeccapurple": want #rrggbb or #rgb: the support button keeps white text, whose contrast cannot be checked`})
+	for _, ok := range []string{"#639", "#663399"} {
+		text := strings.Replace(minimal, `logo_color = "#1972F5"`, fmt.Sprintf("logo_color = %q", ok), 1)
+		if _, warns, err := Parse("test.cfg", []byte(text), noEnv); err != nil || len(warns) != 0 {
+			t.Errorf("logo_color %q: %v, warnings %v; want neither", ok, err, warns)
 		}
 	}
 }

@@ -25,7 +25,7 @@ func Default() *Config {
 			RequestBodyTimeout:         30,
 		},
 		Assets:   Assets{Path: "./res/assets/"},
-		Branding: Branding{PageTitle: "Status Page"},
+		Branding: Branding{PageTitle: "Status Page", ColorScheme: ColorSchemes[0]},
 		Metrics: Metrics{
 			PollInterval:               120,
 			PollRetry:                  2,

@@ -13,6 +13,7 @@ import (
 	"time"
 	_ "time/tzdata" // time_zone works on hosts without a zone database
 
+	"github.com/vigil-go/vigil/internal/contrast"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/status"
 )
@@ -313,6 +314,16 @@ func (c *checker) validateBranding(b *Branding) {
 			c.errorf("branding.time_zone", "unknown time zone %q (want an IANA name such as \"Europe/Paris\" or \"Asia/Shanghai\")", b.TimeZone)
 		} else {
 			b.Location = loc
+		}
+	}
+	if !slices.Contains(ColorSchemes, b.ColorScheme) {
+		c.errorf("branding.color_scheme", "unknown colour scheme %q (want %s)", b.ColorScheme, strings.Join(ColorSchemes[:len(ColorSchemes)-1], ", ")+" or "+ColorSchemes[len(ColorSchemes)-1])
+	}
+	// The support button shows logo_color under text the page picks for
+	// contrast; it can only do so for a colour it can read.
+	if b.LogoColor != "" {
+		if _, err := contrast.ParseHex(b.LogoColor); err != nil {
+			c.warnf("branding.logo_color", "%v: the support button keeps white text, whose contrast cannot be checked", err)
 		}
 	}
 }

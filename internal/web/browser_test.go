@@ -8,6 +8,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -26,7 +27,8 @@ const chromiumPath = "/usr/bin/chromium"
 // the page without reloading it when the monitor's state changes.
 //
 // It is skipped when Chromium is missing, unless VIGIL_REQUIRE_BROWSER=1.
-// With VIGIL_SCREENSHOT=<file.png> it saves a screenshot of the page.
+// With VIGIL_SCREENSHOT=<directory> it saves the README's screenshots of the
+// page there: status-page.png (light) and status-page-dark.png.
 func TestBrowser(t *testing.T) {
 	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
 	if _, err := os.Stat(chromiumPath); err != nil {
@@ -167,6 +169,9 @@ func TestBrowser(t *testing.T) {
 
 	// Live refresh: a replica dies; the page follows without a reload, and
 	// the focused box keeps its focus (and so its tooltip).
+	if said := eval("read the live region", `document.getElementById("status-announcer").textContent`); said != "" {
+		t.Errorf("live region at load = %q, want nothing announced", said)
+	}
 	eval("mark the document", `String(window.vigilTestMarker = 42)`)
 	ts.src.set(sampleServicesAt(time.Now(), status.Dead), time.Now())
 	deadline := time.Now().Add(25 * time.Second)
@@ -207,6 +212,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("after the update, focus is on %q, want it kept on replica-web-workers-1", state.Focused)
 	}
 	waitTooltip(t, browser, "replica-web-workers-1", true)
+	// Screen readers hear of the change: the polite live region says it.
+	if said := eval("read the live region", `(() => { const r = document.getElementById("status-announcer"); return r.getAttribute("aria-live") + ": " + r.textContent; })()`); said != "polite: Status changed: Partial service outage ongoing." {
+		t.Errorf("live region after the change = %q, want polite: Status changed: Partial service outage ongoing.", said)
+	}
 
 	// The dead replica's tooltip says why.
 	do("focus the dead box", chromedp.Focus(chromedp.CSS("#replica-web-api-2")))
@@ -217,15 +226,23 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
-	if path := os.Getenv("VIGIL_SCREENSHOT"); path != "" {
-		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
-		if err != nil {
-			t.Fatalf("take a screenshot: %v", err)
+	if dir := os.Getenv("VIGIL_SCREENSHOT"); dir != "" {
+		for _, shot := range []struct{ scheme, file string }{
+			{"dark", "status-page-dark.png"},
+			{"light", "status-page.png"},
+		} {
+			emulateScheme(t, browser, shot.scheme)
+			waitTooltip(t, browser, "replica-web-api-2", true)
+			png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+			if err != nil {
+				t.Fatalf("take a screenshot: %v", err)
+			}
+			path := filepath.Join(dir, shot.file)
+			if err := os.WriteFile(path, png, 0o644); err != nil {
+				t.Fatalf("save screenshot: %v", err)
+			}
+			t.Logf("screenshot saved to %s", path)
 		}
-		if err := os.WriteFile(path, png, 0o644); err != nil {
-			t.Fatalf("save screenshot: %v", err)
-		}
-		t.Logf("screenshot saved to %s", path)
 	}
 
 	// A phone: every tooltip stays on screen, and a tap toggles one.
@@ -270,8 +287,8 @@ func TestBrowser(t *testing.T) {
 		return ["/status/assets/stylesheets/common.css", "/status/assets/stylesheets/index.css", "/status/assets/javascripts/index.js"]
 			.every(p => loaded.includes(p)) && loaded.some(p => p.startsWith("/status/assets/images/icons/"));
 	})()`)
-	if bg := eval("read a box's colour", `getComputedStyle(document.getElementById("replica-web-api-1")).backgroundColor`); bg != "rgb(14, 176, 51)" {
-		t.Errorf("healthy box under /status/: background %q, want rgb(14, 176, 51) from the stylesheet", bg)
+	if bg := eval("read a box's colour", `getComputedStyle(document.getElementById("replica-web-api-1")).backgroundColor`); bg != "rgb(10, 125, 39)" {
+		t.Errorf("healthy box under /status/: background %q, want rgb(10, 125, 39) from the stylesheet", bg)
 	}
 
 	// custom_html is the operator's own markup: its inline script runs.

@@ -61,6 +61,13 @@ type brandingView struct {
 	WebsiteURL  string
 	SupportURL  string
 	CustomHTML  template.HTML // inserted raw into <head>: it is the operator's own HTML
+	// ColorScheme is "auto" (follow the visitor's preference), "light" or
+	// "dark": [branding] color_scheme.
+	ColorScheme string
+	// LogoTextColor is the text colour on LogoColor that reaches WCAG AA
+	// contrast ("#FFFFFF" or "#000000"); "" when LogoColor is not a colour
+	// the page can read, which keeps the stylesheet's.
+	LogoTextColor string
 }
 
 type announcementView struct {
@@ -202,17 +209,19 @@ func (s *Server) pageData(k pageKey) *pageData {
 		Year:         k.year,
 		ProjectURL:   projectURL,
 		Branding: brandingView{
-			PageTitle:   b.PageTitle,
-			PageURL:     b.PageURL,
-			CompanyName: b.CompanyName,
-			IconURL:     b.IconURL,
-			IconMIME:    iconMIME(b.IconURL),
-			IconColor:   b.IconColor,
-			LogoURL:     b.LogoURL,
-			LogoColor:   b.LogoColor,
-			WebsiteURL:  b.WebsiteURL,
-			SupportURL:  b.SupportURL,
-			CustomHTML:  template.HTML(b.CustomHTML), // #nosec: the operator's own HTML, raw on purpose
+			PageTitle:     b.PageTitle,
+			PageURL:       b.PageURL,
+			CompanyName:   b.CompanyName,
+			IconURL:       b.IconURL,
+			IconMIME:      iconMIME(b.IconURL),
+			IconColor:     b.IconColor,
+			LogoURL:       b.LogoURL,
+			LogoColor:     b.LogoColor,
+			WebsiteURL:    b.WebsiteURL,
+			SupportURL:    b.SupportURL,
+			CustomHTML:    template.HTML(b.CustomHTML), // #nosec: the operator's own HTML, raw on purpose
+			ColorScheme:   colorScheme(b.ColorScheme),
+			LogoTextColor: readableTextColor(b.LogoColor),
 		},
 		Announcements: announcementViews(k.announcements, s.zone),
 	}

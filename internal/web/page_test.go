@@ -115,7 +115,7 @@ func TestPageHeadAndBranding(t *testing.T) {
 		`<a href="./" class="logo">`,
 		`<img src="https://cdn.acme.test/logo.png" alt="Acme">`,
 		`>Status</span>`,
-		`<a href="https://acme.test/support" class="nav-support font-sans-semibold" style="background-color: #1972F5;">Contact support</a>`,
+		`<a href="https://acme.test/support" class="nav-support font-sans-semibold" style="background-color: #1972F5; color: #000000;">Contact support</a>`,
 		`<a href="https://acme.test/" target="_blank" rel="noopener" class="nav-website font-sans-bold">Go to website</a>`,
 	} {
 		if !strings.Contains(header, want) {

@@ -12,6 +12,9 @@
  *    can keep serving one cached page per state.
  * 3. Tooltips. CSS shows them on hover and focus; taps toggle them on touch
  *    screens, Escape closes them, and they are nudged to stay on screen.
+ * 4. Announcements. When a refresh changes the page's general status, the
+ *    new banner text is written into a polite live region, so screen readers
+ *    say it without moving the visitor's focus.
  */
 (function () {
   "use strict";
@@ -19,6 +22,9 @@
   var REFRESH_INTERVAL = 10000;
   var REQUEST_TIMEOUT = 5000;
   var EDGE_MARGIN = 8;
+  // The gap between a tooltip and its box: .tooltip's bottom (or top) offset
+  // beyond 100% in common.css.
+  var TOOLTIP_GAP = 10;
 
   // Server time minus local time, learnt from the Date header, so that
   // "12 s ago" does not depend on the visitor's clock being right.
@@ -126,6 +132,7 @@
 
     var oldAside = document.querySelector("aside");
     var newAside = doc.querySelector("aside");
+    var statusBefore = window.STATUS_GENERAL;
 
     // Remember what the visitor is looking at, to restore it after the swap.
     var scrollX = window.pageXOffset;
@@ -182,7 +189,20 @@
     updateIcons(doc);
     updateRelativeTimes();
 
+    if (window.STATUS_GENERAL !== statusBefore) {
+      announceStatus(newAside);
+    }
+
     return true;
+  }
+
+  function announceStatus(aside) {
+    var region = document.getElementById("status-announcer");
+    var title = aside ? aside.querySelector("h1") : null;
+
+    if (region && title) {
+      region.textContent = "Status changed: " + title.textContent.trim() + ".";
+    }
   }
 
   function updateGeneral(aside) {
@@ -263,6 +283,23 @@
   // (computed for all of them at once, so they are right before they show),
   // and flipped below their box when there is no room above (computed when
   // one is about to show, as it depends on the scroll position).
+  //
+  // A tooltip's own rectangle is not measured: it slides in with a CSS
+  // transition of its transform, so while the transition runs the rectangle
+  // is where the animation has it, not where it will rest. Its resting place
+  // follows from layout alone: centred over its box, at its laid-out size.
+  function restingBox(host, tooltip) {
+    var box = host.getBoundingClientRect();
+    var width = tooltip.offsetWidth;
+    var center = box.left + box.width / 2;
+
+    return {
+      left: center - width / 2,
+      right: center + width / 2,
+      top: box.top - TOOLTIP_GAP - tooltip.offsetHeight
+    };
+  }
+
   function horizontalShift(rect, width) {
     if (rect.left < EDGE_MARGIN) {
       return EDGE_MARGIN - rect.left;
@@ -275,25 +312,25 @@
     return 0;
   }
 
+  function setShift(tooltip, shift) {
+    if (shift !== 0) {
+      tooltip.style.setProperty("--tooltip-shift", Math.round(shift) + "px");
+    } else {
+      tooltip.style.removeProperty("--tooltip-shift");
+    }
+  }
+
   function placeAll() {
     var tooltips = document.querySelectorAll(".has-tooltip > .tooltip");
     var width = document.documentElement.clientWidth;
 
-    // Reset everything, then measure everything, then write: one layout.
-    Array.prototype.forEach.call(tooltips, function (tooltip) {
-      tooltip.style.removeProperty("--tooltip-shift");
+    // Measure everything, then write: one layout.
+    var boxes = Array.prototype.map.call(tooltips, function (tooltip) {
+      return restingBox(tooltip.parentNode, tooltip);
     });
 
-    var rects = Array.prototype.map.call(tooltips, function (tooltip) {
-      return tooltip.getBoundingClientRect();
-    });
-
-    rects.forEach(function (rect, i) {
-      var shift = horizontalShift(rect, width);
-
-      if (shift !== 0) {
-        tooltips[i].style.setProperty("--tooltip-shift", Math.round(shift) + "px");
-      }
+    boxes.forEach(function (box, i) {
+      setShift(tooltips[i], horizontalShift(box, width));
     });
   }
 
@@ -304,19 +341,10 @@
       return;
     }
 
-    tooltip.style.removeProperty("--tooltip-shift");
-    tooltip.classList.remove("tooltip-below");
+    var box = restingBox(host, tooltip);
 
-    var rect = tooltip.getBoundingClientRect();
-    var shift = horizontalShift(rect, document.documentElement.clientWidth);
-
-    if (shift !== 0) {
-      tooltip.style.setProperty("--tooltip-shift", Math.round(shift) + "px");
-    }
-
-    if (rect.top < EDGE_MARGIN) {
-      tooltip.classList.add("tooltip-below");
-    }
+    setShift(tooltip, horizontalShift(box, document.documentElement.clientWidth));
+    tooltip.classList.toggle("tooltip-below", box.top < EDGE_MARGIN);
   }
 
   function tooltipHost(target) {
