@@ -30,7 +30,7 @@ func TestApplyKeepsTheOutage(t *testing.T) {
 		t.Errorf("5 min after the reload to a 10 min reminder: %v, want nothing new", got)
 	}
 	h.run(5*time.Minute, "web:core:a")
-	h.run(20*time.Second)
+	h.run(20 * time.Second)
 	got := h.out.kinds()
 	if want := []notify.Kind{notify.Changed, notify.Reminder, notify.Reminder, notify.Changed}; !slices.Equal(got, want) {
 		t.Fatalf("after 10 min and a recovery: %v, want a reminder at 10 min, then the recovery", got)
