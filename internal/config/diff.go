@@ -304,3 +304,53 @@ func diffProbe(c *Changes, a, b Probe) {
 		}
 	}
 }
+
+// Effective returns the config a reload runs with: cur, with every key of
+// c.Restart set back to its value in old, since what reads it was built at
+// start and keeps it until a restart. old and cur are not modified.
+func (c Changes) Effective(old, cur *Config) *Config {
+	out := *cur
+	for _, key := range c.Restart {
+		if dst, src, ok := fieldAt(reflect.ValueOf(&out).Elem(), reflect.ValueOf(old).Elem(), key); ok {
+			dst.Set(src)
+		}
+	}
+	return &out
+}
+
+// fieldAt finds the field at key in dst and in src, the same struct type.
+// A table dst reaches through a pointer is copied first, so that setting
+// the field leaves the config it was copied from unchanged.
+func fieldAt(dst, src reflect.Value, key string) (reflect.Value, reflect.Value, bool) {
+	for seg := range strings.SplitSeq(key, ".") {
+		if dst.Kind() == reflect.Pointer {
+			if dst.IsNil() || src.IsNil() {
+				return dst, src, false
+			}
+			cp := reflect.New(dst.Type().Elem())
+			cp.Elem().Set(dst.Elem())
+			dst.Set(cp)
+			dst, src = dst.Elem(), src.Elem()
+		}
+		i := fieldByKey(dst.Type(), seg)
+		if i < 0 {
+			return dst, src, false
+		}
+		dst, src = dst.Field(i), src.Field(i)
+	}
+	return dst, src, dst.CanSet()
+}
+
+// fieldByKey returns the index of the field of struct t whose toml key is
+// key, or -1.
+func fieldByKey(t reflect.Type, key string) int {
+	if t.Kind() != reflect.Struct {
+		return -1
+	}
+	for i := range t.NumField() {
+		if tomlName(t.Field(i)) == key {
+			return i
+		}
+	}
+	return -1
+}

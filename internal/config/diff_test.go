@@ -228,3 +228,50 @@ func TestApplyOf(t *testing.T) {
 		}
 	}
 }
+
+func TestEffectiveKeepsRestartKeys(t *testing.T) {
+	old := parseDiffConfig(t, diffBase)
+	text := strings.NewReplacer(
+		`inet = "127.0.0.1:8080"`, `inet = "127.0.0.1:9090"`,
+		`manager_token = "manager"`, `manager_token = "other"`,
+		`reminder_interval = 600`, "reminder_interval = 300\noutbox_max_age = 60",
+		`poll_interval = 60`, "poll_interval = 30\npoll_parallelism = 9",
+	).Replace(diffBase) + "\n[storage]\npath = \"./other.db\"\n"
+	cur := parseDiffConfig(t, text)
+	c := Diff(old, cur)
+	want := []string{"metrics.poll_parallelism", "notify.outbox_max_age", "server.inet", "storage.path"}
+	if !slices.Equal(c.Restart, want) {
+		t.Fatalf("Restart = %q, want %q", c.Restart, want)
+	}
+	eff := c.Effective(old, cur)
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"inet (restart: old)", eff.Server.Inet, "127.0.0.1:8080"},
+		{"storage.path (restart: old)", eff.Storage.Path, old.Storage.Path},
+		{"poll_parallelism (restart: old)", eff.Metrics.PollParallelism, old.Metrics.PollParallelism},
+		{"outbox_max_age (restart: old)", eff.Notify.OutboxMaxAge, old.Notify.OutboxMaxAge},
+		{"manager_token (live: new)", eff.Server.ManagerToken, "other"},
+		{"poll_interval (live: new)", eff.Metrics.PollInterval, Seconds(30)},
+		{"reminder_interval (live: new)", *eff.Notify.ReminderInterval, Seconds(300)},
+		{"cur's inet untouched", cur.Server.Inet, "127.0.0.1:9090"},
+		{"cur's outbox_max_age untouched", cur.Notify.OutboxMaxAge, Seconds(60)},
+		{"old's token untouched", old.Server.ManagerToken, "manager"},
+	}
+	for _, c := range checks {
+		if c.got != c.want {
+			t.Errorf("%s = %v, want %v", c.name, c.got, c.want)
+		}
+	}
+	if eff.Notify == cur.Notify || eff.Notify == old.Notify {
+		t.Error("Effective shares the [notify] it changed with a config it was given")
+	}
+	// [notify] removed needs a restart: the alerting keeps running.
+	noNotify := parseDiffConfig(t, strings.Replace(strings.Replace(diffBase, "[notify]\nreminder_interval = 600\n", "", 1),
+		"[notify.slack]\nhook_url = \"https://hooks.slack.com/services/x\"\n", "", 1))
+	c = Diff(old, noNotify)
+	if eff := c.Effective(old, noNotify); eff.Notify != old.Notify {
+		t.Errorf("[notify] removed: Effective's = %v, want the running one", eff.Notify)
+	}
+}

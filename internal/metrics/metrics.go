@@ -48,6 +48,7 @@ type Metrics struct {
 	reports       *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	pending       *prometheus.GaugeVec
+	reload        configReload
 }
 
 // Results of a delivery attempt, as the outbox names them.
@@ -92,7 +93,10 @@ func New(cfg *config.Config, src Source) *Metrics {
 			}
 		}
 	}
+	m.reload = newConfigReload()
 	m.reg.MustRegister(
+		m.reload.successful,
+		m.reload.at,
 		newSnapshotCollector(src),
 		m.checks,
 		m.reports,
