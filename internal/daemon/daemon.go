@@ -36,6 +36,12 @@ type Options struct {
 	Stdout   io.Writer // logs and the start banner; os.Stdout when nil
 	// Ready, when set, is called with the listening address once the page is served.
 	Ready func(addr net.Addr)
+	// Reload, when set, asks for the config file to be read again and
+	// applied (SIGHUP); see reload.go.
+	Reload <-chan struct{}
+	// Load reads the config again for a reload; nil reads Config.File
+	// with the process's environment.
+	Load func() (*config.Config, []config.Warning, error)
 }
 
 // Run serves Vigil until ctx ends, then shuts down gracefully.
@@ -69,10 +75,12 @@ func Run(ctx context.Context, o Options) error {
 	var source web.Source = mon
 	var reporter web.Reporter = mon
 	var cl *cluster.Cluster
+	var tuning *clusterTuning
 	if cfg.Cluster.Enabled {
 		// In cluster mode the page, the APIs and the alerting use the
 		// decided status.
-		if cl, err = newCluster(ctx, cfg, log, mon); err != nil {
+		tuning = newClusterTuning(cfg)
+		if cl, err = newCluster(ctx, cfg, log, mon, tuning); err != nil {
 			return err
 		}
 		defer cl.Close()
@@ -89,16 +97,26 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	alerts.register(&hooks, cl)
-	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+	// The web server is built anew at each reload, from the config alone.
+	buildSite := func(cfg *config.Config) (*web.Server, http.Handler, error) {
+		site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
+			Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+		if err != nil {
+			return nil, nil, err
+		}
+		var handler http.Handler = site
+		if cl != nil {
+			handler = withClusterEndpoint(site, cl, cfg.Server.PathPrefix)
+		}
+		return site, web.BodyDeadline(handler, cfg.Server.RequestBodyTimeout.Duration()), nil
+	}
+	site, handler, err := buildSite(cfg)
 	if err != nil {
 		return err
 	}
-	var handler http.Handler = site
-	if cl != nil {
-		handler = withClusterEndpoint(site, cl, cfg.Server.PathPrefix)
-	}
-	handler = web.BodyDeadline(handler, cfg.Server.RequestBodyTimeout.Duration())
+	rl := newReloader(&reloader{log: log, load: o.Load, version: o.Version, build: buildSite, mon: mon, tuning: tuning,
+		alerts: alerts, met: met, cfg: cfg, site: site})
+	rl.handler.set(handler)
 
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
 	if err != nil {
@@ -109,13 +127,13 @@ func Run(ctx context.Context, o Options) error {
 	var unused unusedConns
 	srv := &http.Server{
 		ConnState:         unused.track,
-		Handler:           handler,
+		Handler:           &rl.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	srv.RegisterOnShutdown(site.CloseSessions) // MCP event streams never end on their own
-	srv.RegisterOnShutdown(unused.close)       // after the listener is closed: no new ones come
+	srv.RegisterOnShutdown(rl.closeSessions) // MCP event streams never end on their own
+	srv.RegisterOnShutdown(unused.close)     // after the listener is closed: no new ones come
 
 	// The monitor, the history and the alerting run until the HTTP server
 	// has stopped taking requests, not merely until the stop signal: a
@@ -129,6 +147,7 @@ func Run(ctx context.Context, o Options) error {
 	if cl != nil {
 		wg.Go(func() { cl.Run(runCtx) })
 	}
+	wg.Go(func() { rl.run(runCtx, o.Reload, watchEvery) })
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 
