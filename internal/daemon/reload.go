@@ -145,7 +145,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) bool {
 		r.refuse(err)
 		return false
 	}
-	if len(changes.Added) > 0 && needsICMP(next) {
+	if len(changes.Added)+len(changes.Changed) > 0 && needsICMP(next) {
 		if err := probe.ICMPAvailable(); err != nil {
 			r.log.Warn("ICMP replicas will be reported dead: " + err.Error())
 		}
