@@ -54,4 +54,7 @@ func TestClusterReload(t *testing.T) {
 	if got := pageStatus(members); got != "dead,dead,dead" {
 		t.Errorf("page status after the reload = %s, want dead everywhere", got)
 	}
+	for _, m := range members {
+		m.noRace(t)
+	}
 }

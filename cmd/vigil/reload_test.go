@@ -142,6 +142,16 @@ func (v *running) awaitCount(t *testing.T, n int, subs ...string) {
 	}
 }
 
+// noRace fails the test if the race detector spoke in vigil's output: the
+// binary under test is built with -race, and a reload races with serving
+// and probing if anything does.
+func (v *running) noRace(t *testing.T) {
+	t.Helper()
+	if strings.Contains(v.output(), "DATA RACE") {
+		t.Errorf("the race detector found a race:\n%s", v.output())
+	}
+}
+
 // metric returns the value of a metric without labels from /metrics.
 func (v *running) metric(t *testing.T, name string) float64 {
 	t.Helper()
@@ -235,6 +245,7 @@ func TestReloadApplies(t *testing.T) {
 	if ok, at := v.metric(t, "vigil_config_last_reload_successful"), v.metric(t, "vigil_config_last_reload_success_timestamp_seconds"); ok != 1 || at <= startedAt {
 		t.Errorf("after the reload: successful %v, timestamp %v (start's %v)", ok, at, startedAt)
 	}
+	v.noRace(t)
 	v.stop(t)
 }
 
@@ -286,6 +297,7 @@ func TestReloadRefusesAnInvalidConfig(t *testing.T) {
 	if body := v.get(t, ""); !strings.Contains(body, "Fixed Title") {
 		t.Error("the fixed config was not applied")
 	}
+	v.noRace(t)
 }
 
 // TestReloadRestartOnlyKeys: keys that need a new process are logged at
@@ -316,6 +328,7 @@ func TestReloadRestartOnlyKeys(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(s.dir, "elsewhere.db")); err == nil {
 		t.Error("the new storage path was opened before a restart")
 	}
+	v.noRace(t)
 }
 
 // TestReloadDuringAnOutage: an alert waits in the outbox for a webhook
@@ -354,6 +367,7 @@ func TestReloadDuringAnOutage(t *testing.T) {
 	if n := strings.Count(v.output(), `msg="alert queued"`); n != 1 {
 		t.Errorf("%d alerts queued, want 1 (no second announcement after the reload):\n%s", n, v.output())
 	}
+	v.noRace(t)
 }
 
 // TestWatchConfig: with watch_config, saving the file (by rename, as
@@ -387,4 +401,5 @@ func TestWatchConfig(t *testing.T) {
 	if n := strings.Count(v.output(), `msg="config reloaded"`); n != 2 {
 		t.Errorf("%d reloads, want 2: the watch went on after watch_config = false", n)
 	}
+	v.noRace(t)
 }
