@@ -192,6 +192,9 @@ func TestReloadApplies(t *testing.T) {
 		return len(r.node("api").Replicas) == 1 && r.node("hourly").Status == status.Dead && gone.hits.Load() > 0 &&
 			len(r.node("workers").Replicas) == 1
 	})
+	if code, body := v.manage(t, http.MethodPut, "manager/prober/alerts/ignored", `{"reminders_seconds":600}`); code != http.StatusOK {
+		t.Fatalf("mute reminders: %d %s", code, body)
+	}
 	startedAt := v.metric(t, "vigil_config_last_reload_success_timestamp_seconds")
 	if v.metric(t, "vigil_config_last_reload_successful") != 1 || startedAt == 0 {
 		t.Fatalf("at start: successful %v, timestamp %v", v.metric(t, "vigil_config_last_reload_successful"), startedAt)
@@ -234,6 +237,9 @@ func TestReloadApplies(t *testing.T) {
 	}
 	if code, _ := v.manageAs(t, "m2", http.MethodGet, "manager/announcements", ""); code != http.StatusOK {
 		t.Errorf("new manager token after the reload: %d, want 200", code)
+	}
+	if code, body := v.manageAs(t, "m2", http.MethodGet, "manager/prober/alerts/ignored", ""); code != http.StatusOK || !strings.Contains(body, `"reminders_seconds":59`) {
+		t.Errorf("reminder muting after the reload: %d %s, want the 600 s set before, counting down", code, body)
 	}
 	time.Sleep(2500 * time.Millisecond) // more than two intervals of the removed node
 	if n := gone.hits.Load(); n > stoppedAt+1 {

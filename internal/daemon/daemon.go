@@ -97,13 +97,16 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	alerts.register(&hooks, cl)
-	// The web server is built anew at each reload, from the config alone.
+	// The web server is built anew at each reload, from the config and the
+	// reminder muting of the one before (kept in memory without [notify]).
+	muting := alerts.control()
 	buildSite := func(cfg *config.Config) (*web.Server, http.Handler, error) {
 		site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-			Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met)})
 		if err != nil {
 			return nil, nil, err
 		}
+		muting = site.Alerting()
 		var handler http.Handler = site
 		if cl != nil {
 			handler = withClusterEndpoint(site, cl, cfg.Server.PathPrefix)
