@@ -174,7 +174,7 @@ func (v *running) metric(t *testing.T, name string) float64 {
 // its last report; the branding and the manager token change at once.
 func TestReloadApplies(t *testing.T) {
 	kept, keptURL := newCountingServer(t, http.StatusOK, "all good")
-	gone, goneURL := newCountingServer(t, http.StatusOK, "ok")
+	gone, goneURL := newCountingServer(t, http.StatusServiceUnavailable, "down")
 	added, addedURL := newCountingServer(t, http.StatusOK, "ok")
 	_, hourlyURL := newCountingServer(t, http.StatusServiceUnavailable, "down")
 
@@ -188,10 +188,11 @@ func TestReloadApplies(t *testing.T) {
 	if code := v.report(t, "fleet", "workers", `{"replica":"w1","interval":60,"load":{"cpu":0.1,"ram":0.2}}`); code != http.StatusOK {
 		t.Fatalf("report: %d", code)
 	}
-	v.waitReport(t, "api healthy, old checked, hourly dead", func(r statusReport) bool {
-		return len(r.node("api").Replicas) == 1 && r.node("hourly").Status == status.Dead && gone.hits.Load() > 0 &&
+	v.waitReport(t, "api healthy, old dead, hourly dead", func(r statusReport) bool {
+		return len(r.node("api").Replicas) == 1 && r.node("hourly").Status == status.Dead && r.node("old").Status == status.Dead &&
 			len(r.node("workers").Replicas) == 1
 	})
+	v.await(t, `node=web:old title=`) // resolved by the reload, below
 	if code, body := v.manage(t, http.MethodPut, "manager/prober/alerts/ignored", `{"reminders_seconds":600}`); code != http.StatusOK {
 		t.Fatalf("mute reminders: %d %s", code, body)
 	}
@@ -224,6 +225,10 @@ func TestReloadApplies(t *testing.T) {
 	}
 	if n := r.node("workers"); len(n.Replicas) != 1 || n.Replicas[0] != status.Healthy {
 		t.Errorf("push node after the reload = %+v, want its replica kept, healthy", n)
+	}
+	v.awaitCount(t, 1, `msg="incident resolved"`)
+	if !regexp.MustCompile(`msg="incident resolved" id=\d+ node=web:old`).MatchString(v.output()) {
+		t.Errorf("the removed node's incident was not resolved:\n%s", v.output())
 	}
 	stoppedAt := gone.hits.Load()
 	v.waitReport(t, "added probed, api dead on its new body match", func(r statusReport) bool {
