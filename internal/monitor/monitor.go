@@ -174,23 +174,29 @@ func (m *Monitor) build(cfg *config.Config) tree {
 	return t
 }
 
-// schedule queues new jobs, each interval's spreading their first round
-// over that interval from start. m.mu must be held, or m not yet shared.
+// schedule queues new jobs: each scheduler's replicas of one interval
+// spread their first round over that interval from start. m.mu must be
+// held, or m not yet shared.
 func (m *Monitor) schedule(jobs []job, start time.Time) {
-	count := map[time.Duration]int{}
-	for _, j := range jobs {
-		count[j.interval]++
+	type group struct {
+		script   bool
+		interval time.Duration
 	}
-	position := map[time.Duration]int{}
+	count := map[group]int{}
+	for _, j := range jobs {
+		count[group{j.script, j.interval}]++
+	}
+	position := map[group]int{}
 	for _, j := range jobs {
 		s := m.poll
 		if j.script {
 			s = m.script
 		}
+		g := group{j.script, j.interval}
 		sl := &slot{ref: j.ref}
-		t := s.add(m.checker(sl, j.prober), j.interval, position[j.interval], count[j.interval], start)
+		t := s.add(m.checker(sl, j.prober), j.interval, position[g], count[g], start)
 		m.tasks[j.key] = &scheduled{slot: sl, task: t, sched: s}
-		position[j.interval]++
+		position[g]++
 	}
 }
 
