@@ -27,6 +27,7 @@ type reloadSetup struct {
 	dir      string // the config's and the store's directory
 	inet     string // "127.0.0.1:0" when empty
 	manager  string // the manager token, "m" when empty
+	level    string // log_level, "info" when empty
 	db       string // the SQLite file in dir, "vigil.db" when empty
 	title    string
 	server   string // extra [server] keys
@@ -42,7 +43,7 @@ type reloadSetup struct {
 func (s reloadSetup) write(t *testing.T) string {
 	t.Helper()
 	text := fmt.Sprintf(`[server]
-log_level = "info"
+log_level = %q
 manager_token = %q
 reporter_token = "reporter-secret"
 inet = %q
@@ -65,7 +66,7 @@ path = %q
 %s
 
 %s
-`, cmp.Or(s.manager, "m"), cmp.Or(s.inet, "127.0.0.1:0"), s.server, s.title, s.metrics, filepath.Join(s.dir, cmp.Or(s.db, "vigil.db")), s.storage, s.services, s.extra)
+`, cmp.Or(s.level, "info"), cmp.Or(s.manager, "m"), cmp.Or(s.inet, "127.0.0.1:0"), s.server, s.title, s.metrics, filepath.Join(s.dir, cmp.Or(s.db, "vigil.db")), s.storage, s.services, s.extra)
 	path := filepath.Join(s.dir, "config.cfg")
 	tmp := path + ".tmp"
 	if err := os.WriteFile(tmp, []byte(text), 0o600); err != nil {
@@ -299,9 +300,14 @@ func TestReloadRefusesAnInvalidConfig(t *testing.T) {
 		t.Errorf("vigil_config_last_reload_successful = %v after a refused reload, want 0", ok)
 	}
 
+	if strings.Contains(v.output(), `msg="probe result"`) {
+		t.Fatal("debug lines logged at info")
+	}
 	s.title = "Fixed Title"
+	s.level = "debug"
 	s.write(t)
 	v.hup(t, 2)
+	v.await(t, `level=DEBUG msg="probe result"`) // log_level applies live
 	if ok := v.metric(t, "vigil_config_last_reload_successful"); ok != 1 {
 		t.Errorf("vigil_config_last_reload_successful = %v after a valid reload, want 1", ok)
 	}

@@ -39,7 +39,7 @@ func (a Apply) String() string {
 // metrics registry, the database or the cluster membership was built with
 // at start needs a new process.
 var applies = map[string]Apply{
-	"server.log_level":                      Restart, // the logger
+	"server.log_level":                      Live,
 	"server.inet":                           Restart, // the listener
 	"server.max_connections":                Restart, // the listener's limit
 	"server.metrics_enabled":                Restart, // the metrics registry and its hooks

@@ -215,7 +215,7 @@ func TestApplyOf(t *testing.T) {
 		"probe.service.label":           Live,
 		"server.max_connections":        Restart,
 		"server.metrics_enabled":        Restart,
-		"server.log_level":              Restart,
+		"server.log_level":              Live,
 		"notify.outbox_max_age":         Restart,
 		"notify.startup_notification":   Live,
 		"metrics.push_replica_expire":   Live,

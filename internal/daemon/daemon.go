@@ -51,7 +51,7 @@ func Run(ctx context.Context, o Options) error {
 		out = os.Stdout
 	}
 	cfg := o.Config
-	log := NewLogger(out, cfg.Server.LogLevel)
+	log, level := NewLogger(out, cfg.Server.LogLevel)
 	for _, w := range o.Warnings {
 		log.Warn("config: " + w.String())
 	}
@@ -117,7 +117,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rl := newReloader(&reloader{log: log, load: o.Load, version: o.Version, build: buildSite, mon: mon, tuning: tuning,
+	rl := newReloader(&reloader{log: log, level: level, load: o.Load, version: o.Version, build: buildSite, mon: mon, tuning: tuning,
 		alerts: alerts, met: met, cfg: cfg, site: site})
 	rl.handler.set(handler)
 
@@ -253,23 +253,32 @@ func needsICMP(cfg *config.Config) bool {
 // LevelTrace is Vigil's "trace" log level, below debug.
 const LevelTrace = slog.LevelDebug - 4
 
+// levelOff is above every level a line is logged at: "off".
+const levelOff = slog.Level(1 << 20)
+
 // NewLogger returns a text logger at one of Vigil's log levels (off, error,
-// warn, info, debug, trace). An unknown level means error, Vigil's default.
-func NewLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
+// warn, info, debug, trace), and the level, which a config reload sets. An
+// unknown level means error, Vigil's default.
+func NewLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
+	v := &slog.LevelVar{}
+	v.Set(logLevel(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: v})), v
+}
+
+// logLevel is the slog level of one of Vigil's log levels.
+func logLevel(level string) slog.Level {
 	switch strings.ToLower(level) {
 	case "off":
-		return slog.New(slog.DiscardHandler)
+		return levelOff
 	case "trace":
-		l = LevelTrace
+		return LevelTrace
 	case "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug
 	case "info":
-		l = slog.LevelInfo
+		return slog.LevelInfo
 	case "warn":
-		l = slog.LevelWarn
+		return slog.LevelWarn
 	default:
-		l = slog.LevelError
+		return slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }

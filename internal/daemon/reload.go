@@ -31,6 +31,7 @@ const watchEvery = 2 * time.Second
 // (config.Changes.Effective) and is logged.
 type reloader struct {
 	log     *slog.Logger
+	level   *slog.LevelVar                                   // [server] log_level
 	load    func() (*config.Config, []config.Warning, error) // nil: config.Load(cfg.File)
 	version string
 	build   func(*config.Config) (*web.Server, http.Handler, error)
@@ -150,6 +151,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) bool {
 			r.log.Warn("ICMP replicas will be reported dead: " + err.Error())
 		}
 	}
+	r.level.Set(logLevel(next.Server.LogLevel))
 	tasks := r.mon.Apply(next)
 	if r.tuning != nil {
 		r.tuning.set(next)
