@@ -177,7 +177,7 @@ func TestReloadApplies(t *testing.T) {
 	kept, keptURL := newCountingServer(t, http.StatusOK, "all good")
 	gone, goneURL := newCountingServer(t, http.StatusServiceUnavailable, "down")
 	added, addedURL := newCountingServer(t, http.StatusOK, "ok")
-	_, hourlyURL := newCountingServer(t, http.StatusServiceUnavailable, "down")
+	hourly, hourlyURL := newCountingServer(t, http.StatusServiceUnavailable, "down")
 
 	s := reloadSetup{dir: t.TempDir(), title: "Before Reload",
 		services: service("web",
@@ -257,6 +257,14 @@ func TestReloadApplies(t *testing.T) {
 	if ok, at := v.metric(t, "vigil_config_last_reload_successful"), v.metric(t, "vigil_config_last_reload_success_timestamp_seconds"); ok != 1 || at <= startedAt {
 		t.Errorf("after the reload: successful %v, timestamp %v (start's %v)", ok, at, startedAt)
 	}
+
+	// The hourly node, now healthy, checked every second from its next
+	// check: within seconds, not at the end of the hour.
+	hourly.code.Store(http.StatusOK)
+	s.services = strings.Replace(s.services, "poll_interval = 3600", "poll_interval = 1", 1)
+	s.write(t)
+	v.hup(t, 2)
+	v.waitReport(t, "hourly healthy on its new interval", func(r statusReport) bool { return r.node("hourly").Status == status.Healthy })
 	v.noRace(t)
 	v.stop(t)
 }
