@@ -36,12 +36,9 @@ type Options struct {
 	Stdout   io.Writer // logs and the start banner; os.Stdout when nil
 	// Ready, when set, is called with the listening address once the page is served.
 	Ready func(addr net.Addr)
-	// Reload, when set, asks for the config file to be read again and
-	// applied (SIGHUP); see reload.go.
+	// Reload, when set, asks for Config.File to be read again and applied
+	// (SIGHUP); see reload.go.
 	Reload <-chan struct{}
-	// Load reads the config again for a reload; nil reads Config.File
-	// with the process's environment.
-	Load func() (*config.Config, []config.Warning, error)
 }
 
 // Run serves Vigil until ctx ends, then shuts down gracefully.
@@ -117,7 +114,7 @@ func Run(ctx context.Context, o Options) error {
 	if err != nil {
 		return err
 	}
-	rl := newReloader(&reloader{log: log, level: level, load: o.Load, version: o.Version, build: buildSite, mon: mon, tuning: tuning,
+	rl := newReloader(&reloader{log: log, level: level, version: o.Version, build: buildSite, mon: mon, tuning: tuning,
 		alerts: alerts, met: met, cfg: cfg, site: site})
 	rl.handler.set(handler)
 

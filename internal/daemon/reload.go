@@ -31,8 +31,7 @@ const watchEvery = 2 * time.Second
 // (config.Changes.Effective) and is logged.
 type reloader struct {
 	log     *slog.Logger
-	level   *slog.LevelVar                                   // [server] log_level
-	load    func() (*config.Config, []config.Warning, error) // nil: config.Load(cfg.File)
+	level   *slog.LevelVar // [server] log_level
 	version string
 	build   func(*config.Config) (*web.Server, http.Handler, error)
 	mon     *monitor.Monitor
@@ -119,12 +118,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) bool {
 	if sum, err := fileSum(r.cfg.File); err == nil {
 		r.seen = sum
 	}
-	load := r.load
-	if load == nil {
-		path := r.cfg.File
-		load = func() (*config.Config, []config.Warning, error) { return config.Load(path, os.LookupEnv) }
-	}
-	cur, warnings, err := load()
+	cur, warnings, err := config.Load(r.cfg.File, os.LookupEnv)
 	for _, w := range warnings {
 		r.log.Warn("config: " + w.String())
 	}
