@@ -110,8 +110,9 @@ func fileSum(path string) ([sha256.Size]byte, error) {
 }
 
 // reload reads the config and applies it, or refuses it with every
-// problem logged; it reports whether it was applied.
-func (r *reloader) reload(ctx context.Context, trigger string) bool {
+// problem logged. The file's content is noted either way, so that the
+// watch does not read a refused file again until it changes.
+func (r *reloader) reload(ctx context.Context, trigger string) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.log.Info("config reload", "trigger", trigger, "file", r.cfg.File)
@@ -124,7 +125,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) bool {
 	}
 	if err != nil {
 		r.refuse(err)
-		return false
+		return
 	}
 	changes := config.Diff(r.cfg, cur)
 	for _, key := range changes.Restart {
@@ -138,7 +139,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) bool {
 	site, handler, err := r.build(next)
 	if err != nil {
 		r.refuse(err)
-		return false
+		return
 	}
 	if len(changes.Added)+len(changes.Changed) > 0 && needsICMP(next) {
 		if err := probe.ICMPAvailable(); err != nil {
@@ -163,7 +164,6 @@ func (r *reloader) reload(ctx context.Context, trigger string) bool {
 	r.log.Info("config reloaded", "trigger", trigger, "changed_keys", changes.Keys, "nodes_added", changes.Added,
 		"nodes_removed", changes.Removed, "nodes_changed", changes.Changed, "probes_started", tasks.Started,
 		"probes_stopped", tasks.Stopped, "needs_restart", changes.Restart)
-	return true
 }
 
 // refuse logs why a reload was refused, each problem of a config error on
