@@ -25,7 +25,20 @@ var version = "0.1.0-dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	// SIGHUP reloads the config rather than ending the process.
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	reload := make(chan struct{}, 1)
+	go func() {
+		for range hup {
+			select {
+			case reload <- struct{}{}:
+			default: // a reload is pending already: it reads the latest file
+			}
+		}
+	}()
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr, reload)
+	signal.Stop(hup)
 	stop()
 	if err != nil {
 		if !errors.Is(err, errReported) {
@@ -38,7 +51,7 @@ func main() {
 // errReported means the problem was already printed in detail.
 var errReported = errors.New("reported")
 
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-chan struct{}) error {
 	cmd := "run"
 	if len(args) > 0 {
 		switch args[0] {
@@ -107,6 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Warnings: warnings,
 		Version:  version,
 		Stdout:   stdout,
+		Reload:   reload,
 	})
 }
 

@@ -302,6 +302,8 @@ func (e *Engine) Run(ctx context.Context) {
 
 // startup queues the startup notification, once per start.
 func (e *Engine) startup(ctx context.Context) {
+	e.decide.Lock() // Apply may swap the policy and channels
+	defer e.decide.Unlock()
 	a, ok := e.o.Policy.Startup(e.started)
 	if !ok {
 		return

@@ -92,6 +92,9 @@ type Server struct {
 	// RequestBodyTimeout bounds the time a client takes to send a request
 	// body (30 s), so that slow senders cannot hold connections and buffers.
 	RequestBodyTimeout Seconds `toml:"request_body_timeout"`
+	// WatchConfig reloads the config when its file changes, as SIGHUP
+	// does (false: only SIGHUP reloads it).
+	WatchConfig bool `toml:"watch_config"`
 }
 
 // Assets is the [assets] section.

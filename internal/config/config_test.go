@@ -76,6 +76,7 @@ func TestFullConfig(t *testing.T) {
 		{"Server.MaxConnections", cfg.Server.MaxConnections, 4096},
 		{"Server.MCPSessionsMax", cfg.Server.MCPSessionsMax, 100},
 		{"Server.RequestBodyTimeout", cfg.Server.RequestBodyTimeout, Seconds(10)},
+		{"Server.WatchConfig", cfg.Server.WatchConfig, true},
 		{"Branding.PageURL (trailing slash added)", cfg.Branding.PageURL, "https://status.example.com/"},
 		{"Branding.SupportURL", cfg.Branding.SupportURL, "mailto:support@example.com"},
 		{"Branding.ColorScheme", cfg.Branding.ColorScheme, "dark"},

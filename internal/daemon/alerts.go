@@ -7,13 +7,11 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
 	"github.com/vigil-go/vigil/internal/alerting"
 	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/heartbeat"
 	"github.com/vigil-go/vigil/internal/metrics"
-	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
 	"github.com/vigil-go/vigil/internal/store"
 	"github.com/vigil-go/vigil/internal/web"
@@ -38,15 +36,7 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if n == nil {
 		return nil, nil
 	}
-	channels, err := notify.Build(n.Channels, notify.Options{Version: version})
-	if err != nil {
-		log.Error("notify: some channels cannot be used", "error", err)
-	}
-	for _, ch := range channels {
-		for _, w := range ch.Warnings {
-			log.Warn("notify."+ch.Name+": "+w, "channel", ch.Name)
-		}
-	}
+	channels := buildChannels(n, version, log)
 	wo := outbox.Options{
 		Store:    st,
 		Channels: channels,
@@ -56,30 +46,24 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	if cl != nil {
 		wo.Active = cl.IsLeader
 	}
-	names := make([]string, len(channels))
-	for i, ch := range channels {
-		names[i] = ch.Name
-	}
+	names := channelNames(channels)
 	if met != nil {
-		results := make([]string, len(outbox.Results))
-		for i, r := range outbox.Results {
-			results[i] = string(r)
-		}
-		met.Channels(names, results)
+		met.Channels(names, outboxResults())
 		wo.Observe = func(channel string, r outbox.Result) { met.Notified(channel, string(r)) }
 		wo.Pending = met.Pending
 	}
 	worker := outbox.New(wo)
+	set := alertSettings(cfg, channels)
 	engine, err := alerting.New(ctx, alerting.Options{
-		Policy:        alert.NewPolicy(n),
-		Channels:      channels,
-		Page:          alert.Page{Title: cfg.Branding.PageTitle, URL: cfg.Branding.PageURL, Location: cfg.Branding.Location},
+		Policy:        set.Policy,
+		Channels:      set.Channels,
+		Page:          set.Page,
 		Store:         st,
 		Outbox:        worker,
 		Logger:        log,
 		SettleTimeout: settleTimeout(cfg.Metrics),
-		Routes:        byNode(cfg, func(n *config.Node) []string { return n.NotifyChannels }),
-		NotifyOn:      byNode(cfg, func(n *config.Node) []string { return n.NotifyOn }),
+		Routes:        set.Routes,
+		NotifyOn:      set.NotifyOn,
 	})
 	if err != nil {
 		return nil, err
@@ -154,4 +138,13 @@ func (a *alerts) run(ctx context.Context) {
 		wg.Go(func() { heartbeat.Run(ctx, *a.heartbeat) })
 	}
 	wg.Wait()
+}
+
+// outboxResults names the outbox's results, as the metrics label them.
+func outboxResults() []string {
+	out := make([]string, len(outbox.Results))
+	for i, r := range outbox.Results {
+		out[i] = string(r)
+	}
+	return out
 }

@@ -20,7 +20,7 @@ const ClusterPath = "/status/cluster"
 
 // newCluster joins the cluster that [cluster] describes, with mon as this
 // member's monitor.
-func newCluster(ctx context.Context, cfg *config.Config, log *slog.Logger, mon *monitor.Monitor) (*cluster.Cluster, error) {
+func newCluster(ctx context.Context, cfg *config.Config, log *slog.Logger, mon *monitor.Monitor, tuning *clusterTuning) (*cluster.Cluster, error) {
 	cc := cfg.Cluster
 	id := cc.NodeID
 	if id == "" {
@@ -38,8 +38,8 @@ func newCluster(ctx context.Context, cfg *config.Config, log *slog.Logger, mon *
 		Confirmations: cc.Confirmations,
 		Heartbeat:     cc.HeartbeatInterval.Duration(),
 		MemberTimeout: cc.MemberTimeout.Duration(),
-		Fresh:         freshness(cfg),
-		Hold:          holds(cfg),
+		Fresh:         tuning.fresh,
+		Hold:          tuning.hold,
 		ReplayWindow:  max(met.PushReplicaExpire.Duration(), time.Minute),
 		Local:         mon,
 		Logger:        log,

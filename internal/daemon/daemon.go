@@ -36,6 +36,9 @@ type Options struct {
 	Stdout   io.Writer // logs and the start banner; os.Stdout when nil
 	// Ready, when set, is called with the listening address once the page is served.
 	Ready func(addr net.Addr)
+	// Reload, when set, asks for Config.File to be read again and applied
+	// (SIGHUP); see reload.go.
+	Reload <-chan struct{}
 }
 
 // Run serves Vigil until ctx ends, then shuts down gracefully.
@@ -45,7 +48,7 @@ func Run(ctx context.Context, o Options) error {
 		out = os.Stdout
 	}
 	cfg := o.Config
-	log := NewLogger(out, cfg.Server.LogLevel)
+	log, level := NewLogger(out, cfg.Server.LogLevel)
 	for _, w := range o.Warnings {
 		log.Warn("config: " + w.String())
 	}
@@ -69,10 +72,12 @@ func Run(ctx context.Context, o Options) error {
 	var source web.Source = mon
 	var reporter web.Reporter = mon
 	var cl *cluster.Cluster
+	var tuning *clusterTuning
 	if cfg.Cluster.Enabled {
 		// In cluster mode the page, the APIs and the alerting use the
 		// decided status.
-		if cl, err = newCluster(ctx, cfg, log, mon); err != nil {
+		tuning = newClusterTuning(cfg)
+		if cl, err = newCluster(ctx, cfg, log, mon, tuning); err != nil {
 			return err
 		}
 		defer cl.Close()
@@ -89,16 +94,29 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	alerts.register(&hooks, cl)
-	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+	// The web server is built anew at each reload, from the config and the
+	// reminder muting of the one before (kept in memory without [notify]).
+	muting := alerts.control()
+	buildSite := func(cfg *config.Config) (*web.Server, http.Handler, error) {
+		site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
+			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+		if err != nil {
+			return nil, nil, err
+		}
+		muting = site.Alerting()
+		var handler http.Handler = site
+		if cl != nil {
+			handler = withClusterEndpoint(site, cl, cfg.Server.PathPrefix)
+		}
+		return site, web.BodyDeadline(handler, cfg.Server.RequestBodyTimeout.Duration()), nil
+	}
+	site, handler, err := buildSite(cfg)
 	if err != nil {
 		return err
 	}
-	var handler http.Handler = site
-	if cl != nil {
-		handler = withClusterEndpoint(site, cl, cfg.Server.PathPrefix)
-	}
-	handler = web.BodyDeadline(handler, cfg.Server.RequestBodyTimeout.Duration())
+	rl := newReloader(&reloader{log: log, level: level, version: o.Version, build: buildSite, mon: mon, tuning: tuning,
+		alerts: alerts, met: met, cfg: cfg, site: site})
+	rl.handler.set(handler)
 
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
 	if err != nil {
@@ -109,13 +127,13 @@ func Run(ctx context.Context, o Options) error {
 	var unused unusedConns
 	srv := &http.Server{
 		ConnState:         unused.track,
-		Handler:           handler,
+		Handler:           &rl.handler,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelDebug),
 	}
-	srv.RegisterOnShutdown(site.CloseSessions) // MCP event streams never end on their own
-	srv.RegisterOnShutdown(unused.close)       // after the listener is closed: no new ones come
+	srv.RegisterOnShutdown(rl.closeSessions) // MCP event streams never end on their own
+	srv.RegisterOnShutdown(unused.close)     // after the listener is closed: no new ones come
 
 	// The monitor, the history and the alerting run until the HTTP server
 	// has stopped taking requests, not merely until the stop signal: a
@@ -126,10 +144,10 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	hist.run(runCtx, &wg, mon) // the monitor, and the history it records
 	wg.Go(func() { alerts.run(runCtx) })
-	wg.Go(func() { site.Run(runCtx) })
 	if cl != nil {
 		wg.Go(func() { cl.Run(runCtx) })
 	}
+	wg.Go(func() { rl.run(runCtx, o.Reload, watchEvery) }) // and the web server's refresh
 	serveErr := make(chan error, 1)
 	wg.Go(func() { serveErr <- srv.Serve(ln) })
 
@@ -232,23 +250,32 @@ func needsICMP(cfg *config.Config) bool {
 // LevelTrace is Vigil's "trace" log level, below debug.
 const LevelTrace = slog.LevelDebug - 4
 
+// levelOff is above every level a line is logged at: "off".
+const levelOff = slog.Level(1 << 20)
+
 // NewLogger returns a text logger at one of Vigil's log levels (off, error,
-// warn, info, debug, trace). An unknown level means error, Vigil's default.
-func NewLogger(w io.Writer, level string) *slog.Logger {
-	var l slog.Level
+// warn, info, debug, trace), and the level, which a config reload sets. An
+// unknown level means error, Vigil's default.
+func NewLogger(w io.Writer, level string) (*slog.Logger, *slog.LevelVar) {
+	v := &slog.LevelVar{}
+	v.Set(logLevel(level))
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: v})), v
+}
+
+// logLevel is the slog level of one of Vigil's log levels.
+func logLevel(level string) slog.Level {
 	switch strings.ToLower(level) {
 	case "off":
-		return slog.New(slog.DiscardHandler)
+		return levelOff
 	case "trace":
-		l = LevelTrace
+		return LevelTrace
 	case "debug":
-		l = slog.LevelDebug
+		return slog.LevelDebug
 	case "info":
-		l = slog.LevelInfo
+		return slog.LevelInfo
 	case "warn":
-		l = slog.LevelWarn
+		return slog.LevelWarn
 	default:
-		l = slog.LevelError
+		return slog.LevelError
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l}))
 }

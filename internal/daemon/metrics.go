@@ -1,6 +1,8 @@
 package daemon
 
 import (
+	"time"
+
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/metrics"
 	"github.com/vigil-go/vigil/internal/monitor"
@@ -16,6 +18,7 @@ func newMetrics(cfg *config.Config, src metrics.Source, h *hooks) *metrics.Metri
 		return nil
 	}
 	m := metrics.New(cfg, src)
+	m.ConfigLoaded(true, time.Now()) // the config read at start counts as the first load
 	h.onObserved = append(h.onObserved, func(o monitor.Observation) {
 		m.Checked(o.Service, o.Node, o.Result.Health)
 	})

@@ -23,10 +23,9 @@ func (r *Recorder) diff(s *status.Snapshot) {
 		return // the monitor's first snapshot, before any aggregation
 	}
 	at := s.Refreshed
-	if !r.diffed {
-		r.diffed = true
-		r.resolveRemoved(s, at)
-	}
+	// At the first snapshot after a start, and after a config reload: the
+	// open incidents of nodes no longer configured are resolved.
+	r.resolveRemoved(s, at)
 	pageKnown := true
 	var worstServices []string
 	for _, svc := range s.Services {

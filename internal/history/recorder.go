@@ -112,7 +112,6 @@ type Recorder struct {
 	known     map[entity]status.Health // last recorded status of everything
 	saved     map[replicaKey]time.Time // push/local replicas as stored: last report
 	incidents map[string]*incidentRef  // open auto incident by "service:node"
-	diffed    bool                     // a refreshed snapshot was seen
 
 	pending  pending
 	failures int       // consecutive failed flushes

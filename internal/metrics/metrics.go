@@ -48,6 +48,7 @@ type Metrics struct {
 	reports       *prometheus.CounterVec
 	notifications *prometheus.CounterVec
 	pending       *prometheus.GaugeVec
+	reload        configReload
 }
 
 type checkKey struct {
@@ -89,7 +90,10 @@ func New(cfg *config.Config, src Source) *Metrics {
 			}
 		}
 	}
+	m.reload = newConfigReload()
 	m.reg.MustRegister(
+		m.reload.successful,
+		m.reload.at,
 		newSnapshotCollector(src),
 		m.checks,
 		m.reports,

@@ -89,8 +89,8 @@ label = "Slow"
 mode = "poll"
 replicas = ["%s/"]
 `, fast.URL, slow.URL))
-	m.cfg.Metrics.PollInterval = 4 // the global, after validation
-	m = New(Options{Config: m.cfg, Logger: m.log})
+	m.cfg.Load().Metrics.PollInterval = 4 // the global, after validation
+	m = New(Options{Config: m.cfg.Load(), Logger: m.log})
 	run(t, m)
 	time.Sleep(3500 * time.Millisecond)
 	if f, s := fastHits.Load(), slowHits.Load(); f < 3 || s != 1 {

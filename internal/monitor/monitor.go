@@ -28,7 +28,7 @@ const minRepublish = 250 * time.Millisecond
 // Monitor owns the state of every replica. Its methods are safe for
 // concurrent use.
 type Monitor struct {
-	cfg       *config.Config
+	cfg       atomic.Pointer[config.Config] // swapped by Apply
 	log       *slog.Logger
 	now       func() time.Time
 	published func(prev, cur *status.Snapshot)
@@ -45,9 +45,10 @@ type Monitor struct {
 	queues   map[nodeRef]*queueState                // last RabbitMQ check per push node
 	nextDue  time.Time                              // when a push/local replica would next expire
 
-	queueCheckers map[nodeRef]*queueChecker // read-only after New
-	holds         map[nodeRef]hold          // poll and script nodes' thresholds; read-only after New
-	queueRequests chan nodeRef
+	queueCheckers map[nodeRef]*queueChecker // replaced by Apply
+	holds         map[nodeRef]hold          // poll and script nodes' thresholds; replaced by Apply
+	tasks         map[replicaKey]*scheduled // every poll and script replica's probe task
+	queueRequests chan queueRequest
 
 	snap  atomic.Pointer[status.Snapshot]
 	dirty chan struct{} // cap 1: something changed, publish soon
@@ -84,29 +85,53 @@ func New(o Options) *Monitor {
 		now = time.Now
 	}
 	m := &Monitor{
-		cfg:           o.Config,
-		log:           o.Logger,
-		now:           now,
-		published:     o.Published,
-		observed:      o.Observed,
-		dirty:         make(chan struct{}, 1),
-		nodes:         map[[2]string]nodeRef{},
-		dynamic:       map[nodeRef]map[string]*dynamicReplica{},
-		queues:        map[nodeRef]*queueState{},
-		queueCheckers: map[nodeRef]*queueChecker{},
-		holds:         map[nodeRef]hold{},
+		log:       o.Logger,
+		now:       now,
+		published: o.Published,
+		observed:  o.Observed,
+		dirty:     make(chan struct{}, 1),
+		dynamic:   map[nodeRef]map[string]*dynamicReplica{},
+		queues:    map[nodeRef]*queueState{},
+		tasks:     map[replicaKey]*scheduled{},
 	}
+	m.cfg.Store(o.Config)
 	met := o.Config.Metrics
 	m.poll = newScheduler(met.PollParallelism, now)
 	m.script = newScheduler(met.ScriptParallelism, now)
 
-	type job struct {
-		ref      replicaRef
-		prober   probe.Prober
-		interval time.Duration
-	}
-	var polls, scripts []job
-	for si, svc := range o.Config.Probe.Services {
+	t := m.build(o.Config)
+	m.services, m.nodes, m.holds, m.queueCheckers = t.services, t.nodes, t.holds, t.queueCheckers
+	// Reloads may add queue checks: the channel is not sized for these only.
+	m.queueRequests = make(chan queueRequest, max(len(m.queueCheckers), 64))
+	m.schedule(t.jobs, now())
+	m.publish(time.Time{})
+	return m
+}
+
+// tree is the replica tree and the probes a config describes, as New and
+// Apply build them.
+type tree struct {
+	services      []status.Service // every replica unchecked; push and local nodes empty
+	nodes         map[[2]string]nodeRef
+	holds         map[nodeRef]hold
+	queueCheckers map[nodeRef]*queueChecker
+	jobs          []job // one per poll and script replica
+}
+
+// job is the probe task of one poll or script replica.
+type job struct {
+	key      replicaKey
+	ref      replicaRef
+	prober   probe.Prober
+	interval time.Duration
+	script   bool
+}
+
+// build makes the tree and probes of cfg without touching m's state.
+func (m *Monitor) build(cfg *config.Config) tree {
+	t := tree{nodes: map[[2]string]nodeRef{}, holds: map[nodeRef]hold{}, queueCheckers: map[nodeRef]*queueChecker{}}
+	met := cfg.Metrics
+	for si, svc := range cfg.Probe.Services {
 		s := status.Service{ID: svc.ID, Label: svc.Label}
 		for ni, node := range svc.Nodes {
 			n := status.Node{
@@ -118,51 +143,61 @@ func New(o Options) *Monitor {
 				LinkLabel:         node.LinkLabel,
 			}
 			ref := nodeRef{si, ni}
-			m.nodes[[2]string{svc.ID, node.ID}] = ref
+			t.nodes[[2]string{svc.ID, node.ID}] = ref
 			checks := node.Checks(met)
-			if !o.Config.Cluster.Enabled {
+			if !cfg.Cluster.Enabled {
 				// In a cluster the thresholds count the decided results,
 				// not one member's: the cluster holds them.
-				m.holds[ref] = hold{failures: checks.FailureThreshold, successes: checks.SuccessThreshold}
+				t.holds[ref] = hold{failures: checks.FailureThreshold, successes: checks.SuccessThreshold}
 			}
-			if c := newQueueChecker(o.Config, node); c != nil {
-				m.queueCheckers[ref] = c
+			if c := newQueueChecker(cfg, node); c != nil {
+				t.queueCheckers[ref] = c
 			}
 			switch n.Mode {
 			case status.Poll:
 				for ri, target := range node.Targets {
 					n.Replicas = append(n.Replicas, status.Replica{ID: target.ID})
-					polls = append(polls, job{replicaRef{si, ni, ri}, m.pollProber(node, target), checks.PollInterval})
+					t.jobs = append(t.jobs, job{replicaKey{svc.ID, node.ID, target.ID, status.Poll}, replicaRef{si, ni, ri},
+						m.pollProber(cfg, node, target), checks.PollInterval, false})
 				}
 			case status.Script:
 				for ri, source := range node.Scripts {
 					n.Replicas = append(n.Replicas, status.Replica{ID: scriptID(ri)})
-					scripts = append(scripts, job{replicaRef{si, ni, ri}, m.scriptProber(source, checks.ScriptInterval), checks.ScriptInterval})
+					t.jobs = append(t.jobs, job{replicaKey{svc.ID, node.ID, scriptID(ri), status.Script}, replicaRef{si, ni, ri},
+						m.scriptProber(cfg, source, checks.ScriptInterval), checks.ScriptInterval, true})
 				}
 			}
 			s.Nodes = append(s.Nodes, n)
 		}
-		m.services = append(m.services, s)
+		t.services = append(t.services, s)
 	}
+	return t
+}
 
-	m.queueRequests = make(chan nodeRef, len(m.queueCheckers))
-	start := now()
-	// Each interval's replicas spread their first round over that interval.
-	schedule := func(s *scheduler, jobs []job) {
-		count := map[time.Duration]int{}
-		for _, j := range jobs {
-			count[j.interval]++
-		}
-		position := map[time.Duration]int{}
-		for _, j := range jobs {
-			s.add(m.checker(j.ref, j.prober), j.interval, position[j.interval], count[j.interval], start)
-			position[j.interval]++
-		}
+// schedule queues new jobs: each scheduler's replicas of one interval
+// spread their first round over that interval from start. m.mu must be
+// held, or m not yet shared.
+func (m *Monitor) schedule(jobs []job, start time.Time) {
+	type group struct {
+		script   bool
+		interval time.Duration
 	}
-	schedule(m.poll, polls)
-	schedule(m.script, scripts)
-	m.publish(time.Time{})
-	return m
+	count := map[group]int{}
+	for _, j := range jobs {
+		count[group{j.script, j.interval}]++
+	}
+	position := map[group]int{}
+	for _, j := range jobs {
+		s := m.poll
+		if j.script {
+			s = m.script
+		}
+		g := group{j.script, j.interval}
+		sl := &slot{ref: j.ref}
+		t := s.add(m.checker(sl, j.prober), j.interval, position[g], count[g], start)
+		m.tasks[j.key] = &scheduled{slot: sl, task: t, sched: s}
+		position[g]++
+	}
 }
 
 // Snapshot returns the latest published state. It never blocks.
@@ -182,22 +217,29 @@ func (m *Monitor) Run(ctx context.Context) {
 // replicaRef addresses a poll or script replica in the tree.
 type replicaRef struct{ service, node, replica int }
 
-// checker returns the task that probes one replica and records the result.
-func (m *Monitor) checker(ref replicaRef, p probe.Prober) func(context.Context) {
+// checker returns the task that probes one replica and records the result
+// where its slot points.
+func (m *Monitor) checker(sl *slot, p probe.Prober) func(context.Context) {
 	return func(ctx context.Context) {
 		res := p.Probe(ctx)
 		if ctx.Err() != nil {
 			return // shutting down: the result says nothing about the target
 		}
-		m.record(ref, res)
+		m.record(sl, res)
 	}
 }
 
 // record stores a probe result, logs transitions and schedules a publish
-// when the replica's health or reason changed.
-func (m *Monitor) record(ref replicaRef, res probe.Result) {
+// when the replica's health or reason changed. A result for a replica a
+// reload removed meanwhile is dropped.
+func (m *Monitor) record(sl *slot, res probe.Result) {
 	now := m.now()
 	m.mu.Lock()
+	if sl.gone {
+		m.mu.Unlock()
+		return
+	}
+	ref := sl.ref
 	svc := &m.services[ref.service]
 	node := &svc.Nodes[ref.node]
 	r := &node.Replicas[ref.replica]

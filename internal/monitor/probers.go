@@ -15,6 +15,7 @@ import (
 // pollSetup is what building the probe of one poll replica takes.
 type pollSetup struct {
 	m      *Monitor
+	cfg    *config.Config
 	node   *config.Node
 	target config.Target
 	checks config.Checks
@@ -25,7 +26,7 @@ type pollSetup struct {
 // a test checks that every kind the config accepts (config.Kinds) has one.
 var probers = map[config.Kind]func(s pollSetup) probe.Prober{
 	config.KindHTTP: func(s pollSetup) probe.Prober {
-		above, below := s.node.HealthyStatus(s.m.cfg.Metrics)
+		above, below := s.node.HealthyStatus(s.cfg.Metrics)
 		return &probe.HTTP{
 			URL:           s.target.URL,
 			Method:        s.node.HTTPMethod,
@@ -35,7 +36,7 @@ var probers = map[config.Kind]func(s pollSetup) probe.Prober{
 			HealthyAbove:  above,
 			HealthyBelow:  below,
 			NoCacheBuster: s.node.HTTPNoCacheBuster,
-			UserAgent:     probe.UserAgent(s.m.cfg.Branding.PageURL),
+			UserAgent:     probe.UserAgent(s.cfg.Branding.PageURL),
 			Timeout:       s.checks.PollDelayDead,
 			Now:           s.m.now,
 			SourceAddr:    s.src,
@@ -70,15 +71,15 @@ var probers = map[config.Kind]func(s pollSetup) probe.Prober{
 // pollProber builds the probe of one poll replica, wrapped in Vigil's retry
 // and sick-latency policy. A kind without a prober (which validation and a
 // test rule out) is reported dead rather than panicking a scheduler.
-func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
-	checks := node.Checks(m.cfg.Metrics)
+func (m *Monitor) pollProber(cfg *config.Config, node config.Node, t config.Target) probe.Prober {
+	checks := node.Checks(cfg.Metrics)
 	build, ok := probers[t.Kind]
 	if !ok {
 		reason := fmt.Sprintf("no prober for %s replicas", t.Kind)
 		return probe.Func(func(context.Context) probe.Result { return probe.Result{Health: status.Dead, Reason: reason} })
 	}
 	// Validation accepted only a literal IP (or nothing: nil, the system's choice).
-	p := build(pollSetup{m: m, node: &node, target: t, checks: checks, src: net.ParseIP(m.cfg.Server.ProbeSourceAddress)})
+	p := build(pollSetup{m: m, cfg: cfg, node: &node, target: t, checks: checks, src: net.ParseIP(cfg.Server.ProbeSourceAddress)})
 	policy := probe.Policy{
 		Retries:   checks.PollRetry,
 		RetryWait: checks.PollRetryWait,
@@ -90,8 +91,8 @@ func (m *Monitor) pollProber(node config.Node, t config.Target) probe.Prober {
 // scriptProber builds the probe of one script replica run every interval.
 // Scripts are not retried, and their exit code alone says whether they are
 // sick; a script may not outlive its round.
-func (m *Monitor) scriptProber(source string, interval time.Duration) probe.Prober {
-	return &probe.Script{Source: source, Timeout: min(m.cfg.Metrics.ScriptTimeout.Duration(), interval)}
+func (m *Monitor) scriptProber(cfg *config.Config, source string, interval time.Duration) probe.Prober {
+	return &probe.Script{Source: source, Timeout: min(cfg.Metrics.ScriptTimeout.Duration(), interval)}
 }
 
 // scriptID is the replica id of the i-th script of a node, as in Vigil.

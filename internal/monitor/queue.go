@@ -68,10 +68,19 @@ func newQueueChecker(cfg *config.Config, node config.Node) *queueChecker {
 	}
 }
 
+// queueRequest is one check to run: the checker and where its result goes,
+// taken together under m.mu so that a reload meanwhile cannot mix nodes.
+type queueRequest struct {
+	checker *queueChecker
+	state   *queueState
+}
+
 // queueDue reports whether a report at now should start a check of the
-// node's queue, and if so marks one as started. m.mu must be held.
-func (m *Monitor) queueDue(ref nodeRef, now time.Time, interval time.Duration) bool {
-	if m.queueCheckers[ref] == nil {
+// node's queue, and if so marks one as started and sets req. m.mu must be
+// held.
+func (m *Monitor) queueDue(ref nodeRef, now time.Time, interval time.Duration, req *queueRequest) bool {
+	c := m.queueCheckers[ref]
+	if c == nil {
 		return false
 	}
 	q := m.queues[ref]
@@ -83,17 +92,18 @@ func (m *Monitor) queueDue(ref nodeRef, now time.Time, interval time.Duration) b
 		return false
 	}
 	q.inflight, q.started = true, now
+	*req = queueRequest{checker: c, state: q}
 	return true
 }
 
 // requestQueueCheck hands a check to the queue loop. It never blocks: at
 // most one check per node is pending, and the channel holds one per node.
-func (m *Monitor) requestQueueCheck(ref nodeRef) {
+func (m *Monitor) requestQueueCheck(req queueRequest) {
 	select {
-	case m.queueRequests <- ref:
+	case m.queueRequests <- req:
 	default:
 		m.mu.Lock()
-		m.queues[ref].inflight = false
+		req.state.inflight = false
 		m.mu.Unlock()
 	}
 }
@@ -106,12 +116,11 @@ func (m *Monitor) checkQueues(ctx context.Context) {
 		select {
 		case <-ctx.Done():
 			return
-		case ref := <-m.queueRequests:
-			c := m.queueCheckers[ref]
+		case req := <-m.queueRequests:
+			c, q := req.checker, req.state
 			wg.Go(func() {
 				res := c.client.Check(ctx, c.queue, c.thresholds)
 				m.mu.Lock()
-				q := m.queues[ref]
 				q.QueueResult, q.inflight = res, false
 				m.mu.Unlock()
 				if !res.OK {

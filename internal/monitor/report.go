@@ -74,9 +74,9 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 		return fmt.Errorf("%w: load.cpu and load.ram must not be negative", ErrBadReport)
 	case r.Load == nil && r.Health == nil:
 		return fmt.Errorf("%w: a report needs load (push) or health (local)", ErrBadReport)
-	case len(r.Replica) > m.cfg.Server.ReporterReplicaIDMaxBytes:
+	case len(r.Replica) > m.cfg.Load().Server.ReporterReplicaIDMaxBytes:
 		return fmt.Errorf("%w: replica id is %d bytes, longer than the %d of server.reporter_replica_id_max_bytes",
-			ErrBadReport, len(r.Replica), m.cfg.Server.ReporterReplicaIDMaxBytes)
+			ErrBadReport, len(r.Replica), m.cfg.Load().Server.ReporterReplicaIDMaxBytes)
 	}
 	want := status.Local
 	if r.Load != nil {
@@ -96,7 +96,7 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 		return fmt.Errorf("%w: %s report sent to a %s node", ErrWrongMode, want, node.Mode)
 	}
 	d, known := m.dynamic[ref][r.Replica]
-	if limit := m.cfg.Server.ReporterReplicasPerNodeMax; !known && len(node.Replicas) >= limit {
+	if limit := m.cfg.Load().Server.ReporterReplicasPerNodeMax; !known && len(node.Replicas) >= limit {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: %s:%s holds %d replicas, the most server.reporter_replicas_per_node_max allows; flush some or let push_replica_expire remove them",
 			ErrTooManyReplicas, serviceID, nodeID, limit)
@@ -113,14 +113,15 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 		d.reported = *r.Health
 		rep.Load = nil
 	}
-	wantQueue := r.Load != nil && m.queueDue(ref, now, r.Interval)
+	var queue queueRequest
+	wantQueue := r.Load != nil && m.queueDue(ref, now, r.Interval, &queue)
 	m.mu.Unlock()
 
 	if !known {
 		m.log.Info("replica reported for the first time", "replica", status.DeadID(serviceID, nodeID, r.Replica), "mode", want)
 	}
 	if wantQueue {
-		m.requestQueueCheck(ref)
+		m.requestQueueCheck(queue)
 	}
 	// A first report or a recovery must show without waiting for the tick.
 	m.markDirty()
@@ -174,7 +175,7 @@ func replicaIndex(node *status.Node, id string) int {
 // now, removes the ones silent for longer than push_replica_expire, and
 // returns when the next replica would expire (zero if none). m.mu must be held.
 func (m *Monitor) refreshDynamic(now time.Time) (next time.Time, changes []transition) {
-	met := m.cfg.Metrics
+	met := m.cfg.Load().Metrics
 	expire := met.PushReplicaExpire.Duration()
 	for ref, meta := range m.dynamic {
 		svc := &m.services[ref.service]

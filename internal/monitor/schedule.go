@@ -12,6 +12,8 @@ type task struct {
 	due      time.Time
 	interval time.Duration             // the replica's node's own
 	run      func(ctx context.Context) // checks the replica and records the result
+	index    int                       // in the heap; -1 while it runs (see reschedule.go)
+	removed  bool                      // dropped by a reload: not queued again
 }
 
 // scheduler runs tasks at a fixed rate: each task starts every interval of
@@ -45,12 +47,25 @@ const firstRound = 0.8
 // add queues run every interval, its first start spread over its first
 // interval according to its position among the n tasks of that interval, so
 // that they do not all fire at once.
-func (s *scheduler) add(run func(ctx context.Context), interval time.Duration, position, n int, start time.Time) {
+func (s *scheduler) add(run func(ctx context.Context), interval time.Duration, position, n int, start time.Time) *task {
 	offset := time.Duration(0)
 	if n > 0 {
 		offset = time.Duration(float64(interval) * firstRound * float64(position) / float64(n))
 	}
-	heap.Push(&s.queue, &task{due: start.Add(offset), interval: interval, run: run})
+	t := &task{due: start.Add(offset), interval: interval, run: run}
+	s.mu.Lock()
+	heap.Push(&s.queue, t)
+	s.mu.Unlock()
+	s.poke()
+	return t
+}
+
+// poke wakes Run to look at the queue again.
+func (s *scheduler) poke() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
 }
 
 // Run starts tasks as they fall due until ctx ends, then waits for the runs
@@ -65,10 +80,12 @@ func (s *scheduler) Run(ctx context.Context) {
 	for {
 		s.mu.Lock()
 		var next *task
+		var run func(context.Context)
 		wait := time.Hour
 		if len(s.queue) > 0 {
 			if d := s.queue[0].due.Sub(s.now()); d <= 0 {
 				next = heap.Pop(&s.queue).(*task)
+				run = next.run // a reload may swap it meanwhile
 			} else {
 				wait = d
 			}
@@ -95,7 +112,12 @@ func (s *scheduler) Run(ctx context.Context) {
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()
-			next.run(ctx)
+			run(ctx)
+			s.mu.Lock()
+			if next.removed {
+				s.mu.Unlock()
+				return
+			}
 			// Fixed rate from when this run was due, not from when it
 			// started: a late start (a busy CPU, a wait for a free slot)
 			// must not shift the cadence for good. A run that outlasted
@@ -104,13 +126,9 @@ func (s *scheduler) Run(ctx context.Context) {
 			if now := s.now(); next.due.Before(now) {
 				next.due = now
 			}
-			s.mu.Lock()
 			heap.Push(&s.queue, next)
 			s.mu.Unlock()
-			select {
-			case s.wake <- struct{}{}:
-			default:
-			}
+			s.poke()
 		})
 	}
 }
@@ -120,13 +138,21 @@ type taskHeap []*task
 
 func (h taskHeap) Len() int           { return len(h) }
 func (h taskHeap) Less(i, j int) bool { return h[i].due.Before(h[j].due) }
-func (h taskHeap) Swap(i, j int)      { h[i], h[j] = h[j], h[i] }
-func (h *taskHeap) Push(x any)        { *h = append(*h, x.(*task)) }
+func (h taskHeap) Swap(i, j int) {
+	h[i], h[j] = h[j], h[i]
+	h[i].index, h[j].index = i, j
+}
+func (h *taskHeap) Push(x any) {
+	t := x.(*task)
+	t.index = len(*h)
+	*h = append(*h, t)
+}
 func (h *taskHeap) Pop() any {
 	old := *h
 	n := len(old)
 	t := old[n-1]
 	old[n-1] = nil
+	t.index = -1
 	*h = old[:n-1]
 	return t
 }

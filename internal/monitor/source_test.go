@@ -45,8 +45,8 @@ replicas = ["http://127.0.0.1:%s/"]
 	} {
 		t.Run(tt.source, func(t *testing.T) {
 			m := newMonitor(t, probes)
-			m.cfg.Server.ProbeSourceAddress = tt.source
-			m = New(Options{Config: m.cfg, Logger: m.log})
+			m.cfg.Load().Server.ProbeSourceAddress = tt.source
+			m = New(Options{Config: m.cfg.Load(), Logger: m.log})
 			run(t, m)
 			s := waitFor(t, m, "the HTTP replica checked", func(s *status.Snapshot) bool {
 				_, n := s.Find("web", "http")

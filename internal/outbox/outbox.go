@@ -130,10 +130,16 @@ type Worker struct {
 	o    Options
 	log  *slog.Logger
 	now  func() time.Time
-	wake map[string]chan struct{} // per channel, cap 1
 	held *held
 	// flushWake asks the held messages to be written now; cap 1.
 	flushWake chan struct{}
+
+	// mu guards the channels' drainers, which SetChannels replaces, and
+	// what Run started them with.
+	mu       sync.Mutex
+	drainers map[string]*drainer
+	running  context.Context // Run's; nil before Run and after it stops
+	wg       sync.WaitGroup  // Run's goroutines, drainers started later included
 }
 
 // New returns a worker for the configured channels; Run starts it.
@@ -165,10 +171,10 @@ func New(o Options) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{o: o, log: log, now: o.Now, wake: make(map[string]chan struct{}),
+	w := &Worker{o: o, log: log, now: o.Now, drainers: map[string]*drainer{},
 		held: newHeld(o.MaxHeld), flushWake: make(chan struct{}, 1)}
 	for _, ch := range o.Channels {
-		w.wake[ch.Name] = make(chan struct{}, 1)
+		w.drainers[ch.Name] = newDrainer(ch, nil)
 	}
 	return w
 }
@@ -210,9 +216,12 @@ func (w *Worker) Enqueue(ctx context.Context, items []Item) (int, error) {
 }
 
 func (w *Worker) wakeChannel(name string) {
-	if c, ok := w.wake[name]; ok {
+	w.mu.Lock()
+	d := w.drainers[name]
+	w.mu.Unlock()
+	if d != nil {
 		select {
-		case c <- struct{}{}:
+		case d.wake <- struct{}{}:
 		default:
 		}
 	}
@@ -251,13 +260,19 @@ func (w *Worker) active() bool { return w.o.Active == nil || w.o.Active() }
 // the outbox and is sent again at the next start: delivery is at least
 // once, never none.
 func (w *Worker) Run(ctx context.Context) {
-	var wg sync.WaitGroup
-	for _, ch := range w.o.Channels {
-		wg.Go(func() { w.drain(ctx, ch) })
+	w.mu.Lock()
+	w.running = ctx
+	for _, d := range w.drainers {
+		w.start(d)
 	}
-	wg.Go(func() { w.expire(ctx) })
-	wg.Go(func() { w.writeHeld(ctx) })
-	wg.Wait()
+	w.wg.Go(func() { w.expire(ctx) })
+	w.wg.Go(func() { w.writeHeld(ctx) })
+	w.mu.Unlock()
+	<-ctx.Done()
+	w.mu.Lock()
+	w.running = nil // SetChannels starts no drainer any more
+	w.mu.Unlock()
+	w.wg.Wait()
 }
 
 // writeHeld writes the held messages to the store whenever some are held,
@@ -370,7 +385,8 @@ func (w *Worker) giveUpOld(ctx context.Context) {
 // drain delivers one channel's due messages whenever it is woken, a retry
 // falls due, or PollEvery passes: first those held in memory, then the
 // store's.
-func (w *Worker) drain(ctx context.Context, ch notify.Channel) {
+func (w *Worker) drain(ctx context.Context, d *drainer) {
+	ch := d.ch
 	retries := make(map[string]time.Time) // ids this worker scheduled a retry for
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -378,8 +394,10 @@ func (w *Worker) drain(ctx context.Context, ch notify.Channel) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-d.stop: // replaced by SetChannels, between two passes
+			return
 		case <-timer.C:
-		case <-w.wake[ch.Name]:
+		case <-d.wake:
 		}
 		heldRetry := w.deliverHeld(ctx, ch)
 		w.deliverDue(ctx, ch, retries)

@@ -1,0 +1,42 @@
+package alerting
+
+import (
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/notify"
+)
+
+// A reload during an outage neither announces it again nor forgets it: the
+// reminders follow the new interval from the last one sent, and the
+// recovery still comes.
+func TestApplyKeepsTheOutage(t *testing.T) {
+	policy := func(every config.Seconds) alert.Policy {
+		return alert.NewPolicy(&config.Notify{ReminderInterval: &every, ReminderBackoffFunction: "none"})
+	}
+	chs := webhookChannels(t)
+	h := newHarness(t, dbPath(t), &clock{t: t0}, policy(60), chs, nil)
+	h.run(90*time.Second, "web:core:a")
+	if got, want := h.out.kinds(), []notify.Kind{notify.Changed, notify.Reminder}; !slices.Equal(got, want) {
+		t.Fatalf("before the reload: %v, want %v", got, want)
+	}
+
+	h.e.Apply(ctx, Settings{Policy: policy(600), Channels: webhookChannels(t), Page: alert.Page{Title: "Renamed"}})
+	h.run(5*time.Minute, "web:core:a")
+	if got, want := h.out.kinds(), []notify.Kind{notify.Changed, notify.Reminder}; !slices.Equal(got, want) {
+		t.Errorf("5 min after the reload to a 10 min reminder: %v, want nothing new", got)
+	}
+	h.run(5*time.Minute, "web:core:a")
+	h.run(20 * time.Second)
+	got := h.out.kinds()
+	if want := []notify.Kind{notify.Changed, notify.Reminder, notify.Reminder, notify.Changed}; !slices.Equal(got, want) {
+		t.Fatalf("after 10 min and a recovery: %v, want a reminder at 10 min, then the recovery", got)
+	}
+	last := h.out.all()
+	if title := last[len(last)-1].items[0].Message.PageTitle; title != "Renamed" {
+		t.Errorf("recovery's page title = %q, want the reloaded one", title)
+	}
+}
