@@ -60,6 +60,7 @@ var applies = map[string]Apply{
 	"assets.path": Live,
 
 	"branding.page_title":   Live,
+	"branding.color_scheme": Live,
 	"branding.page_url":     Live,
 	"branding.company_name": Live,
 	"branding.icon_color":   Live,

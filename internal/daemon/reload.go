@@ -179,7 +179,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 	old := r.site
 	r.site = site
 	r.handler.set(handler)
-	old.CloseSessions() // MCP clients reconnect to the new server
+	old.CloseSessions()    // MCP clients reconnect to the new server
 	if r.stopSite != nil { // nil unless run runs
 		r.stopSite()
 		r.runSite(ctx, site)
