@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/health"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/probe"
 	"github.com/vigil-go/vigil/internal/status"
@@ -90,7 +91,8 @@ func Run(ctx context.Context, o Options) error {
 	}
 	alerts.register(&hooks, cl)
 	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met),
+		Readiness: health.New(health.Options{Ping: st.Ping, Snapshot: mon.Snapshot})})
 	if err != nil {
 		return err
 	}

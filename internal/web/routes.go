@@ -21,6 +21,7 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /status/report", s.handleStatusReport)
 	s.mux.HandleFunc("GET /badge/{kind}", s.handleBadge)
 	s.mux.HandleFunc("GET /robots.txt", s.handleRobots)
+	s.healthRoutes() // GET /healthz, GET /readyz
 
 	s.mux.HandleFunc("GET /assets/fonts/{folder}/{file}", s.handleAsset("fonts"))
 	s.mux.HandleFunc("GET /assets/images/{folder}/{file}", s.handleAsset("images"))
