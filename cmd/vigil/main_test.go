@@ -11,14 +11,22 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// vigilBin is the binary under test, built once by TestMain.
+// vigilBin is the binary under test, built once by TestMain with the
+// build facts below set as a release sets them.
 var vigilBin string
+
+const (
+	testVersion = "9.8.7-test"
+	testCommit  = "0123456789abcdef0123456789abcdef01234567"
+	testDate    = "2031-03-04T09:03:01Z"
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "vigil-bin")
@@ -26,7 +34,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	vigilBin = filepath.Join(dir, "vigil")
-	build := exec.Command("go", "build", "-race", "-o", vigilBin, ".")
+	build := exec.Command("go", "build", "-race", "-o", vigilBin,
+		"-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit+" -X main.date="+testDate, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("build vigil: " + err.Error())
@@ -51,11 +60,15 @@ func vigil(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
+// TestVersion: the facts set with -ldflags are printed, by the
+// subcommand and the flag alike.
 func TestVersion(t *testing.T) {
-	for _, args := range [][]string{{"version"}, {"--version"}} {
+	want := "vigil " + testVersion + "\ncommit: " + testCommit + "\nbuilt: " + testDate +
+		"\ngo: " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
 		out, _, code := vigil(t, args...)
-		if code != 0 || out != "vigil "+version+"\n" {
-			t.Errorf("vigil %v = %q, exit %d; want %q, exit 0", args, out, code, "vigil "+version+"\n")
+		if code != 0 || out != want {
+			t.Errorf("vigil %v = %q, exit %d; want %q, exit 0", args, out, code, want)
 		}
 	}
 }
