@@ -96,7 +96,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 			printErrors(stderr, "error: ", err)
 			return errReported
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d warnings)\n", *path, len(warnings))
+		fmt.Fprintf(stdout, "%s: ok (%s)\n", *path, countOf(len(warnings), "warning"))
 		return nil
 	}
 	if err != nil {
@@ -115,6 +115,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		Version:  currentBuild().Version,
 		Stdout:   stdout,
 	})
+}
+
+// countOf says "1 warning", "2 warnings", "0 warnings".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // printErrors prints a config error, one problem per line.

@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -80,7 +81,7 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{
 		"warning: testdata/two-problems.cfg:5:1: server.stale_key: unknown key, ignored",
-		"error: testdata/two-problems.cfg:18:1: metrics.poll_parallelism: must be at least 1, got 0",
+		"error: testdata/two-problems.cfg:18:20: metrics.poll_parallelism: must be at least 1, got 0",
 		"error: testdata/two-problems.cfg:28:13: probe.service[0].node[0].replicas[0]: unsupported scheme \"udp\"",
 	} {
 		if !strings.Contains(stderr, want) {
@@ -176,5 +177,29 @@ func TestServeAndStop(t *testing.T) {
 	}
 	if out := <-rest; !strings.Contains(out, "vigil stopped") {
 		t.Errorf("no shutdown log line; output:\n%s", out)
+	}
+}
+
+// TestCheckConfigCountsWarnings: the summary agrees in number.
+func TestCheckConfigCountsWarnings(t *testing.T) {
+	src, err := os.ReadFile("../../examples/config.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for n, want := range map[int]string{1: "ok (1 warning)\n", 2: "ok (2 warnings)\n"} {
+		stale := ""
+		for i := range n {
+			stale += "\nstale_key_" + strconv.Itoa(i) + " = 1"
+		}
+		text := strings.Replace(string(src), "[server]", "[server]"+stale, 1)
+		cfg := filepath.Join(dir, strconv.Itoa(n)+".cfg")
+		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, code := vigil(t, "check-config", "-c", cfg)
+		if code != 0 || !strings.HasSuffix(out, want) || strings.Count(stderr, "warning:") != n {
+			t.Errorf("%d unknown keys: %q / %q, exit %d; want %q", n, out, stderr, code, want)
+		}
 	}
 }
