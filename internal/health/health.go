@@ -55,9 +55,10 @@ type Options struct {
 type Readiness struct {
 	o Options
 
-	firstRoundDone atomic.Bool   // latched: a reload adding nodes does not unready a serving process
-	seen           atomic.Uint64 // snapshot version last found not done (+1, so 0 means none)
-	seenPending    atomic.Int64  // replicas not checked yet in that snapshot
+	firstRoundDone atomic.Bool // latched: a reload adding nodes does not unready a serving process
+	roundMu        sync.Mutex
+	seen           *status.Snapshot // the snapshot last counted while not done
+	seenPending    int              // its replicas not checked yet
 
 	pinging sync.Mutex // one ping at a time; the others wait for its answer
 	mu      sync.Mutex
@@ -109,16 +110,17 @@ func (r *Readiness) unchecked() int {
 	if snap == nil {
 		return 1 // no snapshot yet: nothing was checked
 	}
-	if r.seen.Load() == snap.Version+1 {
-		return int(r.seenPending.Load())
+	r.roundMu.Lock()
+	defer r.roundMu.Unlock()
+	if r.seen != nil && r.seen.Version == snap.Version {
+		return r.seenPending // counted already: snapshots never change
 	}
 	n := Unchecked(snap)
 	if n == 0 {
 		r.firstRoundDone.Store(true)
 		return 0
 	}
-	r.seenPending.Store(int64(n))
-	r.seen.Store(snap.Version + 1)
+	r.seen, r.seenPending = snap, n
 	return n
 }
 
