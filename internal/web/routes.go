@@ -21,7 +21,6 @@ func (s *Server) routes() {
 	s.mux.HandleFunc("GET /status/report", s.handleStatusReport)
 	s.mux.HandleFunc("GET /badge/{kind}", s.handleBadge)
 	s.mux.HandleFunc("GET /robots.txt", s.handleRobots)
-	s.healthRoutes() // GET /healthz, GET /readyz
 
 	s.mux.HandleFunc("GET /assets/fonts/{folder}/{file}", s.handleAsset("fonts"))
 	s.mux.HandleFunc("GET /assets/images/{folder}/{file}", s.handleAsset("images"))
@@ -39,6 +38,7 @@ func (s *Server) routes() {
 	}
 
 	s.metricsRoute()
+	s.healthRoutes() // GET /healthz, GET /readyz
 
 	if s.data != nil {
 		s.mux.HandleFunc("GET /status/history/{service}/{node}", s.handleNodeHistory)
