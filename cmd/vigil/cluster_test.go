@@ -22,16 +22,14 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vigil-go/vigil/internal/config/configtest"
+	"github.com/vigil-go/vigil/internal/testkit/requires"
 )
 
 // The cluster test runs three vigil processes on one private PostgreSQL
 // server, each probing from its own loopback address (Linux routes all of
 // 127.0.0.0/8 to lo), against a target that fails for chosen source
 // addresses only. Timings: heartbeat 1 s, member timeout 3 s, poll 1 s.
-const (
-	memberTimeout = 3 * time.Second
-	pgBin         = "/usr/lib/postgresql/15/bin"
-)
+const memberTimeout = 3 * time.Second
 
 // flakyTarget answers 500 to probes from the failing source addresses.
 type flakyTarget struct {
@@ -104,6 +102,7 @@ func (m *member) get(path string) string {
 // stop and start (the machine's shared server is left alone).
 type privatePostgres struct {
 	t          *testing.T
+	bin        string // the server's programs, whatever the major version
 	data, sock string
 	port       int
 	asPostgres bool
@@ -122,20 +121,18 @@ func (p *privatePostgres) run(args ...string) {
 }
 
 func startPrivatePostgres(t *testing.T) *privatePostgres {
-	if _, err := os.Stat(pgBin + "/initdb"); err != nil {
-		t.Skip("PostgreSQL 15 binaries not installed: " + err.Error())
-	}
+	bin := requires.PostgresBinDir(t)
 	dir, err := os.MkdirTemp("", "vigil-pg")
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { os.RemoveAll(dir) })
-	p := &privatePostgres{t: t, data: filepath.Join(dir, "data"), sock: dir, asPostgres: os.Getuid() == 0}
+	p := &privatePostgres{t: t, bin: bin, data: filepath.Join(dir, "data"), sock: dir, asPostgres: os.Getuid() == 0}
 	if p.asPostgres {
 		// initdb refuses to run as root.
 		u, err := user.Lookup("postgres")
 		if err != nil {
-			t.Skip("running as root without a postgres user: " + err.Error())
+			requires.PostgresBin.Missing(t, "running as root without a postgres user for initdb: %v", err)
 		}
 		uid, _ := strconv.Atoi(u.Uid)
 		gid, _ := strconv.Atoi(u.Gid)
@@ -152,19 +149,19 @@ func startPrivatePostgres(t *testing.T) *privatePostgres {
 	}
 	p.port = ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	p.run(pgBin+"/initdb", "-D", p.data, "-A", "trust", "-U", "postgres", "--no-sync")
+	p.run(p.bin+"/initdb", "-D", p.data, "-A", "trust", "-U", "postgres", "--no-sync")
 	p.start()
 	t.Cleanup(p.stop)
 	return p
 }
 
 func (p *privatePostgres) start() {
-	p.run(pgBin+"/pg_ctl", "-D", p.data, "-l", filepath.Join(p.sock, "log"), "-w", "start",
+	p.run(p.bin+"/pg_ctl", "-D", p.data, "-l", filepath.Join(p.sock, "log"), "-w", "start",
 		"-o", fmt.Sprintf("-p %d -k %s -c listen_addresses=127.0.0.1 -c fsync=off", p.port, p.sock))
 }
 
 func (p *privatePostgres) stop() {
-	p.run(pgBin+"/pg_ctl", "-D", p.data, "-m", "fast", "-w", "stop")
+	p.run(p.bin+"/pg_ctl", "-D", p.data, "-m", "fast", "-w", "stop")
 }
 
 func (p *privatePostgres) url() string {

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"net/http/httptest"
+	neturl "net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -188,11 +189,13 @@ func TestPostgresUnavailable(t *testing.T) {
 // answering: connections open and new stay up and nothing comes back.
 func TestPostgresHung(t *testing.T) {
 	url, _, _ := pgtest.FreshDatabase(t)
-	relay := faultnet.Start(t, "127.0.0.1:5432")
-	viaRelay := strings.Replace(url, "127.0.0.1:5432", relay.Addr(), 1)
-	if viaRelay == url {
-		t.Skipf("the test server is not at 127.0.0.1:5432 (%s)", url)
+	u, err := neturl.Parse(url)
+	if err != nil {
+		t.Fatal(err)
 	}
+	relay := faultnet.Start(t, u.Host) // the test server, wherever scripts/test runs it
+	u.Host = relay.Addr()
+	viaRelay := u.String()
 	runThroughFault(t, storeFault{
 		storage: fmt.Sprintf("[storage]\ndriver = \"postgres\"\nurl = %q\n", viaRelay),
 		sicken:  func(*testing.T) { relay.Set(faultnet.Hang) },

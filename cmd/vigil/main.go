@@ -3,7 +3,8 @@
 //	vigil [-c config.cfg]            run the daemon
 //	vigil check-config [-c path]     validate a config file and print every problem
 //	vigil notify-test [-c path] [channel…]  send a test message through each channel
-//	vigil version                    print the version
+//	vigil version                    print the version, commit and build date
+//	vigil healthcheck [-c path]      exit 0 when the running vigil answers /healthz
 package main
 
 import (
@@ -19,9 +20,6 @@ import (
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/daemon"
 )
-
-// version is set at build time with -ldflags "-X main.version=…".
-var version = "0.1.0-dev"
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -55,7 +53,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 	cmd := "run"
 	if len(args) > 0 {
 		switch args[0] {
-		case "run", "check-config", "notify-test", "version", "help":
+		case "run", "check-config", "notify-test", "version", "healthcheck", "help":
 			cmd, args = args[0], args[1:]
 		}
 	}
@@ -65,12 +63,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 	path := fs.String("c", "./config.cfg", "path to the configuration file")
 	fs.StringVar(path, "config", "./config.cfg", "path to the configuration file")
 	showVersion := fs.Bool("version", false, "print the version and exit")
+	var hc healthcheckFlags
+	if cmd == "healthcheck" {
+		hc = addHealthcheckFlags(fs)
+	}
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage:\n  vigil [-c config.cfg]          run the status page\n"+
 			"  vigil check-config [-c path]   check a config file and print every problem\n"+
 			"  vigil notify-test [-c path] [channel…]\n"+
 			"                                 send a test message through each notification channel\n"+
-			"  vigil version                  print the version\n\nFlags:\n")
+			"  vigil version                  print the version, commit and build date\n"+
+			"  vigil healthcheck [-c path] [-ready] [-url URL]\n"+
+			"                                 exit 0 when the running vigil answers /healthz (or /readyz)\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if cmd == "help" {
@@ -89,8 +93,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 		return errReported
 	}
 	if cmd == "version" || *showVersion {
-		fmt.Fprintf(stdout, "vigil %s\n", version)
+		printVersion(stdout, currentBuild())
 		return nil
+	}
+	if cmd == "healthcheck" {
+		return healthcheck(ctx, *path, hc, stdout, stderr)
 	}
 
 	cfg, warnings, err := config.Load(*path, os.LookupEnv)
@@ -102,7 +109,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 			printErrors(stderr, "error: ", err)
 			return errReported
 		}
-		fmt.Fprintf(stdout, "%s: ok (%d warnings)\n", *path, len(warnings))
+		fmt.Fprintf(stdout, "%s: ok (%s)\n", *path, countOf(len(warnings), "warning"))
 		return nil
 	}
 	if err != nil {
@@ -118,10 +125,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, reload <-
 	return daemon.Run(ctx, daemon.Options{
 		Config:   cfg,
 		Warnings: warnings,
-		Version:  version,
+		Version:  currentBuild().Version,
 		Stdout:   stdout,
 		Reload:   reload,
 	})
+}
+
+// countOf says "1 warning", "2 warnings", "0 warnings".
+func countOf(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 // printErrors prints a config error, one problem per line.

@@ -11,14 +11,23 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"runtime"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
 )
 
-// vigilBin is the binary under test, built once by TestMain.
+// vigilBin is the binary under test, built once by TestMain with the
+// build facts below set as a release sets them.
 var vigilBin string
+
+const (
+	testVersion = "9.8.7-test"
+	testCommit  = "0123456789abcdef0123456789abcdef01234567"
+	testDate    = "2031-03-04T09:03:01Z"
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "vigil-bin")
@@ -26,7 +35,8 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	vigilBin = filepath.Join(dir, "vigil")
-	build := exec.Command("go", "build", "-race", "-o", vigilBin, ".")
+	build := exec.Command("go", "build", "-race", "-o", vigilBin,
+		"-ldflags", "-X main.version="+testVersion+" -X main.commit="+testCommit+" -X main.date="+testDate, ".")
 	build.Stderr = os.Stderr
 	if err := build.Run(); err != nil {
 		panic("build vigil: " + err.Error())
@@ -51,11 +61,15 @@ func vigil(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	return out.String(), errb.String(), code
 }
 
+// TestVersion: the facts set with -ldflags are printed, by the
+// subcommand and the flag alike.
 func TestVersion(t *testing.T) {
-	for _, args := range [][]string{{"version"}, {"--version"}} {
+	want := "vigil " + testVersion + "\ncommit: " + testCommit + "\nbuilt: " + testDate +
+		"\ngo: " + runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH + "\n"
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-version"}} {
 		out, _, code := vigil(t, args...)
-		if code != 0 || out != "vigil "+version+"\n" {
-			t.Errorf("vigil %v = %q, exit %d; want %q, exit 0", args, out, code, "vigil "+version+"\n")
+		if code != 0 || out != want {
+			t.Errorf("vigil %v = %q, exit %d; want %q, exit 0", args, out, code, want)
 		}
 	}
 }
@@ -67,7 +81,7 @@ func TestCheckConfigReportsEveryProblem(t *testing.T) {
 	}
 	for _, want := range []string{
 		"warning: testdata/two-problems.cfg:5:1: server.stale_key: unknown key, ignored",
-		"error: testdata/two-problems.cfg:18:1: metrics.poll_parallelism: must be at least 1, got 0",
+		"error: testdata/two-problems.cfg:18:20: metrics.poll_parallelism: must be at least 1, got 0",
 		"error: testdata/two-problems.cfg:28:13: probe.service[0].node[0].replicas[0]: unsupported scheme \"udp\"",
 	} {
 		if !strings.Contains(stderr, want) {
@@ -163,5 +177,29 @@ func TestServeAndStop(t *testing.T) {
 	}
 	if out := <-rest; !strings.Contains(out, "vigil stopped") {
 		t.Errorf("no shutdown log line; output:\n%s", out)
+	}
+}
+
+// TestCheckConfigCountsWarnings: the summary agrees in number.
+func TestCheckConfigCountsWarnings(t *testing.T) {
+	src, err := os.ReadFile("../../examples/config.cfg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	for n, want := range map[int]string{1: "ok (1 warning)\n", 2: "ok (2 warnings)\n"} {
+		stale := ""
+		for i := range n {
+			stale += "\nstale_key_" + strconv.Itoa(i) + " = 1"
+		}
+		text := strings.Replace(string(src), "[server]", "[server]"+stale, 1)
+		cfg := filepath.Join(dir, strconv.Itoa(n)+".cfg")
+		if err := os.WriteFile(cfg, []byte(text), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		out, stderr, code := vigil(t, "check-config", "-c", cfg)
+		if code != 0 || !strings.HasSuffix(out, want) || strings.Count(stderr, "warning:") != n {
+			t.Errorf("%d unknown keys: %q / %q, exit %d; want %q", n, out, stderr, code, want)
+		}
 	}
 }

@@ -8,6 +8,14 @@
 // is "sick", a JSON health endpoint behind a header, and a checkout that fails
 // the last 30 s of every 2 minutes), an SSH server on :18022, a TCP "database" on
 // :18023 and a cache on :18024 that answers PING as Redis does.
+//
+// The demo's database (history, push replicas, the alert outbox) lives in a
+// new temporary directory removed when the demo stops, so every start is
+// fresh: a push report sent to one demo does not turn the next one red.
+// To keep it across runs, name a directory:
+//
+//	go run ./examples/demo -state /tmp/vigil-demo          kept there
+//	go run ./examples/demo -state /tmp/vigil-demo -reset   emptied first
 package main
 
 import (
@@ -19,10 +27,12 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"net"
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -36,9 +46,11 @@ import (
 
 func main() {
 	path := flag.String("c", "examples/config.cfg", "Vigil config to run")
+	state := flag.String("state", "", "directory of the demo's SQLite database, kept across runs (default: a new temporary one, removed at exit)")
+	reset := flag.Bool("reset", false, "empty the -state directory before starting")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, *path)
+	err := run(ctx, *path, *state, *reset)
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "demo:", err)
@@ -46,10 +58,19 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, path string) error {
+func run(ctx context.Context, path, state string, reset bool) error {
 	cfg, warnings, err := config.Load(path, os.LookupEnv)
 	if err != nil {
 		return err
+	}
+	dir, cleanup, err := stateDir(state, reset)
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if cfg.Storage.Driver == "sqlite" {
+		cfg.Storage.Path = filepath.Join(dir, "vigil.db")
+		fmt.Printf("Demo state: %s (%s)\n", cfg.Storage.Path, stateNote(state))
 	}
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -89,6 +110,40 @@ func run(ctx context.Context, path string) error {
 		wg.Go(func() { serveConns(ln, target.serve) })
 	}
 	return daemon.Run(ctx, daemon.Options{Config: cfg, Warnings: warnings, Version: "demo"})
+}
+
+// stateDir returns the directory for the demo's database: state, created
+// if needed and emptied first on reset, or a new temporary directory that
+// cleanup removes.
+func stateDir(state string, reset bool) (dir string, cleanup func(), err error) {
+	if state == "" {
+		if reset {
+			return "", nil, errors.New("-reset empties a -state directory; without -state every run starts fresh anyway")
+		}
+		dir, err := os.MkdirTemp("", "vigil-demo-")
+		if err != nil {
+			return "", nil, fmt.Errorf("demo state: %w", err)
+		}
+		return dir, func() { os.RemoveAll(dir) }, nil
+	}
+	if reset {
+		for _, name := range []string{"vigil.db", "vigil.db-wal", "vigil.db-shm"} {
+			if err := os.Remove(filepath.Join(state, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return "", nil, fmt.Errorf("demo state: reset: %w", err)
+			}
+		}
+	}
+	if err := os.MkdirAll(state, 0o750); err != nil {
+		return "", nil, fmt.Errorf("demo state: %w", err)
+	}
+	return state, func() {}, nil
+}
+
+func stateNote(state string) string {
+	if state == "" {
+		return "removed when the demo stops"
+	}
+	return "kept; -reset starts it afresh"
 }
 
 // pong answers "+PONG" to each PING line, as Redis does.

@@ -332,25 +332,25 @@ func TestWarnings(t *testing.T) {
 		t.Fatalf("Parse(warnings.cfg): %v", err)
 	}
 	want := []string{
-		`warnings.cfg:18:1: metrics.poll_delay_sick: 0 makes every successful poll probe sick`,
-		`warnings.cfg:20:1: metrics.script_timeout: 45 is longer than script_interval; capped to 30`,
-		`warnings.cfg:28:1: notify.zulip.api_url: should end with "/" (such as https://example.zulipchat.com/api/v1/): paths are appended to it`,
+		`warnings.cfg:18:19: metrics.poll_delay_sick: 0 makes every successful poll probe sick`,
+		`warnings.cfg:20:18: metrics.script_timeout: 45 is longer than script_interval; capped to 30`,
+		`warnings.cfg:28:11: notify.zulip.api_url: should end with "/" (such as https://example.zulipchat.com/api/v1/): paths are appended to it`,
 		`warnings.cfg:36:1: probe.service[0].node[0]: poll node without replicas: nothing to probe`,
 		`warnings.cfg:47:3: probe.service[0].node[1].replicas[1]: the query of tcp replica url "tcp://db.example.com:5432?timeout=5" is ignored`,
 		`warnings.cfg:48:3: probe.service[0].node[1].replicas[2]: duplicate replica "https://example.com/" (also replicas[0]): probed once`,
-		`warnings.cfg:50:1: probe.service[0].node[1].http_body: only sent with POST, PUT or PATCH; this node uses HEAD`,
-		`warnings.cfg:51:1: probe.service[0].node[1].http_body_healthy_match: HEAD responses have no body: the expression is matched against an empty body`,
-		`warnings.cfg:53:1: probe.service[0].node[1].rabbitmq_queue: only push nodes have their queue checked; ignored on a poll node`,
-		`warnings.cfg:54:1: probe.service[0].node[1].dns_expect: ignored: this node has no dns:// replica`,
-		`warnings.cfg:55:1: probe.service[0].node[1].icmp_count: only used by icmp replicas; this node has none`,
-		`warnings.cfg:56:1: probe.service[0].node[1].script_interval: only used by script nodes; ignored on a poll node`,
-		`warnings.cfg:62:1: probe.service[0].node[2].http_method: only used by poll nodes; ignored on a push node`,
-		`warnings.cfg:63:1: probe.service[0].node[2].rabbitmq_queue: ignored: there is no [plugins.rabbitmq] section`,
-		`warnings.cfg:64:1: probe.service[0].node[2].tcp_expect: only used by poll nodes; ignored on a push node`,
-		`warnings.cfg:65:1: probe.service[0].node[2].failure_threshold: only used by poll and script nodes; ignored on a push node, whose replicas go dead when they stop reporting`,
-		`warnings.cfg:66:1: probe.service[0].node[2].poll_interval: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:50:13: probe.service[0].node[1].http_body: only sent with POST, PUT or PATCH; this node uses HEAD`,
+		`warnings.cfg:51:27: probe.service[0].node[1].http_body_healthy_match: HEAD responses have no body: the expression is matched against an empty body`,
+		`warnings.cfg:53:18: probe.service[0].node[1].rabbitmq_queue: only push nodes have their queue checked; ignored on a poll node`,
+		`warnings.cfg:54:14: probe.service[0].node[1].dns_expect: ignored: this node has no dns:// replica`,
+		`warnings.cfg:55:14: probe.service[0].node[1].icmp_count: only used by icmp replicas; this node has none`,
+		`warnings.cfg:56:19: probe.service[0].node[1].script_interval: only used by script nodes; ignored on a poll node`,
+		`warnings.cfg:62:15: probe.service[0].node[2].http_method: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:63:18: probe.service[0].node[2].rabbitmq_queue: ignored: there is no [plugins.rabbitmq] section`,
+		`warnings.cfg:64:14: probe.service[0].node[2].tcp_expect: only used by poll nodes; ignored on a push node`,
+		`warnings.cfg:65:21: probe.service[0].node[2].failure_threshold: only used by poll and script nodes; ignored on a push node, whose replicas go dead when they stop reporting`,
+		`warnings.cfg:66:17: probe.service[0].node[2].poll_interval: only used by poll nodes; ignored on a push node`,
 		`warnings.cfg:68:1: probe.service[0].node[3]: script node without scripts: nothing to run`,
-		`warnings.cfg:72:1: probe.service[0].node[3].rabbitmq_queue_nack_dead_above: ignored without rabbitmq_queue`,
+		`warnings.cfg:72:34: probe.service[0].node[3].rabbitmq_queue_nack_dead_above: ignored without rabbitmq_queue`,
 		`warnings.cfg:74:1: probe.service[1]: service has no [[probe.service.node]]`,
 	}
 	checkWarnings(t, warns, want)
@@ -370,7 +370,7 @@ func TestWarningsWithErrors(t *testing.T) {
 	if cfg != nil || err == nil {
 		t.Fatalf("Parse = %v, %v; want an error", cfg, err)
 	}
-	if want := `test.cfg:26:1: probe.service[0].node[0].http_method: unsupported http_method "OPTIONS" (want HEAD, GET, POST, PUT or PATCH, in upper case)`; err.Error() != want {
+	if want := `test.cfg:26:15: probe.service[0].node[0].http_method: unsupported http_method "OPTIONS" (want HEAD, GET, POST, PUT or PATCH, in upper case)`; err.Error() != want {
 		t.Errorf("error = %s, want %s", err, want)
 	}
 	checkWarnings(t, warns, []string{
@@ -451,19 +451,19 @@ func TestSecretFromUnsetVariable(t *testing.T) {
 		want           string
 	}{
 		{"manager unset", `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, nil,
-			`test.cfg:2:1: server.manager_token: environment variable VIGIL_MANAGER_TOKEN is not set: a credential must not be the literal ${VIGIL_MANAGER_TOKEN}`},
+			`test.cfg:2:17: server.manager_token: environment variable VIGIL_MANAGER_TOKEN is not set: a credential must not be the literal ${VIGIL_MANAGER_TOKEN}`},
 		{"reporter part unset", `reporter_token = "reporter"`, `reporter_token = "pre-${TOKEN_PART}"`, nil,
-			`test.cfg:3:1: server.reporter_token: environment variable TOKEN_PART is not set: a credential must not be the literal ${TOKEN_PART}`},
+			`test.cfg:3:18: server.reporter_token: environment variable TOKEN_PART is not set: a credential must not be the literal ${TOKEN_PART}`},
 		{"manager empty variable", `manager_token = "manager"`, `manager_token = "${VIGIL_MANAGER_TOKEN}"`, map[string]string{"VIGIL_MANAGER_TOKEN": ""},
-			`test.cfg:2:1: server.manager_token: must not be empty`},
+			`test.cfg:2:17: server.manager_token: must not be empty`},
 		{"manager blank", `manager_token = "manager"`, `manager_token = "  \t "`, nil,
-			`test.cfg:2:1: server.manager_token: must not be blank: it is a credential`},
+			`test.cfg:2:17: server.manager_token: must not be blank: it is a credential`},
 		{"metrics token unset", `reporter_token = "reporter"`, "reporter_token = \"reporter\"\nmetrics_enabled = true\nmetrics_token = \"${VIGIL_METRICS_TOKEN}\"", nil,
-			`test.cfg:5:1: server.metrics_token: environment variable VIGIL_METRICS_TOKEN is not set: a credential must not be the literal ${VIGIL_METRICS_TOKEN}`},
+			`test.cfg:5:17: server.metrics_token: environment variable VIGIL_METRICS_TOKEN is not set: a credential must not be the literal ${VIGIL_METRICS_TOKEN}`},
 		{"metrics token empty", `reporter_token = "reporter"`, "reporter_token = \"reporter\"\nmetrics_enabled = true\nmetrics_token = \"${VIGIL_METRICS_TOKEN}\"", map[string]string{"VIGIL_METRICS_TOKEN": ""},
-			`test.cfg:5:1: server.metrics_token: must not be empty (leave the key out to go without)`},
+			`test.cfg:5:17: server.metrics_token: must not be empty (leave the key out to go without)`},
 		{"notifier secret unset", `[probe]`, "[notify.slack]\nhook_url = \"https://hooks.slack.com/services/${SLACK_HOOK}\"\n\n[probe]", nil,
-			`test.cfg:16:1: notify.slack.hook_url: environment variable SLACK_HOOK is not set: a credential must not be the literal ${SLACK_HOOK}`},
+			`test.cfg:16:12: notify.slack.hook_url: environment variable SLACK_HOOK is not set: a credential must not be the literal ${SLACK_HOOK}`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -513,7 +513,7 @@ func TestInterpolationPositions(t *testing.T) {
 	text = strings.Replace(text, `mode = "poll"`, `mode = "pull"`, 1)
 	env = envMap(map[string]string{"MULTI": "a\nb\nc\nd"})
 	_, _, err = Parse("test.cfg", []byte(text), env)
-	want = `test.cfg:24:1: probe.service[0].node[0].mode: unknown mode "pull" (want poll, push, script or local)`
+	want = `test.cfg:24:8: probe.service[0].node[0].mode: unknown mode "pull" (want poll, push, script or local)`
 	if err == nil || err.Error() != want {
 		t.Errorf("error = %v, want %s", err, want)
 	}
@@ -772,7 +772,7 @@ func TestNotifyChannels(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWarnings(t, warns, []string{`test.cfg:25:1: probe.service[0].node[0].notify_channels: empty: this node's alerts go to no channel`})
+	checkWarnings(t, warns, []string{`test.cfg:25:19: probe.service[0].node[0].notify_channels: empty: this node's alerts go to no channel`})
 	_, _, err = Parse("test.cfg", []byte(route(`["mattermost"]`)), noEnv)
 	if want := `test.cfg:25:20: probe.service[0].node[0].notify_channels[0]: unknown channel "mattermost" (want email, twilio, slack, zulip, telegram, pushover, gotify, xmpp, matrix, webex, webhook, pagerduty, opsgenie, discord, teams, ntfy)`; err == nil || err.Error() != want {
 		t.Errorf("unknown channel: error %v, want %s", err, want)

@@ -79,6 +79,22 @@ func (s *schema) unknownKeyMessage(path string, table bool) string {
 	return msg
 }
 
+// unknownSectionMessage explains an unknown top-level section, naming the
+// closest known one.
+func (s *schema) unknownSectionMessage(name string) string {
+	const msg = "unknown section, its keys would all be ignored"
+	best, bestDist := "", 3
+	for _, k := range s.keys[""] {
+		if d := editDistance(strings.ToLower(name), k); d < bestDist {
+			best, bestDist = k, d
+		}
+	}
+	if best == "" {
+		return fmt.Sprintf("%s (the sections are [%s])", msg, strings.Join(s.keys[""], "], ["))
+	}
+	return fmt.Sprintf("%s (did you mean [%s]?)", msg, best)
+}
+
 // editDistance is the Levenshtein distance between a and b, in bytes.
 func editDistance(a, b string) int {
 	prev := make([]int, len(b)+1)

@@ -136,13 +136,14 @@ func (s *source) problem(off int, key, msg string) Problem {
 // interpolated text.
 type keyIndex struct {
 	pos map[string]int // path → offset of its key, of its element, or of the "[" of its table header
+	val map[string]int // path of a key-value → offset of its value
 	at  map[int]string // offset of a key or of a value → path
 }
 
 // indexKeys walks the document with go-toml's parser. It stops at the first
 // syntax error, which the decoder reports anyway.
 func indexKeys(text []byte) *keyIndex {
-	ix := &keyIndex{pos: map[string]int{}, at: map[int]string{}}
+	ix := &keyIndex{pos: map[string]int{}, val: map[string]int{}, at: map[int]string{}}
 	counts := map[string]int{} // array-table path → elements so far
 	var p unstable.Parser
 	p.Reset(text)
@@ -199,6 +200,9 @@ func (ix *keyIndex) addKeyValue(text []byte, prefix string, e *unstable.Node) {
 	for v++; v < len(text) && (text[v] == ' ' || text[v] == '\t'); v++ {
 	}
 	ix.at[v] = path
+	if _, ok := ix.val[path]; !ok {
+		ix.val[path] = v
+	}
 	ix.addValue(text, path, e.Value())
 }
 
@@ -244,8 +248,14 @@ func (ix *keyIndex) has(path string) bool {
 	return ok
 }
 
-// find returns the offset of path or of its closest written ancestor, or -1.
+// find returns where a problem with path is shown: the offset of its value
+// when path is a key written with one (so that every problem with a value
+// points at the value, whatever checked it), else of path or of its closest
+// written ancestor, or -1.
 func (ix *keyIndex) find(path string) int {
+	if off, ok := ix.val[path]; ok {
+		return off
+	}
 	for p := path; p != ""; p = keyParent(p) {
 		if off, ok := ix.pos[p]; ok {
 			return off

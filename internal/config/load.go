@@ -148,7 +148,8 @@ func (c *checker) decodeError(de *toml.DecodeError) *Error {
 	return &Error{Problem: c.src.problem(off, key, msg), Err: de}
 }
 
-// unknownKeys turns the keys the decoder found no field for into warnings.
+// unknownKeys turns the keys the decoder found no field for into warnings,
+// and an unknown top-level section into an error.
 func (c *checker) unknownKeys(strict *toml.StrictMissingError) {
 	sch := newSchema()
 	for i := range strict.Errors {
@@ -165,6 +166,13 @@ func (c *checker) unknownKeys(strict *toml.StrictMissingError) {
 			off = p // the "[" of a table header
 		}
 		table := strings.HasSuffix(e.Error(), "missing table")
+		if table && len(genericKey(key)) == 1 {
+			// A misspelled section leaves everything in it at its default
+			// ([metrcis]: every check on default intervals), which is
+			// never what was meant: it stops the load.
+			c.errs = append(c.errs, &Error{Problem: c.src.problem(off, key, sch.unknownSectionMessage(key))})
+			continue
+		}
 		c.warns = append(c.warns, Warning{c.src.problem(off, key, sch.unknownKeyMessage(key, table))})
 	}
 }

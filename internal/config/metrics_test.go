@@ -29,7 +29,7 @@ func TestMetricsTokenWithoutMetrics(t *testing.T) {
 	}
 	line := 1 + strings.Count(text[:strings.Index(text, "metrics_token")], "\n")
 	checkWarnings(t, warns, []string{
-		fmt.Sprintf("test.cfg:%d:1: server.metrics_token: ignored: /metrics is served only with metrics_enabled = true", line),
+		fmt.Sprintf("test.cfg:%d:17: server.metrics_token: ignored: /metrics is served only with metrics_enabled = true", line),
 	})
 
 	enabled := strings.Replace(text, `metrics_token = "scrape"`, "metrics_token = \"scrape\"\nmetrics_enabled = true", 1)

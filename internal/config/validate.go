@@ -28,8 +28,20 @@ type checker struct {
 	warns []Warning
 }
 
+// errorf records an error with key. Like every problem with a written
+// value, it points at the value (see keyIndex.find).
 func (c *checker) errorf(key, format string, args ...any) {
 	c.errs = append(c.errs, &Error{Problem: c.src.problem(c.ix.find(key), key, fmt.Sprintf(format, args...))})
+}
+
+// keyErrorf is errorf for a problem with the key's own name rather than
+// its value: it points at the key.
+func (c *checker) keyErrorf(key, format string, args ...any) {
+	off, ok := c.ix.pos[key]
+	if !ok {
+		off = c.ix.find(key)
+	}
+	c.errs = append(c.errs, &Error{Problem: c.src.problem(off, key, fmt.Sprintf(format, args...))})
 }
 
 func (c *checker) fail(key string, err error) {
@@ -589,7 +601,7 @@ func (c *checker) validateHTTP(key string, n *Node, modeOK bool) {
 	for _, name := range sortedKeys(n.HTTPHeaders) {
 		hkey := keyJoin(key+".http_headers", name)
 		if !validHeaderName(name) {
-			c.errorf(hkey, "invalid header name %q (want letters, digits and !#$%%&'*+-.^_`|~ only)", name)
+			c.keyErrorf(hkey, "invalid header name %q (want letters, digits and !#$%%&'*+-.^_`|~ only)", name)
 			continue
 		}
 		var values []string

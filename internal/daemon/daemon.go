@@ -17,6 +17,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/health"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/probe"
 	"github.com/vigil-go/vigil/internal/status"
@@ -97,9 +98,12 @@ func Run(ctx context.Context, o Options) error {
 	// The web server is built anew at each reload, from the config and the
 	// reminder muting of the one before (kept in memory without [notify]).
 	muting := alerts.control()
+	// Readiness is latched once the first round is done: one for all the
+	// servers reloads build.
+	ready := health.New(health.Options{Ping: st.Ping, Snapshot: mon.Snapshot})
 	buildSite := func(cfg *config.Config) (*web.Server, http.Handler, error) {
 		site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met), Readiness: ready})
 		if err != nil {
 			return nil, nil, err
 		}

@@ -7,10 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/vigil-go/vigil/internal/testkit/requires"
 )
 
 // prosody is a real XMPP server (the Debian "prosody" package) run by a test
@@ -23,21 +24,18 @@ type prosody struct {
 }
 
 // startProsody starts Prosody and registers the given users (name →
-// password) on it. When Prosody is not installed, it tries to install the
-// Debian package (as root, with apt-get). When that fails too, the test
-// fails, or is skipped when VIGIL_SKIP_PROSODY=1.
+// password) on it. Without Prosody installed (scripts/test installs it),
+// the test is skipped, or fails where scripts/test says it must be there.
 func startProsody(t *testing.T, users map[string]string) *prosody {
 	t.Helper()
 	unavailable := func(format string, args ...any) {
 		t.Helper()
-		msg := fmt.Sprintf(format, args...)
-		if os.Getenv("VIGIL_SKIP_PROSODY") == "1" {
-			t.Skip("prosody unavailable, skipped (VIGIL_SKIP_PROSODY=1): " + msg)
-		}
-		t.Fatal("prosody unavailable (set VIGIL_SKIP_PROSODY=1 to skip): " + msg)
+		requires.Prosody.Missing(t, format, args...)
 	}
-	if err := ensureProsody(); err != nil {
-		unavailable("%v", err)
+	for _, program := range []string{"prosody", "prosodyctl"} {
+		if _, err := exec.LookPath(program); err != nil {
+			unavailable("%v", err)
+		}
 	}
 
 	dir := t.TempDir()
@@ -125,39 +123,6 @@ VirtualHost %q
 			unavailable("prosody does not listen on %s after 30 s:\n%s", p.addr, log.String())
 		}
 	}
-}
-
-// ensureProsody installs the Debian package when prosody is missing and the
-// test runs as root on a system with apt-get.
-func ensureProsody() error {
-	_, errServer := exec.LookPath("prosody")
-	_, errCtl := exec.LookPath("prosodyctl")
-	if errServer == nil && errCtl == nil {
-		return nil
-	}
-	if os.Geteuid() != 0 {
-		return fmt.Errorf("prosody is not installed and installing it needs root (apt-get install prosody)")
-	}
-	if _, err := exec.LookPath("apt-get"); err != nil {
-		return fmt.Errorf("prosody is not installed and there is no apt-get to install it")
-	}
-	cmd := exec.Command("apt-get", "install", "-y", "--no-install-recommends", "prosody")
-	cmd.Env = append(os.Environ(), "DEBIAN_FRONTEND=noninteractive")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("apt-get install prosody: %v\n%s", err, lastLines(out, 10))
-	}
-	if _, err := exec.LookPath("prosody"); err != nil {
-		return fmt.Errorf("prosody still not found after apt-get install: %v", err)
-	}
-	return nil
-}
-
-func lastLines(b []byte, n int) string {
-	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
-	if len(lines) > n {
-		lines = lines[len(lines)-n:]
-	}
-	return strings.Join(lines, "\n")
 }
 
 // freePort returns a loopback TCP port that was free a moment ago.

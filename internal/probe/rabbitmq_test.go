@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -13,11 +12,12 @@ import (
 	"net/http/httptest"
 	"net/http/httputil"
 	"os"
-	"os/exec"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-go/vigil/internal/testkit/requires"
 )
 
 // queueAnswers serves the management API's queue endpoint from a list of
@@ -583,23 +583,19 @@ func mgmt(t *testing.T, method, path, body string) (int, []byte) {
 	return resp.StatusCode, b
 }
 
-// needRabbitMQ makes sure RabbitMQ answers on 127.0.0.1 with its management
-// API: it installs the server if it is missing, starts it if it is stopped
-// and enables the management plugin. When that fails the test fails, or is
-// skipped if VIGIL_SKIP_RABBITMQ=1.
+// needRabbitMQ checks that RabbitMQ answers on 127.0.0.1 with its
+// management API, as scripts/test leaves it. Without it the test is
+// skipped, or fails where scripts/test says it must be there.
 func needRabbitMQ(t *testing.T) {
 	t.Helper()
 	if managementAnswers() {
 		return
 	}
-	err := startRabbitMQ(t)
-	if err == nil {
-		return
+	broker := "the broker does not listen on 127.0.0.1:5672 either"
+	if brokerAnswers() {
+		broker = "the broker listens on 127.0.0.1:5672: enable the rabbitmq_management plugin"
 	}
-	if os.Getenv("VIGIL_SKIP_RABBITMQ") == "1" {
-		t.Skipf("RabbitMQ management API unavailable at %s (VIGIL_SKIP_RABBITMQ=1): %v", rabbitAPI, err)
-	}
-	t.Fatalf("RabbitMQ management API unavailable at %s (set VIGIL_SKIP_RABBITMQ=1 to skip): %v", rabbitAPI, err)
+	requires.RabbitMQ.Missing(t, "no answer from %s/api/overview as %s; %s", rabbitAPI, rabbitUser, broker)
 }
 
 // managementAnswers reports whether the management API answers as guest.
@@ -614,41 +610,6 @@ func managementAnswers() bool {
 	return resp.StatusCode == http.StatusOK
 }
 
-func startRabbitMQ(t *testing.T) error {
-	t.Helper()
-	if _, err := rabbitTool("rabbitmq-plugins"); err != nil {
-		t.Log("RabbitMQ is not installed; installing rabbitmq-server")
-		if err := run(t, 10*time.Minute, []string{"DEBIAN_FRONTEND=noninteractive"},
-			"apt-get", "install", "-y", "rabbitmq-server"); err != nil {
-			return err
-		}
-	}
-	if !brokerAnswers() {
-		t.Log("RabbitMQ is not running; starting it")
-		server, err := rabbitTool("rabbitmq-server")
-		if err != nil {
-			return err
-		}
-		// Detached, the server outlives the test; its output goes nowhere so
-		// that no pipe of ours is held open by it.
-		cmd := exec.Command(server, "-detached")
-		if err := cmd.Run(); err != nil {
-			return fmt.Errorf("%s -detached: %w", server, err)
-		}
-		if !waitFor(60*time.Second, brokerAnswers) {
-			return errors.New("the broker did not listen on 127.0.0.1:5672 within 60s of starting")
-		}
-	}
-	t.Log("enabling the rabbitmq_management plugin")
-	if err := run(t, 2*time.Minute, nil, "rabbitmq-plugins", "enable", "rabbitmq_management"); err != nil {
-		return err
-	}
-	if !waitFor(60*time.Second, managementAnswers) {
-		return errors.New("the management API did not answer within 60s of enabling the plugin")
-	}
-	return nil
-}
-
 // brokerAnswers reports whether the AMQP port accepts connections.
 func brokerAnswers() bool {
 	conn, err := net.DialTimeout("tcp", "127.0.0.1:5672", 5*time.Second)
@@ -657,57 +618,4 @@ func brokerAnswers() bool {
 	}
 	conn.Close()
 	return true
-}
-
-// waitFor polls ok until it holds or d has passed.
-func waitFor(d time.Duration, ok func() bool) bool {
-	for deadline := time.Now().Add(d); time.Now().Before(deadline); time.Sleep(time.Second) {
-		if ok() {
-			return true
-		}
-	}
-	return false
-}
-
-// rabbitTool finds one of RabbitMQ's commands, which live in /usr/sbin,
-// often missing from PATH.
-func rabbitTool(name string) (string, error) {
-	if path, err := exec.LookPath(name); err == nil {
-		return path, nil
-	}
-	for _, dir := range []string{"/usr/sbin", "/usr/lib/rabbitmq/bin"} {
-		if path := dir + "/" + name; fileExists(path) {
-			return path, nil
-		}
-	}
-	return "", fmt.Errorf("%s not found in PATH, /usr/sbin or /usr/lib/rabbitmq/bin", name)
-}
-
-func fileExists(path string) bool {
-	_, err := os.Stat(path)
-	return err == nil
-}
-
-// run runs a command with extra environment, logging its output.
-func run(t *testing.T, timeout time.Duration, env []string, name string, args ...string) error {
-	t.Helper()
-	path := name
-	if strings.HasPrefix(name, "rabbitmq") {
-		p, err := rabbitTool(name)
-		if err != nil {
-			return err
-		}
-		path = p
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, path, args...)
-	cmd.Env = append(os.Environ(), env...)
-	cmd.WaitDelay = 5 * time.Second
-	out, err := cmd.CombinedOutput()
-	t.Logf("%s %s:\n%s", name, strings.Join(args, " "), out)
-	if err != nil {
-		return fmt.Errorf("%s %s: %w", name, strings.Join(args, " "), err)
-	}
-	return nil
 }

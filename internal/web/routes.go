@@ -39,6 +39,7 @@ func (s *Server) routes() {
 	}
 
 	s.metricsRoute()
+	s.healthRoutes() // GET /healthz, GET /readyz
 
 	if s.data != nil {
 		s.mux.HandleFunc("GET /status/history/{service}/{node}", s.handleNodeHistory)

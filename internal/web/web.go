@@ -72,6 +72,9 @@ type Options struct {
 	// Metrics, when set and [server] metrics_enabled is true, serves
 	// GET /metrics and counts the reporter API's answers (see metrics.go).
 	Metrics Metrics
+	// Readiness, when set, answers GET /readyz (see health.go); without it
+	// /readyz answers 200 like /healthz.
+	Readiness Readiness
 }
 
 // Server is Vigil's HTTP handler. Create it with New; it is safe for
@@ -102,6 +105,8 @@ type Server struct {
 	incidents memo[*history]
 	feed      memo[feedKey]
 	mcpServer *mcp.Server // nil unless [server] mcp_server is on
+
+	readiness Readiness // nil: ready while serving
 }
 
 // New checks the options, loads the theme (the custom one in
@@ -141,6 +146,7 @@ func New(o Options) (*Server, error) {
 	}
 	s.theme = t
 	s.alerting = o.Alerting
+	s.readiness = o.Readiness
 	if s.alerting == nil {
 		s.alerting = &memoryAlerting{now: s.now}
 	}

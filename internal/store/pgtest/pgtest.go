@@ -1,6 +1,6 @@
 // Package pgtest gives tests a PostgreSQL schema of their own on the test
-// server. It imports nothing of Vigil, so that every package's tests,
-// the store's included, can use it.
+// server. It imports nothing of Vigil but the test kit, so that every
+// package's tests, the store's included, can use it.
 package pgtest
 
 import (
@@ -15,6 +15,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/stdlib"
+
+	"github.com/vigil-go/vigil/internal/testkit/requires"
 )
 
 // DefaultPostgres is the test server every project machine runs (trust auth).
@@ -23,8 +25,9 @@ const DefaultPostgres = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable
 // FreshSchema returns the URL of a new, empty schema in the test database
 // (the URL selects it with search_path), dropped when the test ends, so
 // tests can run in parallel and leave nothing behind. Without a server the
-// test fails, unless VIGIL_SKIP_POSTGRES=1 asks to skip it.
-// VIGIL_TEST_POSTGRES overrides the server's URL.
+// test is skipped, or fails under VIGIL_REQUIRE_POSTGRES=1 (scripts/test).
+// VIGIL_TEST_POSTGRES overrides the server's URL (scripts/test sets it when
+// it runs a server of its own).
 func FreshSchema(t testing.TB) string {
 	t.Helper()
 	base, admin := connect(t)
@@ -73,8 +76,8 @@ func FreshDatabase(t testing.TB) (dbURL, name string, admin *sql.DB) {
 }
 
 // connect opens the test server, closed when the test ends, and returns its
-// URL. Without a server the test fails, unless VIGIL_SKIP_POSTGRES=1 asks
-// to skip it.
+// URL. Without a server the test is skipped, or fails under
+// VIGIL_REQUIRE_POSTGRES=1.
 func connect(t testing.TB) (string, *sql.DB) {
 	t.Helper()
 	base := os.Getenv("VIGIL_TEST_POSTGRES")
@@ -89,12 +92,8 @@ func connect(t testing.TB) (string, *sql.DB) {
 	admin := stdlib.OpenDB(*cfg)
 	t.Cleanup(func() { admin.Close() })
 	if err := admin.PingContext(context.Background()); err != nil {
-		if os.Getenv("VIGIL_SKIP_POSTGRES") == "1" {
-			t.Skipf("PostgreSQL at %s:%d unreachable (%v); skipped because VIGIL_SKIP_POSTGRES=1", cfg.Host, cfg.Port, err)
-		}
-		t.Fatalf("PostgreSQL at %s:%d unreachable: %v\n"+
-			"start it (pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start) "+
-			"or set VIGIL_SKIP_POSTGRES=1 to skip the PostgreSQL tests", cfg.Host, cfg.Port, err)
+		requires.Postgres.Missing(t, "no answer at %s:%d (%v); ./scripts/test starts one, "+
+			"or point VIGIL_TEST_POSTGRES at a server", cfg.Host, cfg.Port, err)
 	}
 	return base, admin
 }
