@@ -820,7 +820,7 @@ func TestColorScheme(t *testing.T) {
 	for _, bad := range []string{"Dark", "night", ""} {
 		text := strings.Replace(minimal, "[branding]\n", fmt.Sprintf("[branding]\ncolor_scheme = %q\n", bad), 1)
 		_, _, err := Parse("test.cfg", []byte(text), noEnv)
-		want := fmt.Sprintf(`test.cfg:6:1: branding.color_scheme: unknown colour scheme %q (want auto, light or dark)`, bad)
+		want := fmt.Sprintf(`test.cfg:6:16: branding.color_scheme: unknown colour scheme %q (want auto, light or dark)`, bad)
 		if err == nil || err.Error() != want {
 			t.Errorf("color_scheme %q: error %v, want %s", bad, err, want)
 		}
@@ -836,7 +836,7 @@ func TestLogoColorWarning(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	checkWarnings(t, warns, []string{`test.cfg:10:1: branding.logo_color: colour "rebeccapurple": want #rrggbb or #rgb: the support button keeps white text, whose contrast cannot be checked`})
+	checkWarnings(t, warns, []string{`test.cfg:10:14: branding.logo_color: colour "rebeccapurple": want #rrggbb or #rgb: the support button keeps white text, whose contrast cannot be checked`})
 	for _, ok := range []string{"#639", "#663399"} {
 		text := strings.Replace(minimal, `logo_color = "#1972F5"`, fmt.Sprintf("logo_color = %q", ok), 1)
 		if _, warns, err := Parse("test.cfg", []byte(text), noEnv); err != nil || len(warns) != 0 {
