@@ -89,8 +89,10 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	alerts.register(&hooks, cl)
+	subs := newSubscriptions(cfg, st, log, o.Version, cl)
 	site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met)})
+		Alerting: alerts.control(), Logger: log, Version: o.Version, Metrics: webMetrics(met),
+		Subscriptions: webSubscriptions(subs)})
 	if err != nil {
 		return err
 	}
@@ -127,6 +129,9 @@ func Run(ctx context.Context, o Options) error {
 	hist.run(runCtx, &wg, mon) // the monitor, and the history it records
 	wg.Go(func() { alerts.run(runCtx) })
 	wg.Go(func() { site.Run(runCtx) })
+	if subs != nil {
+		wg.Go(func() { subs.Run(runCtx) })
+	}
 	if cl != nil {
 		wg.Go(func() { cl.Run(runCtx) })
 	}

@@ -72,6 +72,10 @@ type Options struct {
 	// Metrics, when set and [server] metrics_enabled is true, serves
 	// GET /metrics and counts the reporter API's answers (see metrics.go).
 	Metrics Metrics
+	// Subscriptions, when set (with [subscriptions] enabled), puts the
+	// "Get updates by e-mail" form on the page and serves its routes and
+	// the manager's subscriber routes; see subscribe.go.
+	Subscriptions Subscriptions
 }
 
 // Server is Vigil's HTTP handler. Create it with New; it is safe for
@@ -99,7 +103,8 @@ type Server struct {
 	// feed with the announcements): rendered once per change, like the page.
 	incidents memo[*history]
 	feed      memo[feedKey]
-	mcpServer *mcp.Server // nil unless [server] mcp_server is on
+	mcpServer *mcp.Server   // nil unless [server] mcp_server is on
+	subs      Subscriptions // nil unless subscriptions are enabled
 }
 
 // New checks the options, loads the theme (the custom one in
@@ -138,6 +143,9 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.theme = t
+	if o.Config.Subscriptions.Enabled {
+		s.subs = o.Subscriptions
+	}
 	s.alerting = o.Alerting
 	if s.alerting == nil {
 		s.alerting = &memoryAlerting{now: s.now}
