@@ -92,9 +92,10 @@ func scanSubscribers(rows *sql.Rows) ([]Subscriber, error) {
 // AddSubscriber adds sub under a new id and unsubscribe token, pending
 // unless sub.Confirmed (then confirmed at sub.Created). When the kind and
 // address are already subscribed, pending or not, nothing changes and the
-// existing subscriber is returned with existed true. A new pending
-// subscriber beyond maxPending pending ones (maxPending > 0) is refused
-// with ErrFull.
+// existing subscriber is returned with existed true. While maxPending
+// subscribers are pending (maxPending > 0), adding a pending one is
+// refused with ErrFull whether or not the address is known, so that the
+// refusal tells nothing about who subscribed.
 func (s *Store) AddSubscriber(ctx context.Context, sub Subscriber, maxPending int) (_ Subscriber, existed bool, _ error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -119,13 +120,6 @@ func (s *Store) AddSubscriber(ctx context.Context, sub Subscriber, maxPending in
 	}
 	var found []Subscriber
 	err = s.write(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE kind = $1 AND address = $2`, sub.Kind, sub.Address)
-		if err != nil {
-			return err
-		}
-		if found, err = scanSubscribers(rows); err != nil || len(found) > 0 {
-			return err
-		}
 		if !sub.Confirmed && maxPending > 0 {
 			var n int
 			if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM subscribers WHERE state = 'pending'`).Scan(&n); err != nil {
@@ -134,6 +128,13 @@ func (s *Store) AddSubscriber(ctx context.Context, sub Subscriber, maxPending in
 			if n >= maxPending {
 				return ErrFull
 			}
+		}
+		rows, err := tx.QueryContext(ctx, `SELECT `+subscriberColumns+` FROM subscribers WHERE kind = $1 AND address = $2`, sub.Kind, sub.Address)
+		if err != nil {
+			return err
+		}
+		if found, err = scanSubscribers(rows); err != nil || len(found) > 0 {
+			return err
 		}
 		_, err = tx.ExecContext(ctx, `INSERT INTO subscribers (id, kind, address, services, secret, state, created_ms, confirmed_ms, token)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
