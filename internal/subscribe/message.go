@@ -73,7 +73,7 @@ If you did not ask for this, ignore this message: nothing more will be sent to y
 		HTML: s.renderHTML(htmlView{Title: title, Heading: "Confirm your subscription",
 			Paragraphs: []string{"Someone, hopefully you, asked to be told by e-mail about incidents and maintenance on " + title + "."},
 			Button:     "Confirm my subscription", ButtonURL: link,
-			Footer:     "The link works for 24 hours. If you did not ask for this, ignore this message: nothing more will be sent to you."})}
+			Footer: "The link works for 24 hours. If you did not ask for this, ignore this message: nothing more will be sent to you."})}
 }
 
 // headline is the subject line of an event.

@@ -48,6 +48,7 @@ type rigOptions struct {
 	clock    *testkit.Clock
 	mail     *mailbox.Server
 	timeZone string
+	leader   func() bool // nil: always the leader
 }
 
 func configText(pageURL string, mail *mailbox.Server, o rigOptions) string {
@@ -125,8 +126,10 @@ func newRig(t *testing.T, o rigOptions) *rig {
 	logger := slog.New(slog.NewTextHandler(log, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	svc := subscribe.New(subscribe.Options{
 		Config: cfg, Store: st, Logger: logger, Now: o.clock.Now,
-		Delivery:      outbox.Options{Store: st, PollEvery: 20 * time.Millisecond, MinBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond},
+		Delivery: outbox.Options{Store: st, PollEvery: 20 * time.Millisecond, MinBackoff: 20 * time.Millisecond,
+			MaxBackoff: 50 * time.Millisecond, Active: o.leader},
 		DispatchEvery: 20 * time.Millisecond,
+		Active:        o.leader,
 	})
 	src := &testkit.Source{}
 	src.Set([]status.Service{
@@ -155,8 +158,38 @@ func newRig(t *testing.T, o rigOptions) *rig {
 			}
 		})
 	}
-	t.Cleanup(r.stop)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("log:\n%s", log.String())
+		}
+		r.stop()
+	})
 	return r
+}
+
+// settle waits until the outbox holds nothing undelivered for
+// subscribers: a stop then interrupts no delivery (which the outbox
+// would repeat at the next start, as it delivers at least once).
+func (r *rig) settle() {
+	r.t.Helper()
+	deadline := time.Now().Add(wait)
+	for {
+		n := 0
+		for _, ch := range []string{subscribe.ChannelEmail, subscribe.ChannelWebhook} {
+			c, err := r.store.PendingCount(context.Background(), ch)
+			if err != nil {
+				r.t.Fatal(err)
+			}
+			n += c
+		}
+		if n == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			r.t.Fatalf("%d subscriber messages still undelivered after %v", n, wait)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 }
 
 // answer is an HTTP answer, read whole.

@@ -45,8 +45,8 @@ type Options struct {
 	// messages; New sets its channels (ChannelEmail, ChannelWebhook).
 	// Its Active makes only the cluster leader deliver.
 	Delivery outbox.Options
-	Logger *slog.Logger
-	Now    func() time.Time
+	Logger   *slog.Logger
+	Now      func() time.Time
 	// Mail carries the SMTP timeout and TLS settings; Version goes into
 	// the mail's User-Agent.
 	Mail notify.Options
