@@ -155,8 +155,9 @@ type SignUp struct {
 // maxAddressBytes is RFC 5321's limit on a forward path.
 const maxAddressBytes = 254
 
-// normalizeAddress validates an e-mail address and returns its bare form,
-// with the domain in lower case.
+// normalizeAddress validates an e-mail address and returns its bare form
+// in lower case: mail providers ignore the case of the local part too, so
+// that "Ann@x.org" and "ann@x.org" are one subscriber, not two mailings.
 func normalizeAddress(raw string) (string, error) {
 	raw = strings.TrimSpace(raw)
 	if raw == "" {
@@ -173,7 +174,7 @@ func normalizeAddress(raw string) (string, error) {
 	if !strings.Contains(domain, ".") || strings.HasPrefix(domain, "[") {
 		return "", &InputError{fmt.Sprintf("%q is not an e-mail address with a domain name (want name@example.com)", raw)}
 	}
-	return local + "@" + strings.ToLower(domain), nil
+	return strings.ToLower(local + "@" + domain), nil
 }
 
 // checkServices checks service ids against the config and returns them
@@ -218,7 +219,7 @@ func (s *Service) Subscribe(ctx context.Context, in SignUp) error {
 	if err != nil {
 		return err
 	}
-	if !s.perAddress.allow(strings.ToLower(addr), now) {
+	if !s.perAddress.allow(addr, now) {
 		return ErrRateLimited
 	}
 	add := func() (store.Subscriber, bool, error) {
