@@ -21,7 +21,8 @@ type Addition struct {
 // guessable key proves nothing.
 const minSecretBytes = 16
 
-// Add adds a confirmed subscriber. Errors: *InputError, or the store's
+// Add adds a confirmed subscriber, or confirms one that was waiting for
+// its confirmation. Errors: *InputError, or the store's
 // (store.ErrConflict when the address is subscribed already).
 func (s *Service) Add(ctx context.Context, a Addition) (store.Subscriber, error) {
 	services, err := s.checkServices(a.Services)
@@ -52,6 +53,13 @@ func (s *Service) Add(ctx context.Context, a Addition) (store.Subscriber, error)
 	got, existed, err := s.st.AddSubscriber(ctx, sub, 0)
 	if err != nil {
 		return store.Subscriber{}, err
+	}
+	if existed && !got.Confirmed {
+		// Waiting for its confirmation: the operator vouches for it.
+		if err := s.st.ConfirmSubscriber(ctx, got.ID, sub.Created); err != nil {
+			return store.Subscriber{}, err
+		}
+		return s.st.Subscriber(ctx, got.ID)
 	}
 	if existed {
 		return got, fmt.Errorf("%s %s is subscribed already (id %s): %w", got.Kind, got.Address, got.ID, store.ErrConflict)

@@ -103,6 +103,13 @@ func TestManagerExportAndDelete(t *testing.T) {
 	if strings.Contains(a.body, "token") && strings.Contains(a.body, "secret") {
 		t.Errorf("the export holds tokens or secrets")
 	}
+	// Adding an address that waits for its confirmation confirms it.
+	if a := r.manager(http.MethodPost, "manager/subscriber", `{"address":"pending@example.com"}`); a.code != http.StatusOK || !strings.Contains(a.body, `"confirmed":true`) {
+		t.Errorf("adding a pending address = %d %s, want 200 and confirmed", a.code, a.body)
+	}
+	if a := r.manager(http.MethodPost, "manager/subscriber", `{"address":"pending@example.com"}`); a.code != http.StatusConflict {
+		t.Errorf("adding it again = %d %s, want 409", a.code, a.body)
+	}
 	if a := r.manager(http.MethodGet, "manager/subscribers?format=xml", ""); a.code != http.StatusBadRequest {
 		t.Errorf("format=xml = %d, want 400", a.code)
 	}
