@@ -37,6 +37,8 @@ type Config struct {
 	Storage  Storage  `toml:"storage"`
 	Cluster  Cluster  `toml:"cluster"`
 
+	Subscriptions Subscriptions `toml:"subscriptions"`
+
 	// File is the path the config was read from, for messages.
 	File string `toml:"-"`
 }

@@ -60,6 +60,11 @@ func Default() *Config {
 			HeartbeatInterval: 5,
 			MemberTimeout:     15,
 		},
+		Subscriptions: Subscriptions{
+			MaxPending:  DefaultSubscriptionsMaxPending,
+			ClientRate:  DefaultSubscriptionsClientRate,
+			AddressRate: DefaultSubscriptionsAddressRate,
+		},
 	}
 }
 

@@ -165,6 +165,7 @@ func (c *checker) validate(cfg *Config) {
 	c.validateProbe(cfg)
 	c.validateStorage(&cfg.Storage)
 	c.validateCluster(cfg)
+	c.validateSubscriptions(cfg)
 }
 
 func (c *checker) validateStorage(s *Storage) {

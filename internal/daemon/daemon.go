@@ -101,9 +101,11 @@ func Run(ctx context.Context, o Options) error {
 	// Readiness is latched once the first round is done: one for all the
 	// servers reloads build.
 	ready := health.New(health.Options{Ping: st.Ping, Snapshot: mon.Snapshot})
+	subs := newSubscriptions(cfg, st, log, o.Version, cl)
 	buildSite := func(cfg *config.Config) (*web.Server, http.Handler, error) {
 		site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
-			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met), Readiness: ready})
+			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met), Readiness: ready,
+			Subscriptions: webSubscriptions(subs)})
 		if err != nil {
 			return nil, nil, err
 		}
@@ -148,6 +150,9 @@ func Run(ctx context.Context, o Options) error {
 	var wg sync.WaitGroup
 	hist.run(runCtx, &wg, mon) // the monitor, and the history it records
 	wg.Go(func() { alerts.run(runCtx) })
+	if subs != nil {
+		wg.Go(func() { subs.Run(runCtx) })
+	}
 	if cl != nil {
 		wg.Go(func() { cl.Run(runCtx) })
 	}

@@ -249,26 +249,8 @@ func (e *email) Notify(ctx context.Context, m Message) error {
 	msg.SetMessageID()
 	msg.SetBodyString(mail.TypeTextPlain, emailBody(m))
 
-	opts := []mail.Option{
-		mail.WithPort(e.port),
-		mail.WithTimeout(e.timeout),
-		mail.WithTLSConfig(e.tls),
-	}
-	switch {
-	case e.port == 465:
-		opts = append(opts, mail.WithSSL())
-	case e.encrypt:
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSMandatory))
-	default:
-		opts = append(opts, mail.WithTLSPolicy(mail.TLSOpportunistic))
-	}
-	if e.username != "" && e.password != "" {
-		opts = append(opts,
-			mail.WithSMTPAuth(mail.SMTPAuthAutoDiscover),
-			mail.WithUsername(e.username),
-			mail.WithPassword(e.password))
-	}
-	client, err := mail.NewClient(e.host, opts...)
+	srv := SMTPServer{Host: e.host, Port: e.port, Username: e.username, Password: e.password, Encrypt: e.encrypt}
+	client, err := mail.NewClient(e.host, srv.clientOptions(e.timeout, e.tls)...)
 	if err != nil {
 		return &Error{Err: err, secrets: []string{e.password}}
 	}

@@ -11,6 +11,7 @@ package notify
 import (
 	"context"
 	"crypto/tls"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/http"
@@ -60,6 +61,10 @@ type Message struct {
 	// from its announcement to its recovery and across restarts; "" for
 	// the startup notification. Incident tools key on it (OutageKey).
 	Outage string `json:"outage,omitempty"`
+	// Content is what a channel that renders its own messages (the
+	// subscribers' channels) needs, as that channel encoded it when the
+	// message was queued; the fields above are then unused.
+	Content json.RawMessage `json:"content,omitempty"`
 }
 
 // FormatTime formats t the way every Vigil notification shows time:
@@ -112,6 +117,10 @@ type Channel struct {
 	// such as an SMTP username without a password (mail is then sent
 	// without authentication, as Vigil does).
 	Warnings []string
+	// Lookup, when set, finds the targets that are not listed in Targets
+	// by their key: channels whose recipients live in the store
+	// (subscribers) rather than in the config.
+	Lookup func(key string) (Target, bool)
 }
 
 // Options carries what every channel shares.
@@ -214,6 +223,9 @@ func Find(channels []Channel, channel, key string) (Target, bool) {
 			if t.Key == key {
 				return t, true
 			}
+		}
+		if c.Lookup != nil {
+			return c.Lookup(key)
 		}
 	}
 	return Target{}, false

@@ -474,6 +474,11 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 		}
 		sent := 0
 		for i, e := range due {
+			if !w.active() {
+				// The lead passed to another member, which delivers the
+				// rest of the batch: sending on would send it twice.
+				return
+			}
 			if w.held.has(e.ID) {
 				continue // memory sends it, or has sent it: see held
 			}

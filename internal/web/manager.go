@@ -73,6 +73,9 @@ func (s *Server) managerRoutes() {
 	extension("POST /manager/incident", s.handleOpenIncident)
 	extension("POST /manager/incident/{id}/updates", s.handleIncidentUpdate)
 	extension("POST /manager/incident/{id}/resolve", s.handleResolveIncident)
+	if s.subs != nil {
+		s.subscriberRoutes(extension)
+	}
 }
 
 // writeJSON answers v as compact JSON without a trailing newline, with

@@ -47,6 +47,10 @@ type pageData struct {
 	HasHistory  bool
 	Incidents   []incidentView    // the most recent, newest first
 	Maintenance []maintenanceView // in force or upcoming, by start
+
+	// Subscribe is the "Get updates by e-mail" form (subscribe.html); nil
+	// when [subscriptions] is off.
+	Subscribe *subscribeView
 }
 
 type brandingView struct {
@@ -224,6 +228,7 @@ func (s *Server) pageData(k pageKey) *pageData {
 			LogoTextColor: readableTextColor(b.LogoColor),
 		},
 		Announcements: announcementViews(k.announcements, s.zone),
+		Subscribe:     s.subscribeView(),
 	}
 	if !snap.Refreshed.IsZero() {
 		d.Refreshed = s.zone.format(snap.Refreshed, refreshedLayout)

@@ -47,6 +47,9 @@ func (s *Server) routes() {
 		s.mux.HandleFunc("GET /status/feed.atom", s.handleFeed)
 		s.managerRoutes()
 	}
+	if s.subs != nil {
+		s.subscribeRoutes()
+	}
 
 	s.mux.HandleFunc("/", notFound)
 }

@@ -75,6 +75,10 @@ type Options struct {
 	// Readiness, when set, answers GET /readyz (see health.go); without it
 	// /readyz answers 200 like /healthz.
 	Readiness Readiness
+	// Subscriptions, when set (with [subscriptions] enabled), puts the
+	// "Get updates by e-mail" form on the page and serves its routes and
+	// the manager's subscriber routes; see subscribe.go.
+	Subscriptions Subscriptions
 }
 
 // Server is Vigil's HTTP handler. Create it with New; it is safe for
@@ -104,7 +108,8 @@ type Server struct {
 	// feed with the announcements): rendered once per change, like the page.
 	incidents memo[*history]
 	feed      memo[feedKey]
-	mcpServer *mcp.Server // nil unless [server] mcp_server is on
+	mcpServer *mcp.Server   // nil unless [server] mcp_server is on
+	subs      Subscriptions // nil unless subscriptions are enabled
 
 	readiness Readiness // nil: ready while serving
 }
@@ -145,6 +150,9 @@ func New(o Options) (*Server, error) {
 		return nil, err
 	}
 	s.theme = t
+	if o.Config.Subscriptions.Enabled {
+		s.subs = o.Subscriptions
+	}
 	s.alerting = o.Alerting
 	s.readiness = o.Readiness
 	if s.alerting == nil {

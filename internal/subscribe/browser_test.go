@@ -1,0 +1,123 @@
+package subscribe_test
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestBrowserJourney is the visitor's journey in a real headless
+// Chromium: fill the page's form and submit it, follow the link of the
+// confirmation mail read from the SMTP server, get the mail of an incident
+// opened through the manager API, and unsubscribe through the link of its
+// List-Unsubscribe header.
+//
+// It is skipped when Chromium is missing, unless VIGIL_REQUIRE_BROWSER=1.
+func TestBrowserJourney(t *testing.T) {
+	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if required {
+			t.Fatalf("VIGIL_REQUIRE_BROWSER=1 but %s is missing: %v", chromiumPath, err)
+		}
+		t.Skipf("no browser: %v", err)
+	}
+	if testing.Short() && !required {
+		t.Skip("browser test skipped in -short mode")
+	}
+	r := newRig(t, rigOptions{})
+
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		// No script is needed anywhere on this journey.
+		chromedp.Flag("blink-settings", "scriptEnabled=false"),
+		chromedp.WindowSize(1200, 1000),
+	)
+	defer cancelAlloc()
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	defer cancelBrowser()
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(browser, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	heading := func() string {
+		t.Helper()
+		h, err := chromedp.Run(browser, chromedp.Text(chromedp.CSS("h1")))
+		if err != nil {
+			t.Fatalf("read the heading: %v", err)
+		}
+		return strings.TrimSpace(h)
+	}
+
+	do("fill and submit the form",
+		chromedp.Navigate(r.url),
+		chromedp.WaitVisible(chromedp.CSS(".subscribe-form")),
+		chromedp.SendKeys(chromedp.CSS("#subscribe-address"), "browser@example.com"),
+		chromedp.Click(chromedp.CSS(`.subscribe-service input[value="web"]`)),
+		chromedp.Click(chromedp.CSS(".subscribe-button")),
+		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result")),
+	)
+	if h := heading(); h != "Check your inbox" {
+		t.Fatalf("after submitting, heading = %q", h)
+	}
+
+	link := confirmLinkIn(t, r.mail.Wait(t, "browser@example.com", 1, wait)[0])
+	do("follow the confirmation link and press its button",
+		chromedp.Navigate(link),
+		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result button")),
+		chromedp.Click(chromedp.CSS("main.subscribe-result button")),
+		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result")),
+	)
+	deadline := time.Now().Add(wait)
+	for heading() != "Subscription confirmed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after confirming, heading = %q", heading())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	r.clock.Advance(time.Minute)
+	if a := r.manager(http.MethodPost, "manager/incident", `{"title":"Checkout errors","nodes":["web:api"]}`); a.code != http.StatusOK {
+		t.Fatalf("open incident = %d %s", a.code, a.body)
+	}
+	m := r.mail.Wait(t, "browser@example.com", 2, wait)[1]
+	if got := m.Subject(); got != "[Acme Status] Incident: Checkout errors" {
+		t.Errorf("subject = %q", got)
+	}
+	unsubscribe := strings.Trim(m.Header.Get("List-Unsubscribe"), "<>")
+	do("follow the List-Unsubscribe link and press its button",
+		chromedp.Navigate(unsubscribe),
+		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result button")),
+		chromedp.Click(chromedp.CSS("main.subscribe-result button")),
+	)
+	for heading() != "Unsubscribed" {
+		if time.Now().After(deadline) {
+			t.Fatalf("after unsubscribing, heading = %q", heading())
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	if n := countSubscribers(t, r, "browser@example.com"); n != 0 {
+		t.Errorf("still subscribed after unsubscribing in the browser")
+	}
+}
