@@ -113,6 +113,7 @@ var tables = func() map[string]Apply {
 	t := map[string]Apply{
 		"storage":          Restart, // the open database
 		"cluster":          Restart, // the membership
+		"subscriptions":    Restart, // the dispatcher, its outbox and mailer
 		"plugins.rabbitmq": Live,
 		"probe":            Live,
 	}

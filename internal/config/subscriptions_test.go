@@ -81,15 +81,15 @@ func TestSubscriptionsInvalid(t *testing.T) {
 		want        []string
 	}{
 		{"no mail server", "[subscriptions]\nenabled = true\nfrom = \"updates@example.com\"\n",
-			[]string{"test.cfg:" + strconv.Itoa(base+2) + ":1: subscriptions.enabled: subscriptions need a mail server: add [subscriptions.smtp] (smtp_host, smtp_port, …) or [notify.email]"}},
+			[]string{"test.cfg:" + strconv.Itoa(base+2) + ":11: subscriptions.enabled: subscriptions need a mail server: add [subscriptions.smtp] (smtp_host, smtp_port, …) or [notify.email]"}},
 		{"missing from", "[subscriptions]\nenabled = true\n[subscriptions.smtp]\n",
 			[]string{"test.cfg:" + strconv.Itoa(base+1) + ":1: subscriptions.from: missing required key"}},
 		{"bad from and limits", "[subscriptions]\nenabled = true\nfrom = \"not an address\"\nmax_pending = 0\nclient_rate = -1\n[subscriptions.smtp]\nsmtp_port = 70000\n",
 			[]string{
-				"test.cfg:" + strconv.Itoa(base+3) + ":1: subscriptions.from: invalid address \"not an address\": mail: no angle-addr",
-				"test.cfg:" + strconv.Itoa(base+4) + ":1: subscriptions.max_pending: must be at least 1, got 0",
-				"test.cfg:" + strconv.Itoa(base+5) + ":1: subscriptions.client_rate: must be at least 1, got -1",
-				"test.cfg:" + strconv.Itoa(base+7) + ":1: subscriptions.smtp.smtp_port: port 70000 out of range 1-65535",
+				"test.cfg:" + strconv.Itoa(base+3) + ":8: subscriptions.from: invalid address \"not an address\": mail: no angle-addr",
+				"test.cfg:" + strconv.Itoa(base+4) + ":15: subscriptions.max_pending: must be at least 1, got 0",
+				"test.cfg:" + strconv.Itoa(base+5) + ":15: subscriptions.client_rate: must be at least 1, got -1",
+				"test.cfg:" + strconv.Itoa(base+7) + ":13: subscriptions.smtp.smtp_port: port 70000 out of range 1-65535",
 			}},
 	}
 	for _, tt := range tests {
