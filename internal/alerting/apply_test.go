@@ -8,6 +8,7 @@ import (
 	"github.com/vigil-go/vigil/internal/alert"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // A reload during an outage neither announces it again nor forgets it: the
@@ -18,7 +19,7 @@ func TestApplyKeepsTheOutage(t *testing.T) {
 		return alert.NewPolicy(&config.Notify{ReminderInterval: &every, ReminderBackoffFunction: "none"})
 	}
 	chs := webhookChannels(t)
-	h := newHarness(t, dbPath(t), &clock{t: t0}, policy(60), chs, nil)
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), policy(60), chs, nil)
 	h.run(90*time.Second, "web:core:a")
 	if got, want := h.out.kinds(), []notify.Kind{notify.Changed, notify.Reminder}; !slices.Equal(got, want) {
 		t.Fatalf("before the reload: %v, want %v", got, want)

@@ -19,24 +19,12 @@ import (
 	"github.com/vigil-go/vigil/internal/outbox"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 var ctx = context.Background()
 
 var t0 = time.Date(2026, 3, 1, 8, 0, 0, 0, time.UTC)
-
-// clock is a synthetic clock the tests move by hand.
-type clock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *clock) Now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *clock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
 
 // queued is one Enqueue call that reached the outbox.
 type queued struct {
@@ -50,7 +38,7 @@ type queued struct {
 // how much of it was new.
 type recordingOutbox struct {
 	w     *outbox.Worker
-	clock *clock
+	clock *testkit.Clock
 	mu    sync.Mutex
 	calls []queued
 }
@@ -84,7 +72,7 @@ func (r *recordingOutbox) kinds() []notify.Kind {
 
 type harness struct {
 	st     *store.Store
-	clock  *clock
+	clock  *testkit.Clock
 	out    *recordingOutbox
 	e      *Engine
 	logs   *bytes.Buffer
@@ -93,7 +81,7 @@ type harness struct {
 
 // newHarness opens (or reopens) the SQLite store at path and starts an
 // engine on it at the clock's time, as vigil does at each start.
-func newHarness(t *testing.T, path string, c *clock, p alert.Policy, chs []notify.Channel, storeWrap func(Store) Store, tune ...func(*Options)) *harness {
+func newHarness(t *testing.T, path string, c *testkit.Clock, p alert.Policy, chs []notify.Channel, storeWrap func(Store) Store, tune ...func(*Options)) *harness {
 	t.Helper()
 	st, err := store.Open(ctx, store.Config{Path: path})
 	if err != nil {
@@ -187,7 +175,7 @@ func TestReminderSchedules(t *testing.T) {
 		t.Run(fn.name, func(t *testing.T) {
 			seconds := config.Seconds(60)
 			p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: fn.name, ReminderBackoffLimit: 3})
-			h := newHarness(t, dbPath(t), &clock{t: t0}, p, webhookChannels(t), nil)
+			h := newHarness(t, dbPath(t), testkit.NewClock(t0), p, webhookChannels(t), nil)
 			const span = 2 * time.Hour
 			h.run(span, "web:core:a")
 
@@ -231,7 +219,7 @@ func TestEscalationTargets(t *testing.T) {
 	for _, escalate := range []bool{true, false} {
 		seconds := config.Seconds(60)
 		p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: "none", ReminderEscalate: escalate})
-		h := newHarness(t, dbPath(t), &clock{t: t0}, p, chs, nil)
+		h := newHarness(t, dbPath(t), testkit.NewClock(t0), p, chs, nil)
 		h.run(4*time.Minute+5*time.Second, "web:core:a")
 		var got [][]string
 		for _, c := range h.out.all() {
@@ -258,7 +246,7 @@ func TestEscalationTargets(t *testing.T) {
 // announced with the replicas that came back.
 func TestRestartContinues(t *testing.T) {
 	path := dbPath(t)
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	seconds := config.Seconds(300)
 	p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: "linear", ReminderBackoffLimit: 3})
 	chs := webhookChannels(t)
@@ -307,7 +295,7 @@ func (failingPut) PutReminder(context.Context, string, store.ReminderState) erro
 // with the same ids, so the outbox holds it once.
 func TestCrashBeforeStateSaved(t *testing.T) {
 	path := dbPath(t)
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
 	p := alert.NewPolicy(&config.Notify{})
 	h1 := newHarness(t, path, c, p, chs, func(s Store) Store { return failingPut{s} })
@@ -340,7 +328,7 @@ func TestCrashBeforeStateSaved(t *testing.T) {
 // TestMaintenanceMutes: a node under maintenance pages no one; the muted
 // alert is logged; other nodes still alert.
 func TestMaintenanceMutes(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	h := newHarness(t, dbPath(t), c, alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
 	if _, err := h.st.AddMaintenance(ctx, store.Window{Start: t0.Add(-time.Minute), End: t0.Add(10 * time.Minute), Targets: []string{"web:core"}}); err != nil {
 		t.Fatal(err)
@@ -363,7 +351,7 @@ func TestMaintenanceMutes(t *testing.T) {
 // unchecked replicas as healthy; the engine waits (up to SettleTimeout).
 func TestSettle(t *testing.T) {
 	path := dbPath(t)
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
 	p := alert.NewPolicy(&config.Notify{})
 	h1 := newHarness(t, path, c, p, chs, nil)
@@ -388,7 +376,7 @@ func TestSettle(t *testing.T) {
 // resume at the given time.
 func TestIgnoreReminders(t *testing.T) {
 	path := dbPath(t)
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
 	seconds := config.Seconds(60)
 	p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds})
@@ -418,7 +406,7 @@ func TestIgnoreReminders(t *testing.T) {
 // TestPublishedKeepsTransitions: snapshots waiting to be decided replace
 // each other, except where the page moves into or out of dead.
 func TestPublishedKeepsTransitions(t *testing.T) {
-	h := newHarness(t, dbPath(t), &clock{t: t0}, alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
 	seq := []*status.Snapshot{
 		snapshot(t0), snapshot(t0.Add(time.Second)),
 		snapshot(t0.Add(2*time.Second), "web:core:a"), snapshot(t0.Add(3*time.Second), "web:core:a"),
@@ -442,7 +430,7 @@ func TestPublishedKeepsTransitions(t *testing.T) {
 // TestPublishedIsBounded: a flapping page that the engine cannot keep up
 // with costs at most maxPending waiting snapshots, the newest last.
 func TestPublishedIsBounded(t *testing.T) {
-	h := newHarness(t, dbPath(t), &clock{t: t0}, alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
 	var last *status.Snapshot
 	for i := range 3 * maxPending {
 		if i%2 == 0 {
@@ -463,7 +451,7 @@ func TestPublishedIsBounded(t *testing.T) {
 // TestRunSendsStartupOnceAndDecides drives the engine through Run: the
 // startup notification, then a published outage.
 func TestRunSendsStartupOnceAndDecides(t *testing.T) {
-	h := newHarness(t, dbPath(t), &clock{t: t0}, alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { h.e.Run(rctx); close(done) }()
@@ -493,7 +481,7 @@ func TestRoutes(t *testing.T) {
 	}
 	routes := func(o *Options) { o.Routes = map[string][]string{"web:edge": {"slack"}} }
 	path := dbPath(t)
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	p := alert.NewPolicy(&config.Notify{})
 	h := newHarness(t, path, c, p, chs, nil, routes)
 

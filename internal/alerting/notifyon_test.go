@@ -11,6 +11,7 @@ import (
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // snapshotOf is the tree of snapshot (web/core: a, b; web/edge: c) with
@@ -48,7 +49,7 @@ func TestNotifyOn(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	h := newHarness(t, dbPath(t), c, alert.NewPolicy(&config.Notify{}), chs, nil, func(o *Options) {
 		o.Routes = map[string][]string{"web:core": {"webhook"}}
 		o.NotifyOn = map[string][]string{

@@ -13,6 +13,7 @@ import (
 	"github.com/vigil-go/vigil/internal/alert"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // TestIncidentKeySurvivesFailoverAndRestart follows one outage through
@@ -43,7 +44,7 @@ func TestIncidentKeySurvivesFailoverAndRestart(t *testing.T) {
 	}
 	seconds := config.Seconds(60)
 	p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds})
-	path, c := dbPath(t), &clock{t: t0}
+	path, c := dbPath(t), testkit.NewClock(t0)
 
 	// deliver sends what h queued anew, as the outbox worker would.
 	deliver := func(h *harness) {

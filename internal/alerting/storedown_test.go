@@ -14,6 +14,7 @@ import (
 	"github.com/vigil-go/vigil/internal/outbox"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // downStore is the real store with a switch that makes every call the
@@ -72,7 +73,7 @@ func (d *downStore) Enqueue(ctx context.Context, entries []store.OutboxEntry) (i
 // snapshot waits for the store at most once per retry period, and the
 // state is saved once the store answers.
 func TestStoreDownDecidesFromMemory(t *testing.T) {
-	c := &clock{t: t0}
+	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
 	var ds *downStore
 	h := newHarness(t, dbPath(t), c, alert.NewPolicy(&config.Notify{}), chs,

@@ -1,12 +1,10 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/url"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -14,6 +12,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 	"github.com/vigil-go/vigil/internal/testkit/faultnet"
 )
 
@@ -56,24 +55,6 @@ func TestLease(t *testing.T) {
 	}
 }
 
-// syncBuffer is a log sink the members write to while the test reads it.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 const (
 	partHeartbeat = 500 * time.Millisecond
 	partTimeout   = 2 * time.Second
@@ -83,7 +64,7 @@ const (
 // number of decided snapshots it handed to the alerting.
 type partMember struct {
 	*running
-	log    *syncBuffer
+	log    *testkit.LogBuffer
 	handed atomic.Int64
 }
 
@@ -92,7 +73,7 @@ func startPartMember(t testing.TB, dbURL, id string, heartbeat, timeout time.Dur
 	src := staticSource{&status.Snapshot{Version: 1, Services: []status.Service{{ID: "web", Nodes: []status.Node{
 		{ID: "api", Mode: status.Poll, Replicas: []status.Replica{{ID: "http://api/"}}},
 	}}}}}
-	m := &partMember{log: &syncBuffer{}}
+	m := &partMember{log: &testkit.LogBuffer{}}
 	c, err := New(context.Background(), Options{
 		URL: dbURL, NodeID: id, Confirmations: 1, Heartbeat: heartbeat, MemberTimeout: timeout,
 		Tick: 100 * time.Millisecond, Local: src, Logger: slog.New(slog.NewTextHandler(m.log, nil)),

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // TestTakeover checks the statements a candidate relies on, against
@@ -135,7 +136,7 @@ func TestTakeover(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer other.Close(ctx)
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	c := &Cluster{o: Options{MemberTimeout: timeout}, log: slog.New(slog.NewTextHandler(logs, nil))}
 	for range 2 {
 		if got, err := c.tryLock(ctx, other); got || err != nil {

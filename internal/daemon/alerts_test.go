@@ -7,12 +7,12 @@ import (
 	"net/http/httptest"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config/configtest"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // TestHangingChannelDoesNotDelayProbing runs vigil with a webhook that
@@ -46,7 +46,7 @@ func TestHangingChannelDoesNotDelayProbing(t *testing.T) {
 	ln.Close()
 
 	dir := t.TempDir()
-	logs := &syncBuffer{}
+	logs := &testkit.LogBuffer{}
 	runDaemon(t, dir, fmt.Sprintf(`[server]
 log_level = "info"
 manager_token = "m"
@@ -107,21 +107,4 @@ replicas = ["tcp://%s"]
 		t.Errorf("%d checks of the polled replica in %v while the channel hung, want at least %d", got, elapsed.Round(time.Millisecond), want)
 	}
 	t.Logf("%d checks in %v while the webhook hung", got, elapsed.Round(time.Millisecond))
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // A config that loads but whose web server cannot be built (a custom theme
@@ -41,7 +42,7 @@ func TestReloadRefusedWhenTheSiteCannotBeBuilt(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	out := &syncBuffer{}
+	out := &testkit.LogBuffer{}
 	reload := make(chan struct{})
 	ready := make(chan net.Addr, 1)
 	ctx, cancel := context.WithCancel(context.Background())

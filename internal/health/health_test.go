@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // tree returns a snapshot with a poll node of two replicas, a script node of
@@ -27,19 +28,6 @@ func tree(version uint64, checked int) *status.Snapshot {
 		{ID: "script", Mode: status.Script, Replicas: []status.Replica{{ID: "0", Checked: at(2)}}},
 		{ID: "push", Mode: status.Push, Replicas: []status.Replica{{ID: "p"}}},
 	}}}}
-}
-
-// fakeClock is a clock tests move by hand.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time { c.mu.Lock(); defer c.mu.Unlock(); return c.t }
-func (c *fakeClock) add(d time.Duration) {
-	c.mu.Lock()
-	c.t = c.t.Add(d)
-	c.mu.Unlock()
 }
 
 func TestFirstRound(t *testing.T) {
@@ -76,7 +64,7 @@ func TestNoSnapshotIsNotReady(t *testing.T) {
 }
 
 func TestStoreDownIsNotReady(t *testing.T) {
-	clock := &fakeClock{t: time.Unix(1000, 0)}
+	clock := testkit.NewClock(time.Unix(1000, 0))
 	var calls atomic.Int32
 	down := errors.New("connection refused")
 	var fail atomic.Bool
@@ -90,7 +78,7 @@ func TestStoreDownIsNotReady(t *testing.T) {
 			return nil
 		},
 		Snapshot: func() *status.Snapshot { return tree(1, 3) },
-		Now:      clock.now,
+		Now:      clock.Now,
 	})
 	ctx := context.Background()
 	err := r.Ready(ctx)
@@ -111,7 +99,7 @@ func TestStoreDownIsNotReady(t *testing.T) {
 	if n := calls.Load(); n != 1 {
 		t.Errorf("%d pings for 51 asks within a second, want 1", n)
 	}
-	clock.add(DefaultCacheFor)
+	clock.Advance(DefaultCacheFor)
 	if err := r.Ready(ctx); err != nil {
 		t.Errorf("store back, cache expired: Ready = %v, want nil", err)
 	}

@@ -5,29 +5,15 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/config/configtest"
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
-
-// fixedSource publishes whatever snapshot the test stores.
-type fixedSource struct {
-	snap atomic.Pointer[status.Snapshot]
-}
-
-func (f *fixedSource) Snapshot() *status.Snapshot { return f.snap.Load() }
-
-func sourceOf(s *status.Snapshot) *fixedSource {
-	f := &fixedSource{}
-	f.snap.Store(s)
-	return f
-}
 
 // sampleSnapshot has a revealing poll node, a hiding push node and a node
 // without replicas, with the rollup done as the monitor does it.
@@ -53,7 +39,7 @@ func sampleSnapshot() *status.Snapshot {
 }
 
 func TestCollectorGauges(t *testing.T) {
-	c := newSnapshotCollector(sourceOf(sampleSnapshot()))
+	c := newSnapshotCollector(testkit.SourceOf(sampleSnapshot()))
 	want := `
 # HELP vigil_page_status Health of the whole page: 0 healthy, 1 sick, 2 dead.
 # TYPE vigil_page_status gauge
@@ -99,7 +85,7 @@ vigil_replicas{node="workers",service="web",status="sick"} 0
 // TestCollectorFollowsTheSource: the gauges are read at scrape time, so a
 // new snapshot shows at the next scrape with nothing else to update.
 func TestCollectorFollowsTheSource(t *testing.T) {
-	src := sourceOf(nil)
+	src := testkit.SourceOf(nil)
 	c := newSnapshotCollector(src)
 	// Before the first snapshot: the page is healthy, nothing else is known.
 	if err := testutil.CollectAndCompare(c, strings.NewReader(`
@@ -111,7 +97,7 @@ vigil_page_status 0
 	}
 
 	snap := sampleSnapshot()
-	src.snap.Store(snap)
+	src.Store(snap)
 	if got := testutil.CollectAndCount(c, "vigil_replica_status"); got != 5 {
 		t.Errorf("%d vigil_replica_status series, want 5", got)
 	}
@@ -120,7 +106,7 @@ vigil_page_status 0
 	next := sampleSnapshot()
 	next.Services[0].Nodes[1].Replicas = next.Services[0].Nodes[1].Replicas[1:]
 	next.Health, next.Dead = status.Rollup(next.Services)
-	src.snap.Store(next)
+	src.Store(next)
 	if err := testutil.CollectAndCompare(c, strings.NewReader(`
 # HELP vigil_page_status Health of the whole page: 0 healthy, 1 sick, 2 dead.
 # TYPE vigil_page_status gauge
@@ -154,11 +140,8 @@ replicas = ["https://api.example.com/health"]
 `
 
 func TestChecksCounter(t *testing.T) {
-	cfg, _, err := config.Parse("test.cfg", []byte(checksConfig), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	m := New(cfg, sourceOf(nil))
+	cfg := testkit.Config(t, checksConfig)
+	m := New(cfg, testkit.SourceOf(nil))
 	m.Checked("web", "api", status.Healthy)
 	m.Checked("web", "api", status.Healthy)
 	m.Checked("web", "api", status.Dead)
@@ -180,7 +163,7 @@ vigil_probe_checks_total{node="other",result="sick",service="web"} 1
 }
 
 func TestReporterCounter(t *testing.T) {
-	m := New(nil, sourceOf(nil))
+	m := New(nil, testkit.SourceOf(nil))
 	h := m.InstrumentReporter(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if r.URL.Query().Get("fail") != "" {
 			http.Error(w, "bad report", http.StatusBadRequest)
@@ -204,7 +187,7 @@ vigil_reporter_reports_total{code="400"} 1
 }
 
 func TestNotificationMetrics(t *testing.T) {
-	m := New(nil, sourceOf(nil))
+	m := New(nil, testkit.SourceOf(nil))
 	m.Channels([]string{"email", "slack"}, []string{"delivered", "failed", "given_up"})
 	m.Notified("slack", "failed")
 	m.Notified("slack", "failed")
@@ -233,7 +216,7 @@ vigil_notifications_total{channel="slack",result="given_up"} 0
 // TestScrape serves the registry over HTTP, as Prometheus reads it: the
 // snapshot gauges, the counters and the Go and process collectors.
 func TestScrape(t *testing.T) {
-	m := New(nil, sourceOf(sampleSnapshot()))
+	m := New(nil, testkit.SourceOf(sampleSnapshot()))
 	m.Checked("web", "api", status.Healthy)
 	srv := httptest.NewServer(m)
 	defer srv.Close()
@@ -272,7 +255,7 @@ func TestScrape(t *testing.T) {
 func TestInvalidLabelDoesNotBreakTheScrape(t *testing.T) {
 	snap := sampleSnapshot()
 	snap.Services[0].Nodes[0].Replicas[0].ID = "bad\xff"
-	m := New(nil, sourceOf(snap))
+	m := New(nil, testkit.SourceOf(snap))
 	srv := httptest.NewServer(m)
 	defer srv.Close()
 	resp, err := http.Get(srv.URL)

@@ -6,10 +6,11 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 func TestConfigLoaded(t *testing.T) {
-	m := New(nil, sourceOf(nil))
+	m := New(nil, testkit.SourceOf(nil))
 	names := []string{"vigil_config_last_reload_successful", "vigil_config_last_reload_success_timestamp_seconds"}
 	compare := func(when string, ok float64, at string) {
 		t.Helper()

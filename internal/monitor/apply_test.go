@@ -11,6 +11,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // countingTarget serves body with code, and counts the requests.
@@ -29,10 +30,7 @@ func countingTarget(t *testing.T, code int, body string, delay time.Duration) (*
 
 func parseConfig(t *testing.T, probes string) *config.Config {
 	t.Helper()
-	cfg, _, err := config.Parse("test.cfg", []byte(baseConfig+probes), nil)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+	cfg := testkit.Config(t, baseConfig+probes)
 	return cfg
 }
 

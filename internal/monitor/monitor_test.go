@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/config/configtest"
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 const baseConfig = `
@@ -38,10 +38,7 @@ script_timeout = 1
 
 func newMonitor(t *testing.T, probes string) *Monitor {
 	t.Helper()
-	cfg, _, err := config.Parse("test.cfg", []byte(baseConfig+probes), nil)
-	if err != nil {
-		t.Fatalf("config: %v", err)
-	}
+	cfg := testkit.Config(t, baseConfig+probes)
 	return New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 }
 
@@ -231,7 +228,7 @@ replicas = ["%s"]
 func TestMonitorHooks(t *testing.T) {
 	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {}))
 	defer target.Close()
-	cfg, _, err := config.Parse("test.cfg", []byte(baseConfig+fmt.Sprintf(`
+	cfg := testkit.Config(t, baseConfig+fmt.Sprintf(`
 [[probe.service]]
 id = "s"
 label = "S"
@@ -240,10 +237,7 @@ id = "n"
 label = "N"
 mode = "poll"
 replicas = ["%s"]
-`, target.URL)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+`, target.URL))
 	var mu sync.Mutex
 	var observed []Observation
 	var versions [][2]uint64
@@ -283,24 +277,6 @@ replicas = ["%s"]
 	}
 }
 
-// syncBuffer is a log destination the monitor's goroutines may share.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // TestMonitorRedactsReplicaPassword checks that a replica URL's password
 // reaches neither the info log nor the dead list alerts are sent from.
 func TestMonitorRedactsReplicaPassword(t *testing.T) {
@@ -309,7 +285,7 @@ func TestMonitorRedactsReplicaPassword(t *testing.T) {
 	}))
 	t.Cleanup(srv.Close)
 	replica := strings.Replace(srv.URL, "http://", "http://ops:hunter2@", 1) + "/health"
-	cfg, _, err := config.Parse("test.cfg", []byte(baseConfig+fmt.Sprintf(`
+	cfg := testkit.Config(t, baseConfig+fmt.Sprintf(`
 [probe]
 [[probe.service]]
 id = "web"
@@ -319,11 +295,8 @@ id = "api"
 label = "API"
 mode = "poll"
 replicas = [%q]
-`, replica)), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	var logs syncBuffer
+`, replica))
+	var logs testkit.LogBuffer
 	m := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo}))})
 	run(t, m)
 	snap := waitFor(t, m, "the replica dead", func(s *status.Snapshot) bool { return len(s.Dead) == 1 })

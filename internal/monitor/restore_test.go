@@ -5,32 +5,12 @@ import (
 	"io"
 	"log/slog"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
-
-// fakeClock is a settable clock for the monitor.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (c *fakeClock) now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) advance(d time.Duration) time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-	return c.t
-}
 
 const restoreProbes = `
 [[probe.service]]
@@ -52,14 +32,11 @@ mode = "local"
 // interval + grace after their last report, not after the restart, and that
 // one reporting again is healthy with its new report.
 func TestRestoreKeepsTheReportSchedule(t *testing.T) {
-	cfg, _, err := config.Parse("test.cfg", []byte(baseConfig+restoreProbes), nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cfg := testkit.Config(t, baseConfig+restoreProbes)
 	// push_delay_dead 20 s and local_delay_dead 40 s, the defaults.
-	clock := &fakeClock{t: time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)}
-	m := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.now})
-	start := clock.now()
+	clock := testkit.NewClock(time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC))
+	m := New(Options{Config: cfg, Logger: slog.New(slog.NewTextHandler(io.Discard, nil)), Now: clock.Now})
+	start := clock.Now()
 	n, skipped := m.Restore([]RestoredReplica{
 		// Silent for 60 s, promised 30 s: already past 30 + 20.
 		{Service: "app", Node: "workers", Replica: "gone", Mode: status.Push, Interval: 30 * time.Second,
@@ -106,11 +83,11 @@ func TestRestoreKeepsTheReportSchedule(t *testing.T) {
 		t.Fatal(err)
 	}
 	// 39 s after the restart "quiet" is 49 s silent: still healthy.
-	m.publish(clock.advance(39 * time.Second))
+	m.publish(clock.Advance(39 * time.Second))
 	if r := byID(m.Snapshot(), "workers")["quiet"]; r.Health != status.Healthy {
 		t.Errorf("quiet 49 s after its last report = %s, want healthy", r.Health)
 	}
-	m.publish(clock.advance(time.Second))
+	m.publish(clock.Advance(time.Second))
 	s = m.Snapshot()
 	w = byID(s, "workers")
 	if r := w["quiet"]; r.Health != status.Dead {

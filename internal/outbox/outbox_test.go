@@ -1,7 +1,6 @@
 package outbox
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -21,6 +20,7 @@ import (
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // recorder is a loopback HTTP server standing in for a channel's API. Its
@@ -85,28 +85,10 @@ func openStore(t *testing.T, path string) *store.Store {
 	return st
 }
 
-// logBuffer collects log lines safely across goroutines.
-type logBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *logBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *logBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
 // start runs a worker over channels until the test ends.
-func start(t *testing.T, st Store, channels []notify.Channel, tune func(*Options)) (*Worker, *logBuffer) {
+func start(t *testing.T, st Store, channels []notify.Channel, tune func(*Options)) (*Worker, *testkit.LogBuffer) {
 	t.Helper()
-	logs := &logBuffer{}
+	logs := &testkit.LogBuffer{}
 	o := Options{
 		Store:      st,
 		Channels:   channels,
