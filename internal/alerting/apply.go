@@ -3,7 +3,7 @@ package alerting
 import (
 	"context"
 
-	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/notify"
 )
 
@@ -11,9 +11,9 @@ import (
 // reminder policy, the channels, the page the messages link to, and the
 // nodes' routes and events.
 type Settings struct {
-	Policy   alert.Policy
+	Policy   alertpolicy.Policy
 	Channels []notify.Channel
-	Page     alert.Page
+	Page     alertpolicy.Page
 	Routes   map[string][]string
 	NotifyOn map[string][]string
 }

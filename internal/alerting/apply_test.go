@@ -5,7 +5,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/testkit"
@@ -15,8 +15,8 @@ import (
 // reminders follow the new interval from the last one sent, and the
 // recovery still comes.
 func TestApplyKeepsTheOutage(t *testing.T) {
-	policy := func(every config.Seconds) alert.Policy {
-		return alert.NewPolicy(&config.Notify{ReminderInterval: &every, ReminderBackoffFunction: "none"})
+	policy := func(every config.Seconds) alertpolicy.Policy {
+		return alertpolicy.New(&config.Notify{ReminderInterval: &every, ReminderBackoffFunction: "none"})
 	}
 	chs := webhookChannels(t)
 	h := newHarness(t, dbPath(t), testkit.NewClock(t0), policy(60), chs, nil)
@@ -25,7 +25,7 @@ func TestApplyKeepsTheOutage(t *testing.T) {
 		t.Fatalf("before the reload: %v, want %v", got, want)
 	}
 
-	h.e.Apply(ctx, Settings{Policy: policy(600), Channels: webhookChannels(t), Page: alert.Page{Title: "Renamed"}})
+	h.e.Apply(ctx, Settings{Policy: policy(600), Channels: webhookChannels(t), Page: alertpolicy.Page{Title: "Renamed"}})
 	h.run(5*time.Minute, "web:core:a")
 	if got, want := h.out.kinds(), []notify.Kind{notify.Changed, notify.Reminder}; !slices.Equal(got, want) {
 		t.Errorf("5 min after the reload to a 10 min reminder: %v, want nothing new", got)

@@ -1,5 +1,5 @@
 // Package alerting runs Vigil's alert policy on the monitor's snapshots: it
-// feeds each snapshot to alert.Policy.Decide, keeps the decision's state in
+// feeds each snapshot to alertpolicy.Policy.Decide, keeps the decision's state in
 // the store (so that a restart neither repeats an announced outage nor
 // forgets one), mutes what maintenance windows cover, and writes every
 // resulting message to the outbox, which delivers it.
@@ -35,7 +35,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
@@ -71,9 +71,9 @@ const (
 
 // Options configures an Engine.
 type Options struct {
-	Policy   alert.Policy
+	Policy   alertpolicy.Policy
 	Channels []notify.Channel
-	Page     alert.Page
+	Page     alertpolicy.Page
 	Store    Store
 	Outbox   Outbox
 	Logger   *slog.Logger
@@ -103,8 +103,8 @@ type audience struct {
 	scope    string // the store's reminder-state scope: Scope for every node
 	channels []notify.Channel
 	hears    func(service, node string) bool // nil: every node
-	state    alert.State                     // the state after the last decision
-	saved    alert.State                     // the state last written to the store
+	state    alertpolicy.State               // the state after the last decision
+	saved    alertpolicy.State               // the state last written to the store
 	// lastMuted identifies the last alert maintenance muted, so that it is
 	// logged once rather than at every snapshot.
 	lastMuted string
@@ -471,7 +471,7 @@ func (e *Engine) events(snap *status.Snapshot) *status.Snapshot {
 
 // withoutUnwanted takes the replicas of nodes that do not notify
 // "recovered" out of the recoveries, and drops a recovery left with none.
-func (e *Engine) withoutUnwanted(prev alert.State, alerts []alert.Alert) []alert.Alert {
+func (e *Engine) withoutUnwanted(prev alertpolicy.State, alerts []alertpolicy.Alert) []alertpolicy.Alert {
 	if len(e.o.NotifyOn) == 0 {
 		return alerts
 	}
@@ -482,7 +482,7 @@ func (e *Engine) withoutUnwanted(prev alert.State, alerts []alert.Alert) []alert
 				on, set := e.o.NotifyOn[nodeOf(id)]
 				return set && !slices.Contains(on, config.EventRecovered)
 			})
-			recovery := alert.Level(a.Status, a.Dead) < alert.Level(prev.Status, prev.Dead)
+			recovery := alertpolicy.Level(a.Status, a.Dead) < alertpolicy.Level(prev.Status, prev.Dead)
 			if a.Kind == notify.Changed && recovery && len(a.Recovered) == 0 {
 				e.log.Info("recovery not sent: its nodes do not notify \"recovered\"", "status", a.Status)
 				continue
@@ -527,7 +527,7 @@ func only(snap *status.Snapshot, hears func(service, node string) bool) *status.
 // from key, so that deciding the same alert again (after a crash before the
 // state was saved) queues nothing new. It reports whether the write
 // succeeded.
-func (e *Engine) queue(ctx context.Context, a alert.Alert, key string, channels []notify.Channel) bool {
+func (e *Engine) queue(ctx context.Context, a alertpolicy.Alert, key string, channels []notify.Channel) bool {
 	deliveries := a.Deliveries(channels, e.o.Page)
 	if len(deliveries) == 0 {
 		e.log.Info("alert not sent: no channel receives it", "kind", a.Kind, "status", a.Status)
@@ -626,7 +626,7 @@ func (e *Engine) RemindersIgnoredUntil() time.Time {
 	return e.ignoreUntil
 }
 
-func toStore(s alert.State) store.ReminderState {
+func toStore(s alertpolicy.State) store.ReminderState {
 	return store.ReminderState{
 		LastNotified: s.LastNotified,
 		Backoff:      s.Backoff,
@@ -638,8 +638,8 @@ func toStore(s alert.State) store.ReminderState {
 	}
 }
 
-func fromStore(r store.ReminderState) alert.State {
-	return alert.State{
+func fromStore(r store.ReminderState) alertpolicy.State {
+	return alertpolicy.State{
 		Status:               r.LastStatus,
 		Dead:                 slices.Clone(r.LastDead),
 		LastNotified:         r.LastNotified,
@@ -650,7 +650,7 @@ func fromStore(r store.ReminderState) alert.State {
 	}
 }
 
-func sameState(a, b alert.State) bool {
+func sameState(a, b alertpolicy.State) bool {
 	return a.Status == b.Status && slices.Equal(a.Dead, b.Dead) && a.LastNotified.Equal(b.LastNotified) &&
 		a.Backoff == b.Backoff && a.Escalation == b.Escalation && a.IgnoreRemindersUntil.Equal(b.IgnoreRemindersUntil) &&
 		a.Outage == b.Outage

@@ -13,7 +13,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
@@ -81,7 +81,7 @@ type harness struct {
 
 // newHarness opens (or reopens) the SQLite store at path and starts an
 // engine on it at the clock's time, as vigil does at each start.
-func newHarness(t *testing.T, path string, c *testkit.Clock, p alert.Policy, chs []notify.Channel, storeWrap func(Store) Store, tune ...func(*Options)) *harness {
+func newHarness(t *testing.T, path string, c *testkit.Clock, p alertpolicy.Policy, chs []notify.Channel, storeWrap func(Store) Store, tune ...func(*Options)) *harness {
 	t.Helper()
 	st, err := store.Open(ctx, store.Config{Path: path})
 	if err != nil {
@@ -95,7 +95,7 @@ func newHarness(t *testing.T, path string, c *testkit.Clock, p alert.Policy, chs
 		es = storeWrap(st)
 	}
 	o := Options{
-		Policy: p, Channels: chs, Page: alert.Page{Title: "Test", URL: "https://status.example/"},
+		Policy: p, Channels: chs, Page: alertpolicy.Page{Title: "Test", URL: "https://status.example/"},
 		Store: es, Outbox: h.out, Now: c.Now, SettleTimeout: time.Minute,
 		Logger: slog.New(slog.NewTextHandler(lockedWriter{h.logsMu, h.logs}, nil)),
 	}
@@ -174,7 +174,7 @@ func TestReminderSchedules(t *testing.T) {
 	}{{"none", 0}, {"linear", 1}, {"square", 2}, {"cubic", 3}} {
 		t.Run(fn.name, func(t *testing.T) {
 			seconds := config.Seconds(60)
-			p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: fn.name, ReminderBackoffLimit: 3})
+			p := alertpolicy.New(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: fn.name, ReminderBackoffLimit: 3})
 			h := newHarness(t, dbPath(t), testkit.NewClock(t0), p, webhookChannels(t), nil)
 			const span = 2 * time.Hour
 			h.run(span, "web:core:a")
@@ -218,7 +218,7 @@ func TestEscalationTargets(t *testing.T) {
 	}
 	for _, escalate := range []bool{true, false} {
 		seconds := config.Seconds(60)
-		p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: "none", ReminderEscalate: escalate})
+		p := alertpolicy.New(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: "none", ReminderEscalate: escalate})
 		h := newHarness(t, dbPath(t), testkit.NewClock(t0), p, chs, nil)
 		h.run(4*time.Minute+5*time.Second, "web:core:a")
 		var got [][]string
@@ -248,7 +248,7 @@ func TestRestartContinues(t *testing.T) {
 	path := dbPath(t)
 	c := testkit.NewClock(t0)
 	seconds := config.Seconds(300)
-	p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: "linear", ReminderBackoffLimit: 3})
+	p := alertpolicy.New(&config.Notify{ReminderInterval: &seconds, ReminderBackoffFunction: "linear", ReminderBackoffLimit: 3})
 	chs := webhookChannels(t)
 
 	h1 := newHarness(t, path, c, p, chs, nil)
@@ -297,7 +297,7 @@ func TestCrashBeforeStateSaved(t *testing.T) {
 	path := dbPath(t)
 	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
-	p := alert.NewPolicy(&config.Notify{})
+	p := alertpolicy.New(&config.Notify{})
 	h1 := newHarness(t, path, c, p, chs, func(s Store) Store { return failingPut{s} })
 	h1.run(10*time.Second, "web:core:a")
 	if calls := h1.out.all(); len(calls) != 1 || calls[0].added != 1 {
@@ -329,7 +329,7 @@ func TestCrashBeforeStateSaved(t *testing.T) {
 // alert is logged; other nodes still alert.
 func TestMaintenanceMutes(t *testing.T) {
 	c := testkit.NewClock(t0)
-	h := newHarness(t, dbPath(t), c, alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	h := newHarness(t, dbPath(t), c, alertpolicy.New(&config.Notify{}), webhookChannels(t), nil)
 	if _, err := h.st.AddMaintenance(ctx, store.Window{Start: t0.Add(-time.Minute), End: t0.Add(10 * time.Minute), Targets: []string{"web:core"}}); err != nil {
 		t.Fatal(err)
 	}
@@ -353,7 +353,7 @@ func TestSettle(t *testing.T) {
 	path := dbPath(t)
 	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
-	p := alert.NewPolicy(&config.Notify{})
+	p := alertpolicy.New(&config.Notify{})
 	h1 := newHarness(t, path, c, p, chs, nil)
 	h1.run(10*time.Second, "web:core:a")
 
@@ -379,7 +379,7 @@ func TestIgnoreReminders(t *testing.T) {
 	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
 	seconds := config.Seconds(60)
-	p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds})
+	p := alertpolicy.New(&config.Notify{ReminderInterval: &seconds})
 	h1 := newHarness(t, path, c, p, chs, nil)
 	h1.run(10*time.Second, "web:core:a")
 	until := t0.Add(10 * time.Minute)
@@ -406,7 +406,7 @@ func TestIgnoreReminders(t *testing.T) {
 // TestPublishedKeepsTransitions: snapshots waiting to be decided replace
 // each other, except where the page moves into or out of dead.
 func TestPublishedKeepsTransitions(t *testing.T) {
-	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alertpolicy.New(&config.Notify{}), webhookChannels(t), nil)
 	seq := []*status.Snapshot{
 		snapshot(t0), snapshot(t0.Add(time.Second)),
 		snapshot(t0.Add(2*time.Second), "web:core:a"), snapshot(t0.Add(3*time.Second), "web:core:a"),
@@ -430,7 +430,7 @@ func TestPublishedKeepsTransitions(t *testing.T) {
 // TestPublishedIsBounded: a flapping page that the engine cannot keep up
 // with costs at most maxPending waiting snapshots, the newest last.
 func TestPublishedIsBounded(t *testing.T) {
-	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alertpolicy.New(&config.Notify{}), webhookChannels(t), nil)
 	var last *status.Snapshot
 	for i := range 3 * maxPending {
 		if i%2 == 0 {
@@ -451,7 +451,7 @@ func TestPublishedIsBounded(t *testing.T) {
 // TestRunSendsStartupOnceAndDecides drives the engine through Run: the
 // startup notification, then a published outage.
 func TestRunSendsStartupOnceAndDecides(t *testing.T) {
-	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alert.NewPolicy(&config.Notify{}), webhookChannels(t), nil)
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), alertpolicy.New(&config.Notify{}), webhookChannels(t), nil)
 	rctx, cancel := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() { h.e.Run(rctx); close(done) }()
@@ -482,7 +482,7 @@ func TestRoutes(t *testing.T) {
 	routes := func(o *Options) { o.Routes = map[string][]string{"web:edge": {"slack"}} }
 	path := dbPath(t)
 	c := testkit.NewClock(t0)
-	p := alert.NewPolicy(&config.Notify{})
+	p := alertpolicy.New(&config.Notify{})
 	h := newHarness(t, path, c, p, chs, nil, routes)
 
 	// heard returns, per channel, the kinds, statuses and dead lists queued

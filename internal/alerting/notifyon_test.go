@@ -7,7 +7,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/status"
@@ -50,7 +50,7 @@ func TestNotifyOn(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := testkit.NewClock(t0)
-	h := newHarness(t, dbPath(t), c, alert.NewPolicy(&config.Notify{}), chs, nil, func(o *Options) {
+	h := newHarness(t, dbPath(t), c, alertpolicy.New(&config.Notify{}), chs, nil, func(o *Options) {
 		o.Routes = map[string][]string{"web:core": {"webhook"}}
 		o.NotifyOn = map[string][]string{
 			"web:core": {config.EventDead, config.EventRecovered, config.EventSick},

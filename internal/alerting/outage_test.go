@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/testkit"
@@ -43,7 +43,7 @@ func TestIncidentKeySurvivesFailoverAndRestart(t *testing.T) {
 		t.Fatal(err)
 	}
 	seconds := config.Seconds(60)
-	p := alert.NewPolicy(&config.Notify{ReminderInterval: &seconds})
+	p := alertpolicy.New(&config.Notify{ReminderInterval: &seconds})
 	path, c := dbPath(t), testkit.NewClock(t0)
 
 	// deliver sends what h queued anew, as the outbox worker would.

@@ -9,7 +9,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/outbox"
 	"github.com/vigil-go/vigil/internal/status"
@@ -76,7 +76,7 @@ func TestStoreDownDecidesFromMemory(t *testing.T) {
 	c := testkit.NewClock(t0)
 	chs := webhookChannels(t)
 	var ds *downStore
-	h := newHarness(t, dbPath(t), c, alert.NewPolicy(&config.Notify{}), chs,
+	h := newHarness(t, dbPath(t), c, alertpolicy.New(&config.Notify{}), chs,
 		func(s Store) Store { ds = &downStore{Store: s.(*store.Store)}; return ds },
 		func(o *Options) { o.StoreTimeout = 20 * time.Millisecond; o.StoreRetry = 30 * time.Second })
 	// The outbox goes through the same sick store.

@@ -6,8 +6,8 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/alert"
 	"github.com/vigil-go/vigil/internal/alerting"
+	"github.com/vigil-go/vigil/internal/alertpolicy"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/metrics"
 	"github.com/vigil-go/vigil/internal/notify"
@@ -41,9 +41,9 @@ func channelNames(channels []notify.Channel) []string {
 // at each reload.
 func alertSettings(cfg *config.Config, channels []notify.Channel) alerting.Settings {
 	return alerting.Settings{
-		Policy:   alert.NewPolicy(cfg.Notify),
+		Policy:   alertpolicy.New(cfg.Notify),
 		Channels: channels,
-		Page:     alert.Page{Title: cfg.Branding.PageTitle, URL: cfg.Branding.PageURL, Location: cfg.Branding.Location},
+		Page:     alertpolicy.Page{Title: cfg.Branding.PageTitle, URL: cfg.Branding.PageURL, Location: cfg.Branding.Location},
 		Routes:   byNode(cfg, func(n *config.Node) []string { return n.NotifyChannels }),
 		NotifyOn: byNode(cfg, func(n *config.Node) []string { return n.NotifyOn }),
 	}

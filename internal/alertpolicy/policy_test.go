@@ -1,4 +1,4 @@
-package alert
+package alertpolicy
 
 import (
 	"encoding/json"
@@ -145,7 +145,7 @@ func TestReminderBackoff(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(fmt.Sprintf("%s-limit%d", tc.fn, tc.limit), func(t *testing.T) {
 			interval := config.Seconds(300)
-			p := NewPolicy(&config.Notify{ReminderInterval: &interval, ReminderBackoffFunction: tc.fn, ReminderBackoffLimit: tc.limit})
+			p := New(&config.Notify{ReminderInterval: &interval, ReminderBackoffFunction: tc.fn, ReminderBackoffLimit: tc.limit})
 			if got := reminderGaps(t, p, tc.span); !slices.Equal(got, tc.want) {
 				t.Errorf("reminder gaps = %v, want %v", got, tc.want)
 			}
@@ -397,8 +397,8 @@ func TestNewPolicy(t *testing.T) {
 		{&config.Notify{ReminderBackoffFunction: "linear"}, Policy{StartupNotification: true, BackoffExponent: 1}},
 	}
 	for _, tc := range cases {
-		if got := NewPolicy(tc.in); got != tc.want {
-			t.Errorf("NewPolicy(%+v) = %+v, want %+v", tc.in, got, tc.want)
+		if got := New(tc.in); got != tc.want {
+			t.Errorf("New(%+v) = %+v, want %+v", tc.in, got, tc.want)
 		}
 	}
 }

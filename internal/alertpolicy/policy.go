@@ -1,11 +1,11 @@
-// Package alert decides when Vigil notifies: the startup notification,
+// Package alertpolicy decides when Vigil notifies: the startup notification,
 // changes into and out of dead, and reminders with backoff and escalation.
 //
 // It is pure code: no I/O, no goroutines, no clock. The caller passes the
 // time in, keeps the State between passes (and stores it, so that a restart
 // neither forgets nor repeats an announced outage) and hands the resulting
 // deliveries to whatever sends them.
-package alert
+package alertpolicy
 
 import (
 	"maps"
@@ -37,11 +37,11 @@ type Policy struct {
 	Escalate bool
 }
 
-// NewPolicy reads the policy from [notify]; a nil section sends nothing.
+// New reads the policy from [notify]; a nil section sends nothing.
 //
 // reminder_interval = 0 means no reminders. (Vigil would remind at every
 // 10-second aggregation, which no one can want.)
-func NewPolicy(n *config.Notify) Policy {
+func New(n *config.Notify) Policy {
 	if n == nil {
 		return Policy{}
 	}
