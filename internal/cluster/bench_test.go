@@ -13,8 +13,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vigil-go/vigil/internal/monitor"
-	"github.com/vigil-go/vigil/internal/probe"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -27,7 +25,7 @@ const adminURL = "postgres://postgres@127.0.0.1:5432/test?sslmode=disable"
 type staticSource struct{ snap *status.Snapshot }
 
 func (s staticSource) Snapshot() *status.Snapshot { return s.snap }
-func (staticSource) Report(string, string, monitor.Report) error {
+func (staticSource) Report(string, string, status.Report) error {
 	return nil
 }
 func (staticSource) Flush(string, string, string) error { return nil }
@@ -113,8 +111,8 @@ func waitUntil(tb testing.TB, what string, cond func() bool) time.Duration {
 }
 
 func observe(c *Cluster, h status.Health) {
-	c.Observe(monitor.Observation{Service: "web", Node: "api", Replica: "http://api/", At: time.Now(),
-		Result: probe.Result{Health: h, Reason: "bench"}})
+	c.Observe(status.Observation{Service: "web", Node: "api", Replica: "http://api/", At: time.Now(),
+		Health: h, Reason: "bench"})
 }
 
 func report(b *testing.B, name string, ds []time.Duration) {

@@ -36,7 +36,6 @@ import (
 
 	"github.com/jackc/pgx/v5/pgxpool"
 
-	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -44,7 +43,7 @@ import (
 // and local reports replayed from the other members.
 type Source interface {
 	Snapshot() *status.Snapshot
-	Report(serviceID, nodeID string, r monitor.Report) error
+	Report(serviceID, nodeID string, r status.Report) error
 	Flush(serviceID, nodeID, replicaID string) error
 }
 
@@ -92,9 +91,9 @@ type Cluster struct {
 	pool *pgxpool.Pool
 
 	pendingMu sync.Mutex
-	pending   map[Key]monitor.Observation // observations not yet written
-	reports   []reportRow                 // reports not yet written
-	wake      chan struct{}               // cap 1: something to write
+	pending   map[Key]status.Observation // observations not yet written
+	reports   []reportRow                // reports not yet written
+	wake      chan struct{}              // cap 1: something to write
 
 	mu        sync.Mutex
 	view      view // the last state read from the database
@@ -168,7 +167,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		o:       o,
 		log:     o.Logger.With("member", o.NodeID),
 		pool:    pool,
-		pending: map[Key]monitor.Observation{},
+		pending: map[Key]status.Observation{},
 		wake:    make(chan struct{}, 1),
 		view:    view{decided: map[Key]Decision{}, observed: map[Key][]Observation{}},
 		lease:   newLease(o.MemberTimeout),
@@ -223,7 +222,7 @@ func (c *Cluster) IsLeader() bool {
 
 // Observe records a probe result of this member; it is the monitor's
 // Observed hook and returns at once (a writer goroutine stores it).
-func (c *Cluster) Observe(o monitor.Observation) {
+func (c *Cluster) Observe(o status.Observation) {
 	c.pendingMu.Lock()
 	c.pending[Key{o.Service, o.Node, o.Replica}] = o
 	c.pendingMu.Unlock()
@@ -313,7 +312,7 @@ func (c *Cluster) flushPending(ctx context.Context) error {
 	c.pendingMu.Lock()
 	obs := c.pending
 	reps := c.reports
-	c.pending = map[Key]monitor.Observation{}
+	c.pending = map[Key]status.Observation{}
 	c.reports = nil
 	c.pendingMu.Unlock()
 	if len(obs) == 0 && len(reps) == 0 {
@@ -334,7 +333,7 @@ func (c *Cluster) flushPending(ctx context.Context) error {
 	return err
 }
 
-func (c *Cluster) writeBatch(ctx context.Context, obs map[Key]monitor.Observation, reps []reportRow) error {
+func (c *Cluster) writeBatch(ctx context.Context, obs map[Key]status.Observation, reps []reportRow) error {
 	tx, err := c.pool.Begin(ctx)
 	if err != nil {
 		return err
@@ -343,8 +342,8 @@ func (c *Cluster) writeBatch(ctx context.Context, obs map[Key]monitor.Observatio
 	now := time.Now()
 	for k, o := range obs {
 		latency := int64(-1)
-		if o.Result.Latency > 0 || o.Result.Health == status.Healthy {
-			latency = o.Result.Latency.Milliseconds()
+		if o.Latency > 0 || o.Health == status.Healthy {
+			latency = o.Latency.Milliseconds()
 		}
 		// The observation's age on this member's clock, subtracted from the
 		// database's clock.
@@ -355,7 +354,7 @@ func (c *Cluster) writeBatch(ctx context.Context, obs map[Key]monitor.Observatio
 			ON CONFLICT (member, service, node, replica) DO UPDATE SET
 			health = EXCLUDED.health, latency_ms = EXCLUDED.latency_ms,
 			reason = EXCLUDED.reason, observed_ms = EXCLUDED.observed_ms`,
-			c.o.NodeID, k.Service, k.Node, k.Replica, o.Result.Health.String(), latency, o.Result.Reason, age); err != nil {
+			c.o.NodeID, k.Service, k.Node, k.Replica, o.Health.String(), latency, o.Reason, age); err != nil {
 			return err
 		}
 	}

@@ -7,7 +7,6 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -22,7 +21,7 @@ import (
 type reportRow struct {
 	service, node, replica string
 	flush                  bool
-	report                 monitor.Report
+	report                 status.Report
 	at                     time.Time // on this member's clock
 }
 
@@ -45,7 +44,7 @@ func (r reportRow) insert(ctx context.Context, tx pgx.Tx, member string, now tim
 
 // Report applies a push or local report to this member's monitor and, when
 // the monitor accepted it, records it for the other members.
-func (c *Cluster) Report(serviceID, nodeID string, r monitor.Report) error {
+func (c *Cluster) Report(serviceID, nodeID string, r status.Report) error {
 	if err := c.o.Local.Report(serviceID, nodeID, r); err != nil {
 		return err
 	}
@@ -146,12 +145,12 @@ func (c *Cluster) replay(ctx context.Context, after int64) (int64, error) {
 func (c *Cluster) apply(service, node, replica string, flush bool, intervalMS int64, cpu, ram *float64, health *string) error {
 	if flush {
 		err := c.o.Local.Flush(service, node, replica)
-		if errors.Is(err, monitor.ErrUnknownReplica) {
+		if errors.Is(err, status.ErrUnknownReplica) {
 			return nil // flushed already, or never reported here
 		}
 		return err
 	}
-	r := monitor.Report{Replica: replica, Interval: time.Duration(intervalMS) * time.Millisecond}
+	r := status.Report{Replica: replica, Interval: time.Duration(intervalMS) * time.Millisecond}
 	if cpu != nil && ram != nil {
 		r.Load = &status.Load{CPU: *cpu, RAM: *ram}
 	}

@@ -215,7 +215,7 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 // added before the monitor runs and never after, so no lock is needed.
 type hooks struct {
 	onPublished []func(prev, cur *status.Snapshot)
-	onObserved  []func(monitor.Observation)
+	onObserved  []func(status.Observation)
 }
 
 func (h *hooks) published(prev, cur *status.Snapshot) {
@@ -224,7 +224,7 @@ func (h *hooks) published(prev, cur *status.Snapshot) {
 	}
 }
 
-func (h *hooks) observed(o monitor.Observation) {
+func (h *hooks) observed(o status.Observation) {
 	for _, f := range h.onObserved {
 		f(o)
 	}

@@ -5,7 +5,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/metrics"
-	"github.com/vigil-go/vigil/internal/monitor"
+	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/web"
 )
 
@@ -19,8 +19,8 @@ func newMetrics(cfg *config.Config, src metrics.Source, h *hooks) *metrics.Metri
 	}
 	m := metrics.New(cfg, src)
 	m.ConfigLoaded(true, time.Now()) // the config read at start counts as the first load
-	h.onObserved = append(h.onObserved, func(o monitor.Observation) {
-		m.Checked(o.Service, o.Node, o.Result.Health)
+	h.onObserved = append(h.onObserved, func(o status.Observation) {
+		m.Checked(o.Service, o.Node, o.Health)
 	})
 	return m
 }

@@ -22,7 +22,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
 )
@@ -225,14 +224,14 @@ func (r *Recorder) Published(prev, cur *status.Snapshot) {
 
 // Observed queues a probe result as a sample. It never blocks, and does not
 // wake Run: samples wait for the next flush tick anyway.
-func (r *Recorder) Observed(o monitor.Observation) {
+func (r *Recorder) Observed(o status.Observation) {
 	s := store.Sample{
 		Time:       o.At,
 		Service:    o.Service,
 		Node:       o.Node,
 		Replica:    o.Replica,
-		Health:     o.Result.Health,
-		Latency:    max(o.Result.Latency, 0),
+		Health:     o.Health,
+		Latency:    max(o.Latency, 0),
 		HasLatency: true,
 	}
 	r.mu.Lock()

@@ -10,8 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/monitor"
-	"github.com/vigil-go/vigil/internal/probe"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
 	"github.com/vigil-go/vigil/internal/store/storetest"
@@ -307,9 +305,9 @@ func testReplicas(t *testing.T, fresh func(testing.TB) store.Config) {
 	}
 }
 
-func observation(replica string, at time.Time, h status.Health, latency time.Duration) monitor.Observation {
-	return monitor.Observation{Service: "web", Node: "api", Replica: replica, At: at,
-		Result: probe.Result{Health: h, Latency: latency}}
+func observation(replica string, at time.Time, h status.Health, latency time.Duration) status.Observation {
+	return status.Observation{Service: "web", Node: "api", Replica: replica, At: at,
+		Health: h, Latency: latency}
 }
 
 // testSamples checks that observations reach the minute and hour buckets.

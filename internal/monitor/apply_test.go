@@ -48,7 +48,7 @@ func TestApplyKeepsStartsAndStops(t *testing.T) {
 		pollNode("kept", keptSrv.URL+"/", "") + pollNode("gone", goneSrv.URL+"/", "") + push
 	m := newMonitor(t, before)
 	run(t, m)
-	if err := m.Report("web", "jobs", Report{Replica: "worker-1", Interval: time.Minute, Load: &status.Load{CPU: 0.5, RAM: 0.25}}); err != nil {
+	if err := m.Report("web", "jobs", status.Report{Replica: "worker-1", Interval: time.Minute, Load: &status.Load{CPU: 0.5, RAM: 0.25}}); err != nil {
 		t.Fatal(err)
 	}
 	s := waitFor(t, m, "kept healthy and gone dead", func(s *status.Snapshot) bool {
@@ -103,8 +103,8 @@ func TestApplyKeepsStartsAndStops(t *testing.T) {
 	if n := goneHits.Load(); n != stopped {
 		t.Errorf("the removed node was probed %d more times after Apply", n-stopped)
 	}
-	if err := m.Report("web", "gone", Report{Replica: "x", Load: &status.Load{}}); err != ErrUnknownNode {
-		t.Errorf("report to the removed node: %v, want ErrUnknownNode", err)
+	if err := m.Report("web", "gone", status.Report{Replica: "x", Load: &status.Load{}}); err != status.ErrUnknownNode {
+		t.Errorf("report to the removed node: %v, want status.ErrUnknownNode", err)
 	}
 }
 

@@ -32,7 +32,7 @@ type Monitor struct {
 	log       *slog.Logger
 	now       func() time.Time
 	published func(prev, cur *status.Snapshot)
-	observed  func(Observation)
+	observed  func(status.Observation)
 	poll      *scheduler
 	script    *scheduler
 
@@ -67,14 +67,7 @@ type Options struct {
 	Published func(prev, cur *status.Snapshot)
 	// Observed, when set, is called with every probe result of a poll or
 	// script replica (samples for the history). Same rule: return quickly.
-	Observed func(o Observation)
-}
-
-// Observation is one probe result of one replica.
-type Observation struct {
-	Service, Node, Replica string
-	At                     time.Time
-	Result                 probe.Result
+	Observed func(o status.Observation)
 }
 
 // New builds the replica tree and the probes from a validated config. Every
@@ -259,7 +252,8 @@ func (m *Monitor) record(sl *slot, res probe.Result) {
 	r.Health, r.Latency, r.HasLatency, r.Reason, r.Checked = shown.Health, res.Latency, true, shown.Reason, now
 	r.Pending = pending
 	id := status.DeadID(svc.ID, node.ID, r.ID)
-	obs := Observation{Service: svc.ID, Node: node.ID, Replica: r.ID, At: now, Result: res}
+	obs := status.Observation{Service: svc.ID, Node: node.ID, Replica: r.ID, At: now,
+		Health: res.Health, Latency: res.Latency, Reason: res.Reason}
 	m.mu.Unlock()
 
 	if m.observed != nil {

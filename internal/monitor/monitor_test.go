@@ -239,12 +239,12 @@ mode = "poll"
 replicas = ["%s"]
 `, target.URL))
 	var mu sync.Mutex
-	var observed []Observation
+	var observed []status.Observation
 	var versions [][2]uint64
 	m := New(Options{
 		Config: cfg,
 		Logger: slog.New(slog.DiscardHandler),
-		Observed: func(o Observation) {
+		Observed: func(o status.Observation) {
 			mu.Lock()
 			observed = append(observed, o)
 			mu.Unlock()
@@ -263,7 +263,7 @@ replicas = ["%s"]
 	})
 	mu.Lock()
 	defer mu.Unlock()
-	if o := observed[0]; o.Service != "s" || o.Node != "n" || o.Replica != target.URL || o.Result.Health != status.Healthy || o.At.IsZero() {
+	if o := observed[0]; o.Service != "s" || o.Node != "n" || o.Replica != target.URL || o.Health != status.Healthy || o.At.IsZero() {
 		t.Errorf("observation = %+v", o)
 	}
 	if len(versions) == 0 {

@@ -1,7 +1,6 @@
 package monitor
 
 import (
-	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -9,32 +8,6 @@ import (
 
 	"github.com/vigil-go/vigil/internal/status"
 )
-
-// MaxReportInterval is the longest interval a reporter may announce. Vigil
-// accepts any 64-bit value and crash-loops on overflow; a day-scale batch job
-// is the slowest reporter we know of, so a month leaves ample room.
-const MaxReportInterval = 31 * 24 * time.Hour
-
-// Errors of Report and Flush; the reporter API maps them to status codes.
-var (
-	ErrUnknownNode    = errors.New("unknown service or node")              // 404
-	ErrUnknownReplica = errors.New("unknown replica")                      // 404
-	ErrWrongMode      = errors.New("node mode does not accept the report") // 412
-	ErrBadReport      = errors.New("invalid report")                       // 400
-	// ErrTooManyReplicas refuses a new replica on a node that holds
-	// server.reporter_replicas_per_node_max already; its known replicas
-	// still report.
-	ErrTooManyReplicas = errors.New("too many replicas") // 429
-)
-
-// Report is one report from a Vigil Reporter library (Load set: a push
-// replica) or from Vigil Local (Health set: a local replica).
-type Report struct {
-	Replica  string
-	Interval time.Duration // how often the reporter reports
-	Load     *status.Load
-	Health   *status.Health
-}
 
 // dynamicReplica is what the monitor keeps about a push or local replica
 // beyond what the page shows (its status.Replica holds the rest, the
@@ -64,19 +37,19 @@ type nodeRef struct{ service, node int }
 // Report records a report for a push or local node. Vigil's rule: a report
 // with Load goes to a push node (even when Health is also set), one with only
 // Health to a local node.
-func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
+func (m *Monitor) Report(serviceID, nodeID string, r status.Report) error {
 	switch {
 	case r.Replica == "":
-		return fmt.Errorf("%w: replica must not be empty", ErrBadReport)
-	case r.Interval < 0 || r.Interval > MaxReportInterval:
-		return fmt.Errorf("%w: interval must be between 0 and %d seconds", ErrBadReport, int64(MaxReportInterval/time.Second))
+		return fmt.Errorf("%w: replica must not be empty", status.ErrBadReport)
+	case r.Interval < 0 || r.Interval > status.MaxReportInterval:
+		return fmt.Errorf("%w: interval must be between 0 and %d seconds", status.ErrBadReport, int64(status.MaxReportInterval/time.Second))
 	case r.Load != nil && (r.Load.CPU < 0 || r.Load.RAM < 0 || math.IsNaN(r.Load.CPU) || math.IsNaN(r.Load.RAM)):
-		return fmt.Errorf("%w: load.cpu and load.ram must not be negative", ErrBadReport)
+		return fmt.Errorf("%w: load.cpu and load.ram must not be negative", status.ErrBadReport)
 	case r.Load == nil && r.Health == nil:
-		return fmt.Errorf("%w: a report needs load (push) or health (local)", ErrBadReport)
+		return fmt.Errorf("%w: a report needs load (push) or health (local)", status.ErrBadReport)
 	case len(r.Replica) > m.cfg.Load().Server.ReporterReplicaIDMaxBytes:
 		return fmt.Errorf("%w: replica id is %d bytes, longer than the %d of server.reporter_replica_id_max_bytes",
-			ErrBadReport, len(r.Replica), m.cfg.Load().Server.ReporterReplicaIDMaxBytes)
+			status.ErrBadReport, len(r.Replica), m.cfg.Load().Server.ReporterReplicaIDMaxBytes)
 	}
 	want := status.Local
 	if r.Load != nil {
@@ -88,18 +61,18 @@ func (m *Monitor) Report(serviceID, nodeID string, r Report) error {
 	ref, ok := m.nodes[[2]string{serviceID, nodeID}]
 	if !ok {
 		m.mu.Unlock()
-		return ErrUnknownNode
+		return status.ErrUnknownNode
 	}
 	node := &m.services[ref.service].Nodes[ref.node]
 	if node.Mode != want {
 		m.mu.Unlock()
-		return fmt.Errorf("%w: %s report sent to a %s node", ErrWrongMode, want, node.Mode)
+		return fmt.Errorf("%w: %s report sent to a %s node", status.ErrWrongMode, want, node.Mode)
 	}
 	d, known := m.dynamic[ref][r.Replica]
 	if limit := m.cfg.Load().Server.ReporterReplicasPerNodeMax; !known && len(node.Replicas) >= limit {
 		m.mu.Unlock()
 		return fmt.Errorf("%w: %s:%s holds %d replicas, the most server.reporter_replicas_per_node_max allows; flush some or let push_replica_expire remove them",
-			ErrTooManyReplicas, serviceID, nodeID, limit)
+			status.ErrTooManyReplicas, serviceID, nodeID, limit)
 	}
 	if !known {
 		d = m.addDynamic(ref, status.Replica{ID: r.Replica, Since: now})
@@ -135,17 +108,17 @@ func (m *Monitor) Flush(serviceID, nodeID, replicaID string) error {
 	ref, ok := m.nodes[[2]string{serviceID, nodeID}]
 	if !ok {
 		m.mu.Unlock()
-		return ErrUnknownNode
+		return status.ErrUnknownNode
 	}
 	node := &m.services[ref.service].Nodes[ref.node]
 	if node.Mode != status.Push && node.Mode != status.Local {
 		m.mu.Unlock()
-		return fmt.Errorf("%w: only push and local replicas can be flushed, %s:%s is a %s node", ErrWrongMode, serviceID, nodeID, node.Mode)
+		return fmt.Errorf("%w: only push and local replicas can be flushed, %s:%s is a %s node", status.ErrWrongMode, serviceID, nodeID, node.Mode)
 	}
 	i := replicaIndex(node, replicaID)
 	if i < 0 {
 		m.mu.Unlock()
-		return ErrUnknownReplica
+		return status.ErrUnknownReplica
 	}
 	m.removeReplica(ref, i)
 	m.mu.Unlock()

@@ -14,8 +14,8 @@ import (
 	"github.com/vigil-go/vigil/internal/status"
 )
 
-func pushReport(replica string, interval time.Duration) Report {
-	return Report{Replica: replica, Interval: interval, Load: &status.Load{CPU: 0.1, RAM: 0.2}}
+func pushReport(replica string, interval time.Duration) status.Report {
+	return status.Report{Replica: replica, Interval: interval, Load: &status.Load{CPU: 0.1, RAM: 0.2}}
 }
 
 // TestQueueCheckedOncePerInterval checks the RabbitMQ fix over Vigil: fifty
@@ -109,26 +109,26 @@ mode = "local"
 	tests := []struct {
 		name          string
 		service, node string
-		report        Report
+		report        status.Report
 		want          error
 	}{
-		{"unknown service", "nope", "workers", pushReport("a", time.Second), ErrUnknownNode},
-		{"unknown node", "app", "nope", pushReport("a", time.Second), ErrUnknownNode},
-		{"health to push", "app", "workers", Report{Replica: "a", Interval: time.Second, Health: &healthy}, ErrWrongMode},
-		{"load to local", "app", "edge", pushReport("a", time.Second), ErrWrongMode},
-		{"empty replica", "app", "workers", pushReport("", time.Second), ErrBadReport},
-		{"interval too long", "app", "workers", pushReport("a", MaxReportInterval+time.Second), ErrBadReport},
-		{"nothing reported", "app", "workers", Report{Replica: "a", Interval: time.Second}, ErrBadReport},
-		{"negative ram", "app", "workers", Report{Replica: "a", Load: &status.Load{RAM: -1}}, ErrBadReport},
+		{"unknown service", "nope", "workers", pushReport("a", time.Second), status.ErrUnknownNode},
+		{"unknown node", "app", "nope", pushReport("a", time.Second), status.ErrUnknownNode},
+		{"health to push", "app", "workers", status.Report{Replica: "a", Interval: time.Second, Health: &healthy}, status.ErrWrongMode},
+		{"load to local", "app", "edge", pushReport("a", time.Second), status.ErrWrongMode},
+		{"empty replica", "app", "workers", pushReport("", time.Second), status.ErrBadReport},
+		{"interval too long", "app", "workers", pushReport("a", status.MaxReportInterval+time.Second), status.ErrBadReport},
+		{"nothing reported", "app", "workers", status.Report{Replica: "a", Interval: time.Second}, status.ErrBadReport},
+		{"negative ram", "app", "workers", status.Report{Replica: "a", Load: &status.Load{RAM: -1}}, status.ErrBadReport},
 		{"accepted", "app", "workers", pushReport("a", time.Second), nil},
-		{"load wins over health", "app", "workers", Report{Replica: "b", Load: &status.Load{}, Health: &healthy}, nil},
+		{"load wins over health", "app", "workers", status.Report{Replica: "b", Load: &status.Load{}, Health: &healthy}, nil},
 	}
 	for _, tt := range tests {
 		if err := m.Report(tt.service, tt.node, tt.report); !errors.Is(err, tt.want) {
 			t.Errorf("%s: Report = %v, want %v", tt.name, err, tt.want)
 		}
 	}
-	if err := m.Flush("app", "workers", "zzz"); !errors.Is(err, ErrUnknownReplica) {
+	if err := m.Flush("app", "workers", "zzz"); !errors.Is(err, status.ErrUnknownReplica) {
 		t.Errorf("Flush(unknown) = %v", err)
 	}
 	if err := m.Flush("app", "workers", "a"); err != nil {

@@ -37,16 +37,16 @@ func (m *Monitor) Restore(replicas []RestoredReplica) (restored int, skipped []e
 		id := status.DeadID(r.Service, r.Node, r.Replica)
 		ref, ok := m.nodes[[2]string{r.Service, r.Node}]
 		if !ok {
-			skipped = append(skipped, fmt.Errorf("%s: %w", id, ErrUnknownNode))
+			skipped = append(skipped, fmt.Errorf("%s: %w", id, status.ErrUnknownNode))
 			continue
 		}
 		node := &m.services[ref.service].Nodes[ref.node]
 		if (r.Mode != status.Push && r.Mode != status.Local) || node.Mode != r.Mode {
-			skipped = append(skipped, fmt.Errorf("%s: %w: a %s replica on a %s node", id, ErrWrongMode, r.Mode, node.Mode))
+			skipped = append(skipped, fmt.Errorf("%s: %w: a %s replica on a %s node", id, status.ErrWrongMode, r.Mode, node.Mode))
 			continue
 		}
 		if r.Replica == "" || r.LastReport.IsZero() || r.Interval < 0 || r.Health > status.Dead {
-			skipped = append(skipped, fmt.Errorf("%s: %w: incomplete saved replica", id, ErrBadReport))
+			skipped = append(skipped, fmt.Errorf("%s: %w: incomplete saved replica", id, status.ErrBadReport))
 			continue
 		}
 		if replicaIndex(node, r.Replica) >= 0 {

@@ -54,7 +54,7 @@ func TestRestoreKeepsTheReportSchedule(t *testing.T) {
 	if n != 4 {
 		t.Errorf("restored %d, want 4", n)
 	}
-	if len(skipped) != 2 || !errors.Is(skipped[0], ErrUnknownNode) || !errors.Is(skipped[1], ErrWrongMode) {
+	if len(skipped) != 2 || !errors.Is(skipped[0], status.ErrUnknownNode) || !errors.Is(skipped[1], status.ErrWrongMode) {
 		t.Errorf("skipped = %v, want the unknown node and the wrong mode", skipped)
 	}
 

@@ -61,13 +61,22 @@ func TestBrowserJourney(t *testing.T) {
 			t.Fatalf("%s: %v", what, err)
 		}
 	}
-	heading := func() string {
+	// waitHeading waits for the page's heading to read want. A click that
+	// submits a form navigates: until the new page is there, the heading
+	// may be the old one, or unreadable while the document is replaced.
+	waitHeading := func(after, want string) {
 		t.Helper()
-		h, err := chromedp.Run(browser, chromedp.Text(chromedp.CSS("h1")))
-		if err != nil {
-			t.Fatalf("read the heading: %v", err)
+		var got string
+		var err error
+		for deadline := time.Now().Add(wait); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+			var h string
+			if h, err = chromedp.Run(browser, chromedp.Text(chromedp.CSS("h1"))); err == nil {
+				if got = strings.TrimSpace(h); got == want {
+					return
+				}
+			}
 		}
-		return strings.TrimSpace(h)
+		t.Fatalf("after %s, heading = %q (last error: %v), want %q", after, got, err, want)
 	}
 
 	do("fill and submit the form",
@@ -78,9 +87,7 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.Click(chromedp.CSS(".subscribe-button")),
 		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result")),
 	)
-	if h := heading(); h != "Check your inbox" {
-		t.Fatalf("after submitting, heading = %q", h)
-	}
+	waitHeading("submitting", "Check your inbox")
 
 	link := confirmLinkIn(t, r.mail.Wait(t, "browser@example.com", 1, wait)[0])
 	do("follow the confirmation link and press its button",
@@ -89,13 +96,7 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.Click(chromedp.CSS("main.subscribe-result button")),
 		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result")),
 	)
-	deadline := time.Now().Add(wait)
-	for heading() != "Subscription confirmed" {
-		if time.Now().After(deadline) {
-			t.Fatalf("after confirming, heading = %q", heading())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHeading("confirming", "Subscription confirmed")
 
 	r.clock.Advance(time.Minute)
 	if a := r.manager(http.MethodPost, "manager/incident", `{"title":"Checkout errors","nodes":["web:api"]}`); a.code != http.StatusOK {
@@ -111,12 +112,7 @@ func TestBrowserJourney(t *testing.T) {
 		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result button")),
 		chromedp.Click(chromedp.CSS("main.subscribe-result button")),
 	)
-	for heading() != "Unsubscribed" {
-		if time.Now().After(deadline) {
-			t.Fatalf("after unsubscribing, heading = %q", heading())
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	waitHeading("unsubscribing", "Unsubscribed")
 	if n := countSubscribers(t, r, "browser@example.com"); n != 0 {
 		t.Errorf("still subscribed after unsubscribing in the browser")
 	}

@@ -13,7 +13,6 @@ import (
 	"strings"
 	"time"
 
-	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/status"
 )
 
@@ -22,7 +21,7 @@ const maxBody = 2 << 20
 
 // Reporter receives the reports of push and local replicas.
 type Reporter interface {
-	Report(serviceID, nodeID string, r monitor.Report) error
+	Report(serviceID, nodeID string, r status.Report) error
 	Flush(serviceID, nodeID, replicaID string) error
 }
 
@@ -52,13 +51,13 @@ func (s *Server) writeReportError(w http.ResponseWriter, r *http.Request, err er
 	switch {
 	case err == nil:
 		w.WriteHeader(http.StatusOK)
-	case errors.Is(err, monitor.ErrUnknownNode), errors.Is(err, monitor.ErrUnknownReplica):
+	case errors.Is(err, status.ErrUnknownNode), errors.Is(err, status.ErrUnknownReplica):
 		plainError(w, http.StatusNotFound, err.Error())
-	case errors.Is(err, monitor.ErrWrongMode):
+	case errors.Is(err, status.ErrWrongMode):
 		plainError(w, http.StatusPreconditionFailed, err.Error())
-	case errors.Is(err, monitor.ErrBadReport):
+	case errors.Is(err, status.ErrBadReport):
 		plainError(w, http.StatusBadRequest, err.Error())
-	case errors.Is(err, monitor.ErrTooManyReplicas):
+	case errors.Is(err, status.ErrTooManyReplicas):
 		plainError(w, http.StatusTooManyRequests, err.Error())
 	default:
 		s.internalError(w, r, err, plainError)
@@ -104,29 +103,29 @@ type reportBody struct {
 
 // parseReport decodes and checks a report body, with a reason a client
 // author can act on.
-func parseReport(body []byte) (monitor.Report, error) {
+func parseReport(body []byte) (status.Report, error) {
 	var b reportBody
 	if err := json.Unmarshal(body, &b); err != nil {
-		return monitor.Report{}, fmt.Errorf("invalid JSON: %v", err)
+		return status.Report{}, fmt.Errorf("invalid JSON: %v", err)
 	}
 	if b.Replica == nil {
-		return monitor.Report{}, errors.New("replica: required string")
+		return status.Report{}, errors.New("replica: required string")
 	}
 	interval, err := parseInterval(b.Interval)
 	if err != nil {
-		return monitor.Report{}, err
+		return status.Report{}, err
 	}
-	rep := monitor.Report{Replica: *b.Replica, Interval: interval}
+	rep := status.Report{Replica: *b.Replica, Interval: interval}
 	switch {
 	case b.Load != nil:
 		if b.Load.CPU == nil || b.Load.RAM == nil {
-			return monitor.Report{}, errors.New("load: cpu and ram are required numbers")
+			return status.Report{}, errors.New("load: cpu and ram are required numbers")
 		}
 		rep.Load = &status.Load{CPU: *b.Load.CPU, RAM: *b.Load.RAM}
 	case b.Health != nil:
 		h, err := status.ParseHealth(*b.Health)
 		if err != nil {
-			return monitor.Report{}, fmt.Errorf("health: %v", err)
+			return status.Report{}, fmt.Errorf("health: %v", err)
 		}
 		rep.Health = &h
 	}
@@ -150,9 +149,9 @@ func parseInterval(raw json.RawMessage) (time.Duration, error) {
 	if f < 0 {
 		return 0, fmt.Errorf("interval: must not be negative, got %s", raw)
 	}
-	max := monitor.MaxReportInterval.Seconds()
+	max := status.MaxReportInterval.Seconds()
 	if f > max {
-		return 0, fmt.Errorf("interval: at most %.0f seconds (%s), got %s", max, monitor.MaxReportInterval, raw)
+		return 0, fmt.Errorf("interval: at most %.0f seconds (%s), got %s", max, status.MaxReportInterval, raw)
 	}
 	return time.Duration(f) * time.Second, nil
 }
