@@ -33,9 +33,7 @@ type Store interface {
 	AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) (store.IncidentUpdate, error)
 	ResolveIncident(ctx context.Context, id int64, t time.Time) error
 
-	Uptime(ctx context.Context, service, node string, since, until time.Time, maintenance []store.Window) (store.UptimeReport, error)
-	Days(ctx context.Context, service, node string, since, until time.Time, maintenance []store.Window) ([]store.Day, error)
-	HourBuckets(ctx context.Context, key store.SeriesKey, since, until time.Time) ([]store.Bucket, error)
+	NodeHistories(ctx context.Context, q store.NodeHistoryQuery) (map[store.NodeKey]store.NodeHistory, error)
 }
 
 // History shown on the page and in the feeds.
@@ -188,46 +186,45 @@ func (d *data) reloadHistory(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory), incidents: incidents, windows: windows}
-	for _, svc := range d.src().Services {
+	// Every node at once: read node by node, thousands of nodes took
+	// seconds of queries at every start and every refresh.
+	q := store.NodeHistoryQuery{Since: since, HoursSince: now.Add(-sparklineSpan), Until: now, Maintenance: windows}
+	for _, w := range uptimeWindows {
+		q.UptimeSince = append(q.UptimeSince, now.Add(-w.Span))
+	}
+	services := d.src().Services
+	for _, svc := range services {
 		for _, node := range svc.Nodes {
-			nh, err := d.nodeHistory(ctx, svc.ID, node, since, now, windows, incidents)
-			if err != nil {
-				return fmt.Errorf("history of %s/%s: %w", svc.ID, node.ID, err)
-			}
-			h.nodes[nodeKey{svc.ID, node.ID}] = nh
+			q.Nodes = append(q.Nodes, store.NodeKey{Service: svc.ID, Node: node.ID})
+		}
+	}
+	read, err := d.st.NodeHistories(ctx, q)
+	if err != nil {
+		return fmt.Errorf("history of the nodes: %w", err)
+	}
+	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory, len(q.Nodes)), incidents: incidents, windows: windows}
+	for _, svc := range services {
+		for _, node := range svc.Nodes {
+			k := nodeKey{svc.ID, node.ID}
+			h.nodes[k] = newNodeHistory(k, node.Mode, read[store.NodeKey{Service: svc.ID, Node: node.ID}], incidents, now)
 		}
 	}
 	d.hist.Store(h)
 	return nil
 }
 
-func (d *data) nodeHistory(ctx context.Context, service string, node status.Node, since, now time.Time, windows []store.Window, incidents []store.Incident) (*nodeHistory, error) {
-	days, err := d.st.Days(ctx, service, node.ID, since, now, windows)
-	if err != nil {
-		return nil, err
-	}
-	nh := &nodeHistory{days: days}
-	for _, w := range uptimeWindows {
-		rep, err := d.st.Uptime(ctx, service, node.ID, now.Add(-w.Span), now, windows)
-		if err != nil {
-			return nil, err
-		}
-		nh.uptime = append(nh.uptime, rep)
-	}
-	if node.Mode == status.Poll {
-		buckets, err := d.st.HourBuckets(ctx, store.SeriesKey{Service: service, Node: node.ID}, now.Add(-sparklineSpan), now)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range buckets {
+// newNodeHistory keeps of what the store read for a node what the page shows.
+func newNodeHistory(k nodeKey, mode status.Mode, read store.NodeHistory, incidents []store.Incident, now time.Time) *nodeHistory {
+	nh := &nodeHistory{days: read.Days, uptime: read.Uptime}
+	if mode == status.Poll {
+		for _, b := range read.Hours {
 			if b.LatencyCount > 0 {
 				nh.latency = append(nh.latency, b)
 			}
 		}
 	}
-	nh.dayInc = incidentDays(nodeKey{service, node.ID}, days, incidents, now)
-	return nh, nil
+	nh.dayInc = incidentDays(k, read.Days, incidents, now)
+	return nh
 }
 
 // incidentDays maps each of days to the titles of the incidents that touched
