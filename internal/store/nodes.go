@@ -29,57 +29,64 @@ type NodeHistory struct {
 	Hours  []Bucket       // as HourBuckets(HoursSince, Until)
 }
 
-// NodeHistories returns for each node of q what Days, Uptime and
-// HourBuckets return for it, with the same results, in four queries
-// whatever the number of nodes: read one node at a time, a page of
-// thousands of nodes took tens of thousands of queries and seconds of CPU
-// at every start and every history refresh.
-func (s *Store) NodeHistories(ctx context.Context, q NodeHistoryQuery) (map[NodeKey]NodeHistory, error) {
+// NodeHistories calls each, once per node of q, with what Days, Uptime and
+// HourBuckets return for it (the same results, the slices each's own), read
+// in four queries whatever the number of nodes: read one node at a time, a
+// page of thousands of nodes took tens of thousands of queries and seconds
+// of CPU at every start and every history refresh. The hour buckets, by far
+// the most rows, are read in node order and handed node by node, so that
+// only one node's are in memory at a time.
+func (s *Store) NodeHistories(ctx context.Context, q NodeHistoryQuery, each func(NodeKey, NodeHistory)) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
 	if !q.Until.After(q.Since) || !q.Until.After(q.HoursSince) {
-		return nil, fmt.Errorf("node histories from %v and %v to %v: %w", q.Since, q.HoursSince, q.Until, ErrInvalid)
+		return fmt.Errorf("node histories from %v and %v to %v: %w", q.Since, q.HoursSince, q.Until, ErrInvalid)
 	}
 	oldest := q.Since
 	for _, t := range q.UptimeSince {
 		if !q.Until.After(t) {
-			return nil, fmt.Errorf("node uptime from %v to %v: %w", t, q.Until, ErrInvalid)
+			return fmt.Errorf("node uptime from %v to %v: %w", t, q.Until, ErrInvalid)
 		}
 		oldest = earlier(oldest, t)
 	}
 	first, end := dayRange(q.Since, q.Until)
-	wanted := make(map[NodeKey]bool, len(q.Nodes))
+	pending := make(map[NodeKey]bool, len(q.Nodes)) // asked for, not handed yet
 	for _, k := range q.Nodes {
-		wanted[k] = true
+		pending[k] = true
 	}
-	buckets, err := s.nodeBuckets(ctx, wanted, earlier(first, q.HoursSince), later(end, q.Until))
+	points, err := s.nodeTimelines(ctx, pending, oldest, q.Until)
 	if err != nil {
-		return nil, fmt.Errorf("node histories: %w", err)
-	}
-	points, err := s.nodeTimelines(ctx, wanted, oldest, q.Until)
-	if err != nil {
-		return nil, fmt.Errorf("node histories: %w", err)
+		return fmt.Errorf("node histories: %w", err)
 	}
 	running, err := s.running(ctx, oldest, q.Until)
 	if err != nil {
-		return nil, fmt.Errorf("node histories: %w", err)
+		return fmt.Errorf("node histories: %w", err)
 	}
-	out := make(map[NodeKey]NodeHistory, len(q.Nodes))
-	for _, k := range q.Nodes {
-		bs, ps := buckets[k], points[k]
+	hand := func(k NodeKey, bs []Bucket) {
+		if !pending[k] {
+			return // a node no longer configured, or named twice
+		}
+		delete(pending, k)
+		ps := points[k]
 		maint := maintenanceSpans(q.Maintenance, k.Service, k.Node)
 		h := NodeHistory{
 			Days:   days(q.Since, q.Until, within(bs, first, end), ps, running, maint),
 			Uptime: make([]UptimeReport, 0, len(q.UptimeSince)),
-			Hours:  slices.Clone(within(bs, q.HoursSince, q.Until)), // not the 90 days behind them
+			Hours:  slices.Clone(within(bs, q.HoursSince, q.Until)),
 		}
 		for _, t := range q.UptimeSince {
 			rep, _ := uptime(t, q.Until, ps, running, maint)
 			h.Uptime = append(h.Uptime, rep)
 		}
-		out[k] = h
+		each(k, h)
 	}
-	return out, nil
+	if err := s.nodeBuckets(ctx, earlier(first, q.HoursSince), later(end, q.Until), hand); err != nil {
+		return fmt.Errorf("node histories: %w", err)
+	}
+	for _, k := range q.Nodes { // the nodes without buckets
+		hand(k, nil)
+	}
+	return nil
 }
 
 // within returns the buckets of bs (oldest first) that start in
@@ -100,9 +107,9 @@ func within(bs []Bucket, since, until time.Time) []Bucket {
 	return bs[i:j:j]
 }
 
-// nodeBuckets returns the hour buckets that start in [since, until), merged
-// per node, oldest first, of the wanted nodes.
-func (s *Store) nodeBuckets(ctx context.Context, wanted map[NodeKey]bool, since, until time.Time) (map[NodeKey][]Bucket, error) {
+// nodeBuckets reads the hour buckets that start in [since, until), merged
+// per node, and calls each with every node's, oldest first.
+func (s *Store) nodeBuckets(ctx context.Context, since, until time.Time, each func(NodeKey, []Bucket)) error {
 	rows, err := s.r.QueryContext(ctx, `SELECT s.service, s.node, b.start_ms,
 		CAST(SUM(b.healthy) AS BIGINT), CAST(SUM(b.sick) AS BIGINT), CAST(SUM(b.dead) AS BIGINT),
 		CAST(SUM(b.lat_count) AS BIGINT),
@@ -113,31 +120,39 @@ func (s *Store) nodeBuckets(ctx context.Context, wanted map[NodeKey]bool, since,
 		WHERE b.start_ms >= $1 AND b.start_ms < $2
 		GROUP BY s.service, s.node, b.start_ms ORDER BY s.service, s.node, b.start_ms`, ms(since), upper(until))
 	if err != nil {
-		return nil, fmt.Errorf("hour buckets: %w", err)
+		return fmt.Errorf("hour buckets: %w", err)
 	}
 	defer rows.Close()
-	out := make(map[NodeKey][]Bucket)
-	var k NodeKey
+	var (
+		cur NodeKey
+		bs  []Bucket // cur's, reused for the next node: each keeps none of it
+	)
 	for rows.Next() {
 		var (
+			k          NodeKey
 			b          Bucket
 			start, sum int64
 			lo, hi     sql.Null[int64]
 		)
 		if err := rows.Scan(&k.Service, &k.Node, &start, &b.Healthy, &b.Sick, &b.Dead, &b.LatencyCount, &lo, &hi, &sum); err != nil {
-			return nil, fmt.Errorf("hour buckets: %w", err)
+			return fmt.Errorf("hour buckets: %w", err)
 		}
-		if !wanted[k] {
-			continue // a node no longer configured
+		if k != cur && len(bs) > 0 {
+			each(cur, bs)
+			bs = bs[:0]
 		}
+		cur = k
 		b.Start = fromMS(start)
 		b.LatencyMin, b.LatencyMax, b.LatencySum = time.Duration(lo.V), time.Duration(hi.V), time.Duration(sum)
-		out[k] = append(out[k], b)
+		bs = append(bs, b)
 	}
 	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("hour buckets: %w", err)
+		return fmt.Errorf("hour buckets: %w", err)
 	}
-	return out, nil
+	if len(bs) > 0 {
+		each(cur, bs)
+	}
+	return nil
 }
 
 // nodeTimelines returns the node-level timeline of each wanted node over

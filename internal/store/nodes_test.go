@@ -80,15 +80,22 @@ func testNodeHistories(t *testing.T, fresh func(testing.TB) Config) {
 			{Start: at(0), End: at(10 * day), Targets: []string{"db"}},
 		},
 	}
-	got, err := s.NodeHistories(ctx, q)
+	got := map[NodeKey]NodeHistory{}
+	err := s.NodeHistories(ctx, q, func(k NodeKey, h NodeHistory) {
+		if _, twice := got[k]; twice {
+			t.Errorf("%v handed twice", k)
+		}
+		got[k] = h
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if len(got) != len(q.Nodes) {
-		t.Errorf("NodeHistories returned %d nodes, want %d (the queried ones)", len(got), len(q.Nodes))
+		t.Errorf("NodeHistories handed %d nodes, want %d (the queried ones)", len(got), len(q.Nodes))
 	}
 	for _, k := range q.Nodes {
 		var want NodeHistory
+		var err error
 		if want.Days, err = s.Days(ctx, k.Service, k.Node, q.Since, q.Until, q.Maintenance); err != nil {
 			t.Fatal(err)
 		}
@@ -139,12 +146,12 @@ func testNodeHistories(t *testing.T, fresh func(testing.TB) Config) {
 
 	bad := q
 	bad.Until = q.Since
-	if _, err := s.NodeHistories(ctx, bad); !errors.Is(err, ErrInvalid) {
+	if err := s.NodeHistories(ctx, bad, func(NodeKey, NodeHistory) {}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("NodeHistories(until = since) = %v, want ErrInvalid", err)
 	}
 	bad = q
 	bad.UptimeSince = []time.Time{q.Until}
-	if _, err := s.NodeHistories(ctx, bad); !errors.Is(err, ErrInvalid) {
+	if err := s.NodeHistories(ctx, bad, func(NodeKey, NodeHistory) {}); !errors.Is(err, ErrInvalid) {
 		t.Errorf("NodeHistories(uptime from until) = %v, want ErrInvalid", err)
 	}
 }

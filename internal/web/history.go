@@ -33,7 +33,7 @@ type Store interface {
 	AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) (store.IncidentUpdate, error)
 	ResolveIncident(ctx context.Context, id int64, t time.Time) error
 
-	NodeHistories(ctx context.Context, q store.NodeHistoryQuery) (map[store.NodeKey]store.NodeHistory, error)
+	NodeHistories(ctx context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error
 }
 
 // History shown on the page and in the feeds.
@@ -74,7 +74,7 @@ type nodeKey struct{ service, node string }
 
 // nodeHistory is the history of one node.
 type nodeHistory struct {
-	days    []store.Day            // oldest first, historyDays of them
+	days    dayList                // oldest first, historyDays of them
 	uptime  []store.UptimeReport   // one per uptimeWindows entry
 	latency []store.Bucket         // poll nodes: hourly buckets of the last day with a latency
 	dayInc  map[time.Time][]string // day start → titles of the incidents that touched the node that day
@@ -192,30 +192,31 @@ func (d *data) reloadHistory(ctx context.Context) error {
 	for _, w := range uptimeWindows {
 		q.UptimeSince = append(q.UptimeSince, now.Add(-w.Span))
 	}
-	services := d.src().Services
-	for _, svc := range services {
+	modes := map[store.NodeKey]status.Mode{}
+	for _, svc := range d.src().Services {
 		for _, node := range svc.Nodes {
-			q.Nodes = append(q.Nodes, store.NodeKey{Service: svc.ID, Node: node.ID})
+			k := store.NodeKey{Service: svc.ID, Node: node.ID}
+			q.Nodes = append(q.Nodes, k)
+			modes[k] = node.Mode
 		}
 	}
-	read, err := d.st.NodeHistories(ctx, q)
+	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory, len(q.Nodes)), incidents: incidents, windows: windows}
+	var days dayTable
+	err = d.st.NodeHistories(ctx, q, func(k store.NodeKey, read store.NodeHistory) {
+		nk := nodeKey{k.Service, k.Node}
+		h.nodes[nk] = newNodeHistory(nk, modes[k], read, &days, incidents, now)
+	})
 	if err != nil {
 		return fmt.Errorf("history of the nodes: %w", err)
 	}
-	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory, len(q.Nodes)), incidents: incidents, windows: windows}
-	for _, svc := range services {
-		for _, node := range svc.Nodes {
-			k := nodeKey{svc.ID, node.ID}
-			h.nodes[k] = newNodeHistory(k, node.Mode, read[store.NodeKey{Service: svc.ID, Node: node.ID}], incidents, now)
-		}
-	}
+	days.done()
 	d.hist.Store(h)
 	return nil
 }
 
 // newNodeHistory keeps of what the store read for a node what the page shows.
-func newNodeHistory(k nodeKey, mode status.Mode, read store.NodeHistory, incidents []store.Incident, now time.Time) *nodeHistory {
-	nh := &nodeHistory{days: read.Days, uptime: read.Uptime}
+func newNodeHistory(k nodeKey, mode status.Mode, read store.NodeHistory, days *dayTable, incidents []store.Incident, now time.Time) *nodeHistory {
+	nh := &nodeHistory{days: days.list(read.Days), uptime: read.Uptime}
 	if mode == status.Poll {
 		for _, b := range read.Hours {
 			if b.LatencyCount > 0 {
@@ -223,14 +224,14 @@ func newNodeHistory(k nodeKey, mode status.Mode, read store.NodeHistory, inciden
 			}
 		}
 	}
-	nh.dayInc = incidentDays(k, read.Days, incidents, now)
+	nh.dayInc = incidentDays(k, nh.days, incidents, now)
 	return nh
 }
 
 // incidentDays maps each of days to the titles of the incidents that touched
-// the node that day.
-func incidentDays(node nodeKey, days []store.Day, incidents []store.Incident, now time.Time) map[time.Time][]string {
-	out := make(map[time.Time][]string)
+// the node that day; nil when none did (most nodes, most of the time).
+func incidentDays(node nodeKey, days dayList, incidents []store.Incident, now time.Time) map[time.Time][]string {
+	var out map[time.Time][]string
 	target := node.service + ":" + node.node
 	for _, in := range incidents {
 		if !slices.Contains(in.Nodes, target) {
@@ -240,8 +241,11 @@ func incidentDays(node nodeKey, days []store.Day, incidents []store.Incident, no
 		if in.IsOpen() {
 			end = now
 		}
-		for _, dd := range days {
+		for _, dd := range days.All() {
 			if in.Opened.Before(dd.Start.Add(24*time.Hour)) && !end.Before(dd.Start) {
+				if out == nil {
+					out = make(map[time.Time][]string)
+				}
 				out[dd.Start] = append(out[dd.Start], in.Title)
 			}
 		}

@@ -237,9 +237,9 @@ type storeReads struct {
 	incidents atomic.Int64
 }
 
-func (s *storeReads) NodeHistories(ctx context.Context, q store.NodeHistoryQuery) (map[store.NodeKey]store.NodeHistory, error) {
+func (s *storeReads) NodeHistories(ctx context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error {
 	s.history.Add(1)
-	return s.Store.NodeHistories(ctx, q)
+	return s.Store.NodeHistories(ctx, q, each)
 }
 
 func (s *storeReads) Days(ctx context.Context, service, node string, since, until time.Time, m []store.Window) ([]store.Day, error) {
