@@ -30,12 +30,13 @@ type NodeHistory struct {
 }
 
 // NodeHistories calls each, once per node of q, with what Days, Uptime and
-// HourBuckets return for it (the same results, the slices each's own), read
-// in four queries whatever the number of nodes: read one node at a time, a
-// page of thousands of nodes took tens of thousands of queries and seconds
-// of CPU at every start and every history refresh. The hour buckets, by far
-// the most rows, are read in node order and handed node by node, so that
-// only one node's are in memory at a time.
+// HourBuckets return for it (the same results, the slices each's own). The
+// timelines and running intervals of every node are read in three queries,
+// the hour buckets in one prepared query per node, read once for the days
+// and the hours: read one node at a time with those methods, a page of
+// thousands of nodes took about 17 queries per node, tens of thousands, and
+// seconds of CPU at every start and every history refresh. Only one node's
+// buckets are in memory at a time.
 func (s *Store) NodeHistories(ctx context.Context, q NodeHistoryQuery, each func(NodeKey, NodeHistory)) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -64,7 +65,7 @@ func (s *Store) NodeHistories(ctx context.Context, q NodeHistoryQuery, each func
 	}
 	hand := func(k NodeKey, bs []Bucket) {
 		if !pending[k] {
-			return // a node no longer configured, or named twice
+			return // named twice
 		}
 		delete(pending, k)
 		ps := points[k]
@@ -80,11 +81,8 @@ func (s *Store) NodeHistories(ctx context.Context, q NodeHistoryQuery, each func
 		}
 		each(k, h)
 	}
-	if err := s.nodeBuckets(ctx, earlier(first, q.HoursSince), later(end, q.Until), hand); err != nil {
+	if err := s.nodeBuckets(ctx, q.Nodes, earlier(first, q.HoursSince), later(end, q.Until), hand); err != nil {
 		return fmt.Errorf("node histories: %w", err)
-	}
-	for _, k := range q.Nodes { // the nodes without buckets
-		hand(k, nil)
 	}
 	return nil
 }
@@ -107,52 +105,63 @@ func within(bs []Bucket, since, until time.Time) []Bucket {
 	return bs[i:j:j]
 }
 
-// nodeBuckets reads the hour buckets that start in [since, until), merged
-// per node, and calls each with every node's, oldest first.
-func (s *Store) nodeBuckets(ctx context.Context, since, until time.Time, each func(NodeKey, []Bucket)) error {
-	rows, err := s.r.QueryContext(ctx, `SELECT s.service, s.node, b.start_ms,
+// nodeBuckets reads the hour buckets of each node of nodes that start in
+// [since, until), merged per node, oldest first, and calls each with them.
+//
+// It queries node by node, with one prepared statement: SQLite merges the
+// replicas' buckets of one node by sorting them in memory, where merging the
+// whole range in one query (GROUP BY node and hour) sorted every bucket in a
+// temporary table, and reading the rows unmerged costs as much in row
+// handling (measured on 90 days of 1000 replicas: 2.2 s of CPU node by node,
+// 12.4 s grouped, 4.1 s unmerged). A statement parsed once keeps a query on
+// a node without buckets cheap: parsing it again was most of the cost of
+// the page's start on thousands of nodes.
+func (s *Store) nodeBuckets(ctx context.Context, nodes []NodeKey, since, until time.Time, each func(NodeKey, []Bucket)) error {
+	stmt, err := s.r.PrepareContext(ctx, `SELECT b.start_ms,
 		CAST(SUM(b.healthy) AS BIGINT), CAST(SUM(b.sick) AS BIGINT), CAST(SUM(b.dead) AS BIGINT),
 		CAST(SUM(b.lat_count) AS BIGINT),
 		MIN(CASE WHEN b.lat_count > 0 THEN b.lat_min_ns END),
 		MAX(CASE WHEN b.lat_count > 0 THEN b.lat_max_ns END),
 		CAST(SUM(b.lat_sum_ns) AS BIGINT)
 		FROM `+hourTable+` b JOIN series s ON s.id = b.series_id
-		WHERE b.start_ms >= $1 AND b.start_ms < $2
-		GROUP BY s.service, s.node, b.start_ms ORDER BY s.service, s.node, b.start_ms`, ms(since), upper(until))
+		WHERE s.service = $1 AND s.node = $2 AND b.start_ms >= $3 AND b.start_ms < $4
+		GROUP BY b.start_ms ORDER BY b.start_ms`)
 	if err != nil {
 		return fmt.Errorf("hour buckets: %w", err)
 	}
+	defer stmt.Close()
+	var bs []Bucket // reused from node to node: each keeps none of it
+	for _, k := range nodes {
+		rows, err := stmt.QueryContext(ctx, k.Service, k.Node, ms(since), upper(until))
+		if bs, err = scanBuckets(bs[:0], rows, err); err != nil {
+			return fmt.Errorf("hour buckets of %s/%s: %w", k.Service, k.Node, err)
+		}
+		each(k, bs)
+	}
+	return nil
+}
+
+// scanBuckets appends to dst the buckets of rows, which are those of the
+// query of buckets.
+func scanBuckets(dst []Bucket, rows *sql.Rows, err error) ([]Bucket, error) {
+	if err != nil {
+		return dst, err
+	}
 	defer rows.Close()
-	var (
-		cur NodeKey
-		bs  []Bucket // cur's, reused for the next node: each keeps none of it
-	)
 	for rows.Next() {
 		var (
-			k          NodeKey
 			b          Bucket
 			start, sum int64
 			lo, hi     sql.Null[int64]
 		)
-		if err := rows.Scan(&k.Service, &k.Node, &start, &b.Healthy, &b.Sick, &b.Dead, &b.LatencyCount, &lo, &hi, &sum); err != nil {
-			return fmt.Errorf("hour buckets: %w", err)
+		if err := rows.Scan(&start, &b.Healthy, &b.Sick, &b.Dead, &b.LatencyCount, &lo, &hi, &sum); err != nil {
+			return dst, err
 		}
-		if k != cur && len(bs) > 0 {
-			each(cur, bs)
-			bs = bs[:0]
-		}
-		cur = k
 		b.Start = fromMS(start)
 		b.LatencyMin, b.LatencyMax, b.LatencySum = time.Duration(lo.V), time.Duration(hi.V), time.Duration(sum)
-		bs = append(bs, b)
+		dst = append(dst, b)
 	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("hour buckets: %w", err)
-	}
-	if len(bs) > 0 {
-		each(cur, bs)
-	}
-	return nil
+	return dst, rows.Err()
 }
 
 // nodeTimelines returns the node-level timeline of each wanted node over
