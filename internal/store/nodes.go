@@ -33,11 +33,10 @@ type NodeHistory struct {
 // NodeHistories calls each, once per node of q, with what Days, Uptime and
 // HourBuckets return for it (the same results, the slices each's own). The
 // timelines and running intervals of every node are read in three queries,
-// the hour buckets in one prepared query per node, read once for the days
-// and the hours: read one node at a time with those methods, a page of
-// thousands of nodes took about 17 queries per node, tens of thousands, and
-// seconds of CPU at every start and every history refresh. Only one node's
-// buckets are in memory at a time.
+// the buckets with two prepared queries per node (see nodeBuckets): read one
+// node at a time with those methods, a page of thousands of nodes took about
+// 17 queries per node, tens of thousands, and seconds of CPU at every start
+// and every history refresh. Only one node's buckets are in memory at a time.
 func (s *Store) NodeHistories(ctx context.Context, q NodeHistoryQuery, each func(NodeKey, NodeHistory)) error {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
