@@ -95,6 +95,29 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	alerts.register(&hooks, cl)
+
+	ln, err := net.Listen("tcp", cfg.Server.Inet)
+	if err != nil {
+		return fmt.Errorf("listen on %s (server.inet): %w", cfg.Server.Inet, err)
+	}
+	maxConns := connectionLimit(cfg.Server.MaxConnections)
+	ln = limitListener(ln, maxConns, log)
+	defer ln.Close() // when a later step fails; closed twice is harmless
+
+	// Probing starts before the page is prepared (reading its history
+	// takes a while on a big database): the first checks go out as soon as
+	// the config is read and the address taken. The alerting and the
+	// cluster start once the page is served, so that a start that fails
+	// sends no notification. All of them run until the HTTP server has
+	// stopped taking requests, not merely until the stop signal: a report
+	// answered 200 just before the signal must still be published and
+	// written.
+	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer wg.Wait() // on every return: the last results are written before the store closes
+	defer cancel()
+	hist.run(runCtx, &wg, mon) // the monitor, and the history it records
+
 	// The web server is built anew at each reload, from the config and the
 	// reminder muting of the one before (kept in memory without [notify]).
 	muting := alerts.control()
@@ -124,12 +147,6 @@ func Run(ctx context.Context, o Options) error {
 		alerts: alerts, met: met, cfg: cfg, site: site})
 	rl.handler.set(handler)
 
-	ln, err := net.Listen("tcp", cfg.Server.Inet)
-	if err != nil {
-		return fmt.Errorf("listen on %s (server.inet): %w", cfg.Server.Inet, err)
-	}
-	maxConns := connectionLimit(cfg.Server.MaxConnections)
-	ln = limitListener(ln, maxConns, log)
 	var unused unusedConns
 	srv := &http.Server{
 		ConnState:         unused.track,
@@ -141,14 +158,6 @@ func Run(ctx context.Context, o Options) error {
 	srv.RegisterOnShutdown(rl.closeSessions) // MCP event streams never end on their own
 	srv.RegisterOnShutdown(unused.close)     // after the listener is closed: no new ones come
 
-	// The monitor, the history and the alerting run until the HTTP server
-	// has stopped taking requests, not merely until the stop signal: a
-	// report answered 200 just before the signal must still be published
-	// and written.
-	runCtx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	defer cancel()
-	var wg sync.WaitGroup
-	hist.run(runCtx, &wg, mon) // the monitor, and the history it records
 	wg.Go(func() { alerts.run(runCtx) })
 	if subs != nil {
 		wg.Go(func() { subs.Run(runCtx) })

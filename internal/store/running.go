@@ -152,12 +152,7 @@ func (s *Store) Days(ctx context.Context, service, node string, since, until tim
 	if service == "" || !until.After(since) {
 		return nil, fmt.Errorf("days of %q/%q from %v to %v: %w", service, node, since, until, ErrInvalid)
 	}
-	const day = 24 * time.Hour
-	first := since.UTC().Truncate(day)
-	end := until.UTC().Truncate(day)
-	if end.Before(until) {
-		end = end.Add(day)
-	}
+	first, end := dayRange(since, until)
 	buckets, err := s.buckets(ctx, hourTable, SeriesKey{Service: service, Node: node}, first, end)
 	if err != nil {
 		return nil, fmt.Errorf("days: %w", err)
@@ -170,8 +165,29 @@ func (s *Store) Days(ctx context.Context, service, node string, since, until tim
 	if err != nil {
 		return nil, fmt.Errorf("days: %w", err)
 	}
-	maint := maintenanceSpans(maintenance, service, node)
-	var days []Day
+	return days(since, until, buckets, points, running, maintenanceSpans(maintenance, service, node)), nil
+}
+
+// dayRange returns the midnights (UTC) that start the first day [since,
+// until) touches and end the last one.
+func dayRange(since, until time.Time) (first, end time.Time) {
+	const day = 24 * time.Hour
+	first = since.UTC().Truncate(day)
+	end = until.UTC().Truncate(day)
+	if end.Before(until) {
+		end = end.Add(day)
+	}
+	return first, end
+}
+
+// days computes what Days returns from what it read: the hour buckets of the
+// days, oldest first, and the timeline, running and maintenance spans that
+// uptime takes.
+func days(since, until time.Time, buckets []Bucket, points []point, running, maint []span) []Day {
+	const day = 24 * time.Hour
+	first, end := dayRange(since, until)
+	// Sized exactly: the page keeps 90 of these per node in memory.
+	out := make([]Day, 0, int(end.Sub(first)/day))
 	for start := first; start.Before(end); start = start.Add(day) {
 		d := Day{Start: start}
 		var sum Bucket
@@ -183,9 +199,9 @@ func (s *Store) Days(ctx context.Context, service, node string, since, until tim
 		var worst status.Health
 		d.Uptime, worst = uptime(later(start, since), earlier(start.Add(day), until), points, running, maint)
 		d.Worst = status.Worst(sum.Worst(), worst)
-		days = append(days, d)
+		out = append(out, d)
 	}
-	return days, nil
+	return out
 }
 
 func later(a, b time.Time) time.Time {

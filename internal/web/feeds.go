@@ -62,11 +62,11 @@ func (s *Server) handleNodeHistory(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	out := historyJSON{Service: service, Node: node, Updated: h.loaded, Uptime: make(map[string]*ratio),
-		Days: make([]dayJSON, 0, len(nh.days)), Latency: make([]latencyJSON, 0, len(nh.latency))}
+		Days: make([]dayJSON, 0, nh.days.Len()), Latency: make([]latencyJSON, 0, len(nh.latency))}
 	for i, win := range uptimeWindows {
 		out.Uptime[win.Label] = ratioOf(nh.uptime[i])
 	}
-	for _, d := range nh.days {
+	for _, d := range nh.days.All() {
 		dj := dayJSON{Date: d.Start.Format(time.DateOnly), Status: d.Worst.String(), Uptime: ratioOf(d.Uptime),
 			Checks: d.Checks, MaintenanceSeconds: int64(d.Uptime.Maintenance / time.Second), Incidents: nh.dayInc[d.Start]}
 		if !d.HasData() {

@@ -33,9 +33,7 @@ type Store interface {
 	AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) (store.IncidentUpdate, error)
 	ResolveIncident(ctx context.Context, id int64, t time.Time) error
 
-	Uptime(ctx context.Context, service, node string, since, until time.Time, maintenance []store.Window) (store.UptimeReport, error)
-	Days(ctx context.Context, service, node string, since, until time.Time, maintenance []store.Window) ([]store.Day, error)
-	HourBuckets(ctx context.Context, key store.SeriesKey, since, until time.Time) ([]store.Bucket, error)
+	NodeHistories(ctx context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error
 }
 
 // History shown on the page and in the feeds.
@@ -76,7 +74,7 @@ type nodeKey struct{ service, node string }
 
 // nodeHistory is the history of one node.
 type nodeHistory struct {
-	days    []store.Day            // oldest first, historyDays of them
+	days    dayList                // oldest first, historyDays of them
 	uptime  []store.UptimeReport   // one per uptimeWindows entry
 	latency []store.Bucket         // poll nodes: hourly buckets of the last day with a latency
 	dayInc  map[time.Time][]string // day start → titles of the incidents that touched the node that day
@@ -208,52 +206,52 @@ func (d *data) reloadHistory(ctx context.Context) error {
 		return err
 	}
 	scrubIncidents(d.src(), incidents)
-	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory), incidents: incidents, windows: windows}
+	// Every node at once: read node by node, thousands of nodes took
+	// seconds of queries at every start and every refresh.
+	q := store.NodeHistoryQuery{Since: since, HoursSince: now.Add(-sparklineSpan), Until: now, Maintenance: windows}
+	for _, w := range uptimeWindows {
+		q.UptimeSince = append(q.UptimeSince, now.Add(-w.Span))
+	}
+	modes := map[store.NodeKey]status.Mode{}
 	for _, svc := range d.src().Services {
 		for _, node := range svc.Nodes {
-			nh, err := d.nodeHistory(ctx, svc.ID, node, since, now, windows, incidents)
-			if err != nil {
-				return fmt.Errorf("history of %s/%s: %w", svc.ID, node.ID, err)
-			}
-			h.nodes[nodeKey{svc.ID, node.ID}] = nh
+			k := store.NodeKey{Service: svc.ID, Node: node.ID}
+			q.Nodes = append(q.Nodes, k)
+			modes[k] = node.Mode
 		}
 	}
+	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory, len(q.Nodes)), incidents: incidents, windows: windows}
+	var days dayTable
+	err = d.st.NodeHistories(ctx, q, func(k store.NodeKey, read store.NodeHistory) {
+		nk := nodeKey{k.Service, k.Node}
+		h.nodes[nk] = newNodeHistory(nk, modes[k], read, &days, incidents, now)
+	})
+	if err != nil {
+		return fmt.Errorf("history of the nodes: %w", err)
+	}
+	days.done()
 	d.hist.Store(h)
 	return nil
 }
 
-func (d *data) nodeHistory(ctx context.Context, service string, node status.Node, since, now time.Time, windows []store.Window, incidents []store.Incident) (*nodeHistory, error) {
-	days, err := d.st.Days(ctx, service, node.ID, since, now, windows)
-	if err != nil {
-		return nil, err
-	}
-	nh := &nodeHistory{days: days}
-	for _, w := range uptimeWindows {
-		rep, err := d.st.Uptime(ctx, service, node.ID, now.Add(-w.Span), now, windows)
-		if err != nil {
-			return nil, err
-		}
-		nh.uptime = append(nh.uptime, rep)
-	}
-	if node.Mode == status.Poll {
-		buckets, err := d.st.HourBuckets(ctx, store.SeriesKey{Service: service, Node: node.ID}, now.Add(-sparklineSpan), now)
-		if err != nil {
-			return nil, err
-		}
-		for _, b := range buckets {
+// newNodeHistory keeps of what the store read for a node what the page shows.
+func newNodeHistory(k nodeKey, mode status.Mode, read store.NodeHistory, days *dayTable, incidents []store.Incident, now time.Time) *nodeHistory {
+	nh := &nodeHistory{days: days.list(read.Days), uptime: read.Uptime}
+	if mode == status.Poll {
+		for _, b := range read.Hours {
 			if b.LatencyCount > 0 {
 				nh.latency = append(nh.latency, b)
 			}
 		}
 	}
-	nh.dayInc = incidentDays(nodeKey{service, node.ID}, days, incidents, now)
-	return nh, nil
+	nh.dayInc = incidentDays(k, nh.days, incidents, now)
+	return nh
 }
 
 // incidentDays maps each of days to the titles of the incidents that touched
-// the node that day.
-func incidentDays(node nodeKey, days []store.Day, incidents []store.Incident, now time.Time) map[time.Time][]string {
-	out := make(map[time.Time][]string)
+// the node that day; nil when none did (most nodes, most of the time).
+func incidentDays(node nodeKey, days dayList, incidents []store.Incident, now time.Time) map[time.Time][]string {
+	var out map[time.Time][]string
 	target := node.service + ":" + node.node
 	for _, in := range incidents {
 		if !slices.Contains(in.Nodes, target) {
@@ -263,8 +261,11 @@ func incidentDays(node nodeKey, days []store.Day, incidents []store.Incident, no
 		if in.IsOpen() {
 			end = now
 		}
-		for _, dd := range days {
+		for _, dd := range days.All() {
 			if in.Opened.Before(dd.Start.Add(24*time.Hour)) && !end.Before(dd.Start) {
+				if out == nil {
+					out = make(map[time.Time][]string)
+				}
 				out[dd.Start] = append(out[dd.Start], in.Title)
 			}
 		}

@@ -233,8 +233,13 @@ func TestHistoryRefreshIsFasterAfterAStart(t *testing.T) {
 // storeReads counts the reads of the history the page shows.
 type storeReads struct {
 	*store.Store
-	history   atomic.Int64 // Days, Uptime, HourBuckets, Maintenance
+	history   atomic.Int64 // NodeHistories, Days, Uptime, HourBuckets, Maintenance
 	incidents atomic.Int64
+}
+
+func (s *storeReads) NodeHistories(ctx context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error {
+	s.history.Add(1)
+	return s.Store.NodeHistories(ctx, q, each)
 }
 
 func (s *storeReads) Days(ctx context.Context, service, node string, since, until time.Time, m []store.Window) ([]store.Day, error) {

@@ -122,8 +122,8 @@ func (s *Server) nodeHistory(h *history, service string, node status.Node) *node
 		f.byNode[key] = nil
 		return nil
 	}
-	hv := &nodeHistoryView{Days: make([]dayView, 0, len(nh.days))}
-	for _, d := range nh.days {
+	hv := &nodeHistoryView{Days: make([]dayView, 0, nh.days.Len())}
+	for _, d := range nh.days.All() {
 		hv.Days = append(hv.Days, dayViewOf(d, nh.dayInc[d.Start]))
 	}
 	for i, w := range uptimeWindows {

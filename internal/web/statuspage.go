@@ -104,7 +104,7 @@ func (s *Server) statuspageSet(k statuspageKey) *statuspage.Set {
 		in.Incidents, in.Windows, in.Started = h.incidents, h.windows, s.data.started
 		in.Created = func(service, node string) time.Time {
 			if nh := h.nodes[nodeKey{service, node}]; nh != nil {
-				for _, d := range nh.days {
+				for _, d := range nh.days.All() {
 					if d.HasData() {
 						return d.Start
 					}
