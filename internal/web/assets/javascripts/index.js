@@ -677,11 +677,27 @@
 
     // Hover text: the day under the pointer, once the bar's days are known
     // (fetched when the pointer or the focus first reaches the bar).
+    var pointer = null; // the bar under the pointer, and the pointer's x
+
+    function hoverText() {
+      var days = pointer ? dayLoaded[pointer.bar.getAttribute("href")] : null;
+
+      if (days && days.length) {
+        var day = days[dayAt(pointer.bar, pointer.x, days.length)];
+        var title = day.word + ", " + day.text;
+
+        if (pointer.bar.title !== title) {
+          pointer.bar.title = title;
+        }
+      }
+    }
+
     document.addEventListener("mouseover", function (event) {
       var bar = barHost(event.target);
 
       if (bar && !dayLoaded[bar.getAttribute("href")]) {
-        loadDays(bar.getAttribute("href")).catch(function () {});
+        pointer = { bar: bar, x: event.clientX };
+        loadDays(bar.getAttribute("href")).then(hoverText, function () {});
       }
     });
 
@@ -695,16 +711,9 @@
 
     document.addEventListener("mousemove", function (event) {
       var bar = barHost(event.target);
-      var days = bar ? dayLoaded[bar.getAttribute("href")] : null;
 
-      if (days && days.length) {
-        var day = days[dayAt(bar, event.clientX, days.length)];
-        var title = day.word + ", " + day.text;
-
-        if (bar.title !== title) {
-          bar.title = title;
-        }
-      }
+      pointer = bar ? { bar: bar, x: event.clientX } : null;
+      hoverText();
     });
 
     window.addEventListener("resize", function () {
