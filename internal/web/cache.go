@@ -170,7 +170,7 @@ func noneMatch(values []string, tags ...string) bool {
 // all waits for the first one.
 //
 // Renders are also bounded so that visitors never take the CPU the checks
-// need: a document that is expensive to render (at least cheapRender) is
+// need: a big document (spacedAbove bytes or more: hundreds of nodes) is
 // rendered again at most once per renderSpacing times its last render, the
 // previous rendition being served meanwhile, and the renders of every
 // document of a server share its render slots, so that they never occupy
@@ -194,8 +194,11 @@ type memoEntry[K any] struct {
 }
 
 const (
-	cheapRender   = 5 * time.Millisecond
-	renderSpacing = 9 // an expensive render takes at most a tenth of the time of one CPU
+	// spacedAbove is decided on the size rather than on the render time so
+	// that a small page follows every change at once however busy the
+	// machine: a page of 200 nodes is about 300 KB.
+	spacedAbove   = 256 << 10
+	renderSpacing = 9 // a big document's renders take at most a tenth of the time of one CPU
 )
 
 // renderSlots bounds the renders in progress of the memos that have no
@@ -229,7 +232,7 @@ func (m *memo[K]) get(load func() K, same func(a, b K) bool, render func(K) *ren
 		slots = renderSlots
 	}
 	if e != nil {
-		if e.cost >= cheapRender && m.clock().Sub(e.done) < renderSpacing*e.cost {
+		if len(e.r.body) >= spacedAbove && m.clock().Sub(e.done) < renderSpacing*e.cost {
 			return e.r // spaced out: the previous state is at most renderSpacing renders old
 		}
 		if !m.mu.TryLock() {

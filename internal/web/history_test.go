@@ -232,9 +232,15 @@ func TestHistoryRefreshIsFasterAfterAStart(t *testing.T) {
 		{5 * time.Minute, 5*time.Minute + 11*time.Second, false},
 		{5 * time.Minute, 5*time.Minute + 59*time.Second, false},
 		{5 * time.Minute, 6 * time.Minute, true},
+		// A read that took 3 s is not started again within 27 s.
+		{0, 26 * time.Second, false},
+		{0, 27 * time.Second, true},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		h := &history{loaded: start.Add(tt.loaded)}
+		if i >= 6 {
+			h.took = 3 * time.Second
+		}
 		if got := d.refreshDue(h, start.Add(tt.now)); got != tt.want {
 			t.Errorf("loaded at +%v, now +%v: refresh due = %v, want %v", tt.loaded, tt.now, got, tt.want)
 		}
