@@ -23,7 +23,8 @@ import (
 // keyboard (Enter, arrows, Tab into its buttons, Escape) and by tap on a
 // phone, inside the viewport; the hover text; folding a service, which
 // survives the live refresh; and, without JavaScript, the day page the bar
-// links to and a service folded by its <summary>.
+// links to and a service folded by its <summary>. With
+// VIGIL_BAR_SCREENSHOT=<file.png> it saves the page with a popover open.
 func TestBrowserDayBar(t *testing.T) {
 	browser := startChromium(t)
 	st := openStoreGap(t)
@@ -124,6 +125,15 @@ func TestBrowserDayBar(t *testing.T) {
 	}
 	do("previous day", chromedp.KeyEvent(kb.ArrowLeft))
 	waitPopover("ArrowLeft", dead)
+	if path := os.Getenv("VIGIL_BAR_SCREENSHOT"); path != "" {
+		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("take a screenshot: %v", err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatalf("save the screenshot: %v", err)
+		}
+	}
 	do("Tab into the popover", chromedp.KeyEvent(kb.Tab))
 	if label := eval("read the focus", `document.activeElement.getAttribute("aria-label") || ""`); label != "Previous day" {
 		t.Errorf("Tab from the bar reached %q, want the Previous day button", label)
