@@ -21,20 +21,19 @@ func (s *Server) shareRenderSlots() {
 }
 
 // Writing a big body costs CPU too: on loopback, or to fast clients, a
-// 7 MB page is a copy the kernel makes as fast as one CPU allows, and 64
-// connections reading it at once take every CPU there is. A body bigger
-// than writeChunk is therefore written in chunks, each while holding one of
-// writeSlots (half of the CPUs), so that writes to fast clients share those
-// CPUs and the others stay free for the checks. A chunk that a slow client
-// does not take at once holds its slot for at most slotHold: such a client
-// is paced by its network, not by the CPU, and the rest of its body is
-// written without a slot, so that it never holds the others up.
+// 6 MB page is a copy the kernel makes as fast as one CPU allows, and 64
+// connections reading it at once take every CPU there is. A body of
+// spacedAbove bytes or more (a page of hundreds of nodes) is therefore
+// written in chunks of writeChunk, each while holding one of writeSlots
+// (half of the CPUs), so that writes to fast clients share those CPUs and
+// the others stay free for the checks; small chunks let the checks' work in
+// between. A chunk that a slow client does not take at once holds its slot
+// for at most slotHold: such a client is paced by its network, not by the
+// CPU, and the rest of its body is written without a slot, so that it never
+// holds the others up. Smaller bodies are one write: a slot and its timer
+// per chunk halved the rate of a report of 1000 nodes (77 KB).
 const (
-	// A chunk is as big as loopback and fast clients take at once, and
-	// big enough that a small document (a report of 1000 nodes is 77 KB)
-	// is one write without a slot: a slot and its timer per 32 KB halved
-	// the rate of such a report.
-	writeChunk = 256 << 10
+	writeChunk = 32 << 10
 	slotHold   = 20 * time.Millisecond
 )
 
@@ -42,7 +41,7 @@ var writeSlots = newRenderSlots()
 
 // writeBounded writes body to w as described above.
 func writeBounded(w io.Writer, body []byte) error {
-	if len(body) <= writeChunk {
+	if len(body) < spacedAbove {
 		_, err := w.Write(body)
 		return err
 	}

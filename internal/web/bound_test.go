@@ -121,7 +121,7 @@ func (c *collector) Write(p []byte) (int, error) {
 }
 
 func TestWriteBoundedWritesEverything(t *testing.T) {
-	for _, n := range []int{0, 1, writeChunk, writeChunk + 1, 3*writeChunk + 17} {
+	for _, n := range []int{0, 1, spacedAbove - 1, spacedAbove, spacedAbove + 3*writeChunk + 17} {
 		body := make([]byte, n)
 		for i := range body {
 			body[i] = byte(i * 7)
@@ -133,7 +133,11 @@ func TestWriteBoundedWritesEverything(t *testing.T) {
 		if string(c.buf) != string(body) {
 			t.Errorf("%d bytes: wrote %d bytes, not the same", n, len(c.buf))
 		}
-		if want := max(1, (n+writeChunk-1)/writeChunk); n > 0 && c.calls != want {
+		want := 1 // a small body is one write
+		if n >= spacedAbove {
+			want = (n + writeChunk - 1) / writeChunk
+		}
+		if n > 0 && c.calls != want {
 			t.Errorf("%d bytes: %d writes, want %d", n, c.calls, want)
 		}
 	}
@@ -146,7 +150,7 @@ func TestWriteBoundedSlowClient(t *testing.T) {
 	writeSlots = make(chan struct{}, 1)
 	t.Cleanup(func() { writeSlots = saved })
 
-	body := make([]byte, 2*writeChunk)
+	body := make([]byte, spacedAbove+writeChunk)
 	stalled := &collector{stall: make(chan struct{})}
 	done := make(chan error)
 	go func() { done <- writeBounded(stalled, body) }()
