@@ -1,8 +1,6 @@
 package web
 
 import (
-	"github.com/vigil-go/vigil/internal/status"
-
 	"fmt"
 	"html/template"
 	"net/url"
@@ -96,16 +94,4 @@ func newBar(service, node string, days []dayView) barView {
 		Label: label,
 		Runs:  template.HTML(runs.String()), // #nosec: built above from fixed words and integers
 	}
-}
-
-// collapseAbove is the number of nodes above which the page folds its
-// healthy services (pageData.CollapseHealthy).
-const collapseAbove = 100
-
-func nodeCount(snap *status.Snapshot) int {
-	n := 0
-	for _, svc := range snap.Services {
-		n += len(svc.Nodes)
-	}
-	return n
 }

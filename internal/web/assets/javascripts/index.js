@@ -150,8 +150,10 @@
 
     var shownDay = popover ? { href: popover.bar.getAttribute("href"), index: popover.index } : null;
 
+    // The history may have been read again: the days are fetched anew.
     closeDays(false);
     dayCache = {};
+    dayLoaded = {};
 
     if (oldAside && newAside) {
       oldAside.parentNode.replaceChild(document.importNode(newAside, true), oldAside);
