@@ -6,10 +6,12 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // rendition is a response body rendered once and served many times: the
@@ -99,7 +101,7 @@ func (rd *rendition) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_, _ = w.Write(body)
+		_ = writeBounded(w, body)
 	}
 }
 
@@ -166,18 +168,57 @@ func noneMatch(values []string, tags ...string) bool {
 // the render (during an outage, a big page under a crowd would otherwise
 // stall every reader once per change). A request that finds no rendition at
 // all waits for the first one.
+//
+// Renders are also bounded so that visitors never take the CPU the checks
+// need: a big document (spacedAbove bytes or more: hundreds of nodes) is
+// rendered again at most once per renderSpacing times its last render, the
+// previous rendition being served meanwhile, and the renders of every
+// document of a server share its render slots, so that they never occupy
+// more than half of the CPUs at once. The monitor publishes a new state up to four times a
+// second while checks complete; a page of 5000 nodes would otherwise be
+// rendered, hashed and gzipped that often for as long as it is viewed.
 type memo[K any] struct {
 	mu  sync.Mutex
 	cur atomic.Pointer[memoEntry[K]]
+	// slots are the render slots this memo shares with the server's other
+	// documents (renderSlots when nil); now is time.Now when nil.
+	slots chan struct{}
+	now   func() time.Time
 }
 
 type memoEntry[K any] struct {
-	key K
-	r   *rendition
+	key  K
+	r    *rendition
+	done time.Time     // when the render ended
+	cost time.Duration // how long it took
+}
+
+const (
+	// spacedAbove is decided on the size rather than on the render time so
+	// that a small page follows every change at once however busy the
+	// machine: a page of 200 nodes is about 300 KB.
+	spacedAbove   = 256 << 10
+	renderSpacing = 9 // a big document's renders take at most a tenth of the time of one CPU
+)
+
+// renderSlots bounds the renders in progress of the memos that have no
+// slots of their own; a Server gives its documents one set
+// (shareRenderSlots).
+var renderSlots = newRenderSlots()
+
+// newRenderSlots makes room for renders on half of the CPUs (at least one).
+func newRenderSlots() chan struct{} { return make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)) }
+
+func (m *memo[K]) clock() time.Time {
+	if m.now != nil {
+		return m.now()
+	}
+	return time.Now()
 }
 
 // get returns the rendition for the current input, or the previous one
-// while another request renders the current one. load reads the input
+// while another request renders the current one, while the renders are
+// spaced out or while every render slot is taken. load reads the input
 // (cheaply: it runs on every request), same compares two inputs and render
 // builds the rendition of one.
 func (m *memo[K]) get(load func() K, same func(a, b K) bool, render func(K) *rendition) *rendition {
@@ -186,20 +227,38 @@ func (m *memo[K]) get(load func() K, same func(a, b K) bool, render func(K) *ren
 	if e != nil && same(e.key, key) {
 		return e.r
 	}
-	if e != nil && !m.mu.TryLock() {
-		return e.r // being rendered: the previous state is at most one render old
+	slots := m.slots
+	if slots == nil {
+		slots = renderSlots
 	}
-	if e == nil {
+	if e != nil {
+		if len(e.r.body) >= spacedAbove && m.clock().Sub(e.done) < renderSpacing*e.cost {
+			return e.r // spaced out: the previous state is at most renderSpacing renders old
+		}
+		if !m.mu.TryLock() {
+			return e.r // being rendered: the previous state is at most one render old
+		}
+		select {
+		case slots <- struct{}{}:
+		default:
+			m.mu.Unlock()
+			return e.r // other documents are rendering: this one will be next time
+		}
+	} else {
 		m.mu.Lock()
+		slots <- struct{}{}
 	}
 	defer m.mu.Unlock()
+	defer func() { <-slots }()
 	// Read the input again: it may have moved on while this request waited,
 	// and the newest state is the one worth rendering.
 	key = load()
 	if e := m.cur.Load(); e != nil && same(e.key, key) {
 		return e.r
 	}
+	start := m.clock()
 	r := render(key)
-	m.cur.Store(&memoEntry[K]{key: key, r: r})
+	done := m.clock()
+	m.cur.Store(&memoEntry[K]{key: key, r: r, done: done, cost: done.Sub(start)})
 	return r
 }

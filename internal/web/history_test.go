@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"encoding/xml"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -72,9 +71,21 @@ func TestPageHistory(t *testing.T) {
 	page := ts.get(t, "/").body
 
 	api := nodeItem(t, page, "API")
-	cells := regexp.MustCompile(`<span class="history-day history-day-(\w+)" title="([^"]*)"></span>`).FindAllStringSubmatch(api, -1)
+	// The bar: 86 days without data, then healthy days but one dead.
+	bar := element(t, api, `<a class="bar"`, "</a>")
+	for _, want := range []string{
+		`href="status/history/web/api/days"`,
+		`aria-label="90 days: 3 healthy, 1 dead, 86 without data"`,
+		`<i class="bar-none" style="--a:0;--n:86"></i><i class="bar-dead" style="--a:88"></i>`,
+	} {
+		if !strings.Contains(bar, want) {
+			t.Errorf("API bar lacks %s: %s", want, bar)
+		}
+	}
+	// The day details, as the hover text was, are on the day page.
+	cells := dayLines(t, ts, "web", "api")
 	if len(cells) != 90 {
-		t.Fatalf("API node: %d day cells, want 90", len(cells))
+		t.Fatalf("API node: %d days on the day page, want 90", len(cells))
 	}
 	for i, want := range []struct{ status, title string }{
 		{"none", "5 Dec 2030: no data"},
@@ -85,8 +96,8 @@ func TestPageHistory(t *testing.T) {
 		{"healthy", "4 Mar 2031: 100.00% uptime"},
 	} {
 		idx := []int{0, 85, 86, 87, 88, 89}[i]
-		if got := cells[idx]; got[1] != want.status || unescapeAttr(got[2]) != want.title {
-			t.Errorf("day %d = %s %q, want %s %q", idx, got[1], unescapeAttr(got[2]), want.status, want.title)
+		if got := cells[idx]; got.status != want.status || got.text != want.title {
+			t.Errorf("day %d = %s %q, want %s %q", idx, got.status, got.text, want.status, want.title)
 		}
 	}
 	uptime := text(element(t, api, `<dl class="history-uptime">`, "</dl>"))
@@ -94,7 +105,7 @@ func TestPageHistory(t *testing.T) {
 		t.Errorf("API uptime = %q, want %q", uptime, want)
 	}
 	spark := element(t, api, `<svg class="history-sparkline"`, "</svg>")
-	if !strings.Contains(spark, `points="0.0,23.0 120.0,1.0"`) || !strings.Contains(spark, "Response time, last 24 h: 10–30 ms") {
+	if !strings.Contains(spark, `d="M0 23l1-22"`) || !strings.Contains(spark, "Response time, last 24 h: 10–30 ms") {
 		t.Errorf("API sparkline: want two points from 10 to 30 ms: %s", spark)
 	}
 	// A push node has no sparkline, and no data yet.
@@ -221,9 +232,15 @@ func TestHistoryRefreshIsFasterAfterAStart(t *testing.T) {
 		{5 * time.Minute, 5*time.Minute + 11*time.Second, false},
 		{5 * time.Minute, 5*time.Minute + 59*time.Second, false},
 		{5 * time.Minute, 6 * time.Minute, true},
+		// A read that took 3 s is not started again within 27 s.
+		{0, 26 * time.Second, false},
+		{0, 27 * time.Second, true},
 	}
-	for _, tt := range tests {
+	for i, tt := range tests {
 		h := &history{loaded: start.Add(tt.loaded)}
+		if i >= 6 {
+			h.took = 3 * time.Second
+		}
 		if got := d.refreshDue(h, start.Add(tt.now)); got != tt.want {
 			t.Errorf("loaded at +%v, now +%v: refresh due = %v, want %v", tt.loaded, tt.now, got, tt.want)
 		}
@@ -288,6 +305,7 @@ func TestHistoryReads(t *testing.T) {
 		ts.get(t, "/", h...)
 	}
 	ts.get(t, "/status/history/web/api")
+	ts.get(t, "/status/history/web/api/days")
 	before := map[string]string{}
 	for _, p := range []string{"/status/incidents", "/status/feed.atom"} {
 		res := ts.get(t, p)
@@ -318,10 +336,9 @@ func TestHistoryReads(t *testing.T) {
 			t.Errorf("GET %s after the writes = %d, want 200 with the new incident and the update", p, res.code)
 		}
 	}
-	api := nodeItem(t, page.body, "API")
-	days := regexp.MustCompile(`<span class="history-day history-day-\w+" title="([^"]*)"></span>`).FindAllStringSubmatch(api, -1)
+	days := dayLines(t, ts, "web", "api")
 	if len(days) != 90 {
-		t.Fatalf("API node: %d day cells, want 90", len(days))
+		t.Fatalf("API node: %d days on the day page, want 90", len(days))
 	}
 	for _, want := range []struct {
 		day   int
@@ -330,7 +347,7 @@ func TestHistoryReads(t *testing.T) {
 		{88, "3 Mar 2031: 97.91% uptime, 1 incident: API outage"},
 		{89, "4 Mar 2031: 100.00% uptime, 1 incident: Slow queries"},
 	} {
-		if got := unescapeAttr(days[want.day][1]); got != want.title {
+		if got := days[want.day].text; got != want.title {
 			t.Errorf("day %d = %q, want %q", want.day, got, want.title)
 		}
 	}

@@ -41,6 +41,10 @@ type pageData struct {
 
 	Announcements []announcementView // newest first
 	Services      []serviceView
+	// CollapseHealthy is set on a page of more than collapseAbove nodes:
+	// its healthy services start folded, so that the ones with a problem
+	// are at hand on a phone.
+	CollapseHealthy bool
 
 	// HasHistory is set when a store keeps history: nodes then carry
 	// History, and Incidents and Maintenance are filled.
@@ -261,6 +265,7 @@ func (s *Server) pageData(k pageKey) *pageData {
 	if k.hist != nil {
 		s.addPageHistory(d, k)
 	}
+	d.CollapseHealthy = nodeCount(snap) > collapseAbove
 	return d
 }
 

@@ -26,6 +26,7 @@ type nodeHistoryView struct {
 	Days      []dayView      // oldest first, one per day of the bar
 	Uptime    []uptimeView   // 24 h, 7 d, 30 d, 90 d
 	Sparkline *sparklineView // poll nodes with latencies in the last day
+	Bar       barView        // the days in their compact form, drawn by the stylesheet
 	// HTML is the view rendered by the theme's "node-history" template,
 	// once per history load; empty when the theme has no such template.
 	HTML template.HTML
@@ -53,9 +54,17 @@ type uptimeView struct {
 // sparklineView is a response-time line drawn as an SVG polyline.
 type sparklineView struct {
 	Width, Height int
-	Points        string // "x,y x,y …"
-	Title         string // "Response time, last 24 h: 12–40 ms"
-	LastMS        int64
+	// Steps is the width of the viewBox the points are drawn in: one unit
+	// per hour, stretched to Width by the stylesheet, so that x is a
+	// small integer.
+	Steps  int
+	Points string // "x,y x,y …", x in Steps, y in pixels
+	// Path is the same line as SVG path data, each point relative to the
+	// one before ("M0 12l1-3 1 5…"): the built-in theme draws it, as it
+	// is about a third shorter than Points.
+	Path   string
+	Title  string // "Response time, last 24 h: 12–40 ms"
+	LastMS int64
 }
 
 type incidentView struct {
@@ -126,6 +135,7 @@ func (s *Server) nodeHistory(h *history, service string, node status.Node) *node
 	for _, d := range nh.days.All() {
 		hv.Days = append(hv.Days, dayViewOf(d, nh.dayInc[d.Start]))
 	}
+	hv.Bar = newBar(service, node.ID, hv.Days)
 	for i, w := range uptimeWindows {
 		hv.Uptime = append(hv.Uptime, uptimeView{Label: w.Label, Percent: uptimePercent(nh.uptime[i])})
 	}
@@ -190,26 +200,46 @@ func sparkline(buckets []store.Bucket) *sparklineView {
 		lo, hi = math.Min(lo, vals[i]), math.Max(hi, vals[i])
 	}
 	sv := &sparklineView{Width: sparklineWidth, Height: sparklineHeight, LastMS: int64(math.Round(vals[len(vals)-1]))}
-	var b strings.Builder
+	var b, p strings.Builder
+	sv.Steps = max(len(vals)-1, 1)
+	prevY := 0
 	for i, v := range vals {
-		x := float64(sparklineWidth)
+		x := sv.Steps
 		if len(vals) > 1 {
-			x = float64(i) * sparklineWidth / float64(len(vals)-1)
+			x = i
 		}
 		y := float64(sparklineHeight) / 2
 		if hi > lo {
 			// Leave one pixel at the top and bottom for the stroke.
 			y = 1 + (hi-v)/(hi-lo)*(sparklineHeight-2)
 		}
-		if i > 0 {
-			b.WriteByte(' ')
+		// Whole pixels: the line is 24 px high, and a page of thousands
+		// of nodes repeats its points thousands of times.
+		py := int(math.Round(y))
+		switch {
+		case i == 0:
+			fmt.Fprintf(&b, "%d,%d", x, py)
+			fmt.Fprintf(&p, "M%d %dl", x, py)
+		default:
+			fmt.Fprintf(&b, " %d,%d", x, py)
+			if i > 1 {
+				p.WriteByte(' ')
+			}
+			// One step right and dy down; a minus sign separates dy too.
+			sep := " "
+			if py < prevY {
+				sep = ""
+			}
+			fmt.Fprintf(&p, "1%s%d", sep, py-prevY)
 		}
-		fmt.Fprintf(&b, "%.1f,%.1f", x, y)
+		prevY = py
 	}
 	if len(vals) == 1 {
-		fmt.Fprintf(&b, " 0.0,%.1f", float64(sparklineHeight)/2)
+		fmt.Fprintf(&b, " 0,%d", sparklineHeight/2)
+		fmt.Fprintf(&p, "-1 %d", sparklineHeight/2-prevY)
 	}
 	sv.Points = b.String()
+	sv.Path = p.String()
 	sv.Title = fmt.Sprintf("Response time, last 24 h: %.0f–%.0f ms", lo, hi)
 	return sv
 }

@@ -14,7 +14,8 @@ import (
 // reflective call and an escaper for each of its ~25 actions), so 5000
 // replicas cost 50 ms per render; this costs about a tenth of that. The
 // markup is the embedded theme's, byte for byte (TestReplicaBoxesGolden),
-// and text is escaped as html/template escapes it.
+// and text is escaped as html/template escapes it. It is not indented: a
+// fleet of one-replica nodes repeats it thousands of times.
 func replicaBoxesHTML(node nodeView) template.HTML {
 	var b strings.Builder
 	b.Grow(len(node.Replicas) * pageBytesPerReplica)
@@ -39,7 +40,7 @@ func probeLabel(mode string) string {
 }
 
 func writeReplicaBox(b *strings.Builder, r *replicaView, probe string, revealName bool) {
-	b.WriteString("\n              <span id=\"")
+	b.WriteString("\n<span id=\"")
 	escapeHTML(b, r.DOMID)
 	b.WriteString(`" class="replica status-`)
 	escapeHTML(b, r.Status)
@@ -49,13 +50,13 @@ func writeReplicaBox(b *strings.Builder, r *replicaView, probe string, revealNam
 	b.WriteString(strconv.Itoa(r.Position))
 	b.WriteString(`<span class="tooltip" role="tooltip" id="`)
 	escapeHTML(b, r.DOMID)
-	b.WriteString("-tip\">\n                  <span class=\"tooltip-main font-sans-semibold\">This replica reports as ")
+	b.WriteString("-tip\">\n<span class=\"tooltip-main font-sans-semibold\">This replica reports as ")
 	escapeHTML(b, r.Status)
-	b.WriteString(".</span>\n                  <span class=\"tooltip-label font-sans-light\">")
+	b.WriteString(".</span>\n<span class=\"tooltip-label font-sans-light\">")
 	b.WriteString(probe)
 	b.WriteString("</span>")
 	line := func(class, text string) {
-		b.WriteString("\n                  <span class=\"")
+		b.WriteString("\n<span class=\"")
 		b.WriteString(class)
 		b.WriteString(`">`)
 		escapeHTML(b, text)
@@ -74,9 +75,9 @@ func writeReplicaBox(b *strings.Builder, r *replicaView, probe string, revealNam
 		line("tooltip-replica font-sans-light", r.ID)
 	}
 	if r.Load != nil || r.HasLatency || r.Queue != nil || r.LastReport != "" {
-		b.WriteString("\n                  <span class=\"tooltip-details\">")
+		b.WriteString("\n<span class=\"tooltip-details\">")
 		detail := func(label string, value ...string) {
-			b.WriteString("\n                    <span class=\"tooltip-detail font-sans-regular\"><span class=\"tooltip-detail-label font-sans-semibold\">")
+			b.WriteString("\n<span class=\"tooltip-detail font-sans-regular\"><span class=\"tooltip-detail-label font-sans-semibold\">")
 			b.WriteString(label)
 			b.WriteString("</span>: ")
 			for _, v := range value {
@@ -103,9 +104,9 @@ func writeReplicaBox(b *strings.Builder, r *replicaView, probe string, revealNam
 			t.WriteString("</time>")
 			detail("Last report", t.String())
 		}
-		b.WriteString("\n                  </span>")
+		b.WriteString("\n</span>")
 	}
-	b.WriteString("\n                </span>\n              </span>")
+	b.WriteString("\n</span>\n</span>")
 }
 
 // escapeHTML writes s escaped as html/template escapes text and quoted

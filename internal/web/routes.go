@@ -43,6 +43,7 @@ func (s *Server) routes() {
 
 	if s.data != nil {
 		s.mux.HandleFunc("GET /status/history/{service}/{node}", s.handleNodeHistory)
+		s.mux.HandleFunc("GET /status/history/{service}/{node}/days", s.handleNodeDays)
 		s.mux.HandleFunc("GET /status/incidents", s.handleIncidents)
 		s.mux.HandleFunc("GET /status/feed.atom", s.handleFeed)
 		s.managerRoutes()

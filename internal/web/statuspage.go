@@ -47,7 +47,8 @@ func (s *Server) statuspageRoutes() {
 	s.statuspage.started = s.now()
 	s.statuspage.docs = make(map[statuspage.Document]*memo[statuspageKey], len(statuspage.Documents))
 	for _, d := range statuspage.Documents {
-		s.statuspage.docs[d] = &memo[statuspageKey]{}
+		// The documents share the render slots of the page (shareRenderSlots).
+		s.statuspage.docs[d] = &memo[statuspageKey]{slots: s.page.slots}
 		s.mux.HandleFunc("GET /api/v2/"+string(d), s.handleStatuspage(d))
 	}
 }

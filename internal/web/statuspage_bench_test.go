@@ -11,9 +11,9 @@ import (
 	"github.com/vigil-go/vigil/internal/statuspage"
 )
 
-// fleet is one service of n nodes with one HTTP replica each: the shape of
+// mixedFleet is one service of n nodes with one HTTP replica each: the shape of
 // n independent endpoints. Every tenth node is sick, every hundredth dead.
-func fleet(n int) []status.Service {
+func mixedFleet(n int) []status.Service {
 	svc := status.Service{ID: "fleet", Label: "Fleet", Nodes: make([]status.Node, 0, n)}
 	for i := range n {
 		r := status.Replica{ID: fmt.Sprintf("http://10.%d.%d.%d/health", i>>16, i>>8&255, i&255),
@@ -37,7 +37,7 @@ func BenchmarkStatuspageSummary(b *testing.B) {
 	path := "/api/v2/" + string(statuspage.DocSummary)
 	for _, n := range []int{1000, 5000} {
 		src := &source{}
-		src.set(fleet(n), testNow)
+		src.set(mixedFleet(n), testNow)
 		s, err := New(Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
@@ -76,7 +76,7 @@ func BenchmarkStatuspageSummary(b *testing.B) {
 		}
 		b.Run(fmt.Sprintf("nodes=%d/rebuild", n), func(b *testing.B) {
 			req := httptest.NewRequest(http.MethodGet, path, nil)
-			svcs := fleet(n)
+			svcs := mixedFleet(n)
 			b.ReportAllocs()
 			for b.Loop() {
 				src.set(svcs, testNow) // a new version: the next request builds again

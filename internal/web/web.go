@@ -134,6 +134,7 @@ func New(o Options) (*Server, error) {
 		log:      o.Logger,
 		now:      o.Now,
 	}
+	s.shareRenderSlots()
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}

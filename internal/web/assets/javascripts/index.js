@@ -15,6 +15,14 @@
  * 4. Announcements. When a refresh changes the page's general status, the
  *    new banner text is written into a polite live region, so screen readers
  *    say it without moving the visitor's focus.
+ * 5. Day details. A node's 90-day bar links to the node's day page. A tap,
+ *    a click or Enter on the bar fetches that page instead and shows its
+ *    days one at a time in a popover, from the day under the pointer (the
+ *    most recent one from the keyboard); Left and Right or the popover's
+ *    buttons move between days, Escape or a tap elsewhere closes it. Once
+ *    fetched, the days also give the bar its hover text.
+ * 6. Folded services. The services a visitor folds or unfolds stay so
+ *    across refreshes.
  */
 (function () {
   "use strict";
@@ -147,6 +155,13 @@
       }
     });
 
+    var shownDay = popover ? { href: popover.bar.getAttribute("href"), index: popover.index } : null;
+
+    // The history may have been read again: the days are fetched anew.
+    closeDays(false);
+    dayCache = {};
+    dayLoaded = {};
+
     if (oldAside && newAside) {
       oldAside.parentNode.replaceChild(document.importNode(newAside, true), oldAside);
     }
@@ -173,9 +188,19 @@
       }
     }
 
+    applyFolds();
+
     window.scrollTo(scrollX, scrollY);
 
     placeAll();
+
+    if (shownDay) {
+      var bar = barByHref(shownDay.href);
+
+      if (bar) {
+        openDays(bar, shownDay.index);
+      }
+    }
 
     openIds.concat(activeId ? [activeId] : []).forEach(function (id) {
       var element = document.getElementById(id);
@@ -411,12 +436,363 @@
     });
   }
 
+  // Day details (see 4. above).
+  var dayCache = {}; // day page href → promise of its days
+  var dayLoaded = {}; // day page href → its days, once fetched
+  var popover = null; // the open popover: { bar, element, days, index }
+
+  function textOf(root, selector) {
+    var element = root.querySelector(selector);
+
+    return element ? element.textContent.trim() : "";
+  }
+
+  function loadDays(href) {
+    if (!dayCache[href]) {
+      dayCache[href] = fetch(href, { credentials: "same-origin", headers: { "Accept": "text/html" } })
+        .then(function (response) {
+          if (!response.ok) {
+            throw new Error("unexpected status " + response.status);
+          }
+
+          return response.text();
+        })
+        .then(function (text) {
+          var doc = new DOMParser().parseFromString(text, "text/html");
+          var days = Array.prototype.map.call(doc.querySelectorAll("ol.days > li"), function (item) {
+            return {
+              status: item.getAttribute("data-status") || "none",
+              word: textOf(item, ".day-state"),
+              text: textOf(item, ".day-text")
+            };
+          });
+
+          dayLoaded[href] = days;
+
+          return days;
+        });
+
+      dayCache[href].catch(function () {
+        // Fetched again next time.
+        delete dayCache[href];
+      });
+    }
+
+    return dayCache[href];
+  }
+
+  function barHost(target) {
+    return (target && target.closest) ? target.closest("a.bar") : null;
+  }
+
+  function barByHref(href) {
+    var bars = document.querySelectorAll("a.bar");
+
+    for (var i = 0; i < bars.length; i++) {
+      if (bars[i].getAttribute("href") === href) {
+        return bars[i];
+      }
+    }
+
+    return null;
+  }
+
+  // dayAt is the index of the day under a pointer's x, out of count.
+  function dayAt(bar, clientX, count) {
+    var rect = bar.getBoundingClientRect();
+    var index = Math.floor((clientX - rect.left) / rect.width * count);
+
+    return Math.max(0, Math.min(count - 1, index));
+  }
+
+  function element(tag, className, text) {
+    var node = document.createElement(tag);
+
+    if (className) {
+      node.className = className;
+    }
+
+    if (text) {
+      node.textContent = text;
+    }
+
+    return node;
+  }
+
+  function buildPopover(bar) {
+    var box = element("div", "bar-popover");
+    var day = element("p", "bar-popover-day");
+    var nav = element("div", "bar-popover-nav");
+    var previous = element("button", "bar-popover-previous", "\u2039");
+    var next = element("button", "bar-popover-next", "\u203A");
+    var all = element("a", "", "All days");
+
+    box.id = "bar-popover";
+    box.setAttribute("role", "dialog");
+    box.setAttribute("aria-label", "Day details");
+    day.setAttribute("aria-live", "polite");
+    previous.type = next.type = "button";
+    previous.setAttribute("aria-label", "Previous day");
+    next.setAttribute("aria-label", "Next day");
+    previous.setAttribute("data-step", "-1");
+    next.setAttribute("data-step", "1");
+    all.href = bar.getAttribute("href");
+
+    day.appendChild(element("i", "day-swatch"));
+    day.appendChild(element("span", "bar-popover-state"));
+    day.appendChild(element("span", "bar-popover-text"));
+    nav.appendChild(previous);
+    nav.appendChild(next);
+    nav.appendChild(all);
+    box.appendChild(day);
+    box.appendChild(nav);
+
+    return box;
+  }
+
+  function showDay() {
+    var day = popover.days[popover.index];
+    var box = popover.element;
+
+    box.querySelector(".day-swatch").className = "day-swatch bar-" + day.status;
+    box.querySelector(".bar-popover-state").textContent = day.word;
+    box.querySelector(".bar-popover-text").textContent = day.text;
+    box.querySelector(".bar-popover-previous").disabled = popover.index === 0;
+    box.querySelector(".bar-popover-next").disabled = popover.index === popover.days.length - 1;
+    placePopover();
+  }
+
+  // placePopover puts the popover under its bar (above it when there is no
+  // room below), centred on the day shown and inside the viewport. It runs
+  // once the popover is in the document, so its size is the real one.
+  function placePopover() {
+    var box = popover.element;
+    var bar = popover.bar.getBoundingClientRect();
+    var width = document.documentElement.clientWidth;
+    var height = window.innerHeight;
+
+    box.style.left = "0px";
+    box.style.top = "0px";
+
+    var origin = box.getBoundingClientRect();
+    var size = { width: box.offsetWidth, height: box.offsetHeight };
+    var dayX = bar.left + (popover.index + 0.5) * bar.width / popover.days.length;
+    var left = Math.max(EDGE_MARGIN, Math.min(width - EDGE_MARGIN - size.width, dayX - size.width / 2));
+    var top = bar.bottom + 6;
+
+    if (top + size.height > height - EDGE_MARGIN && bar.top - 6 - size.height >= EDGE_MARGIN) {
+      top = bar.top - 6 - size.height;
+    }
+
+    box.style.left = Math.round(left - origin.left) + "px";
+    box.style.top = Math.round(top - origin.top) + "px";
+  }
+
+  function openDays(bar, index) {
+    var href = bar.getAttribute("href");
+
+    return loadDays(href).then(function (days) {
+      if (!days.length || !document.contains(bar)) {
+        return;
+      }
+
+      closeDays(false);
+
+      var box = buildPopover(bar);
+
+      // Right after the bar, so that Tab goes from the bar to its buttons.
+      bar.parentNode.insertBefore(box, bar.nextSibling);
+      popover = { bar: bar, element: box, days: days, index: index < 0 ? days.length - 1 : Math.min(index, days.length - 1) };
+      bar.setAttribute("aria-expanded", "true");
+      bar.setAttribute("aria-controls", box.id);
+      showDay();
+    }, function () {
+      // The popover is a convenience: without it, the day page itself.
+      window.location.href = href;
+    });
+  }
+
+  function closeDays(refocus) {
+    if (!popover) {
+      return;
+    }
+
+    var bar = popover.bar;
+
+    if (popover.element.parentNode) {
+      popover.element.parentNode.removeChild(popover.element);
+    }
+
+    bar.setAttribute("aria-expanded", "false");
+    bar.removeAttribute("aria-controls");
+    popover = null;
+
+    if (refocus) {
+      bar.focus();
+    }
+  }
+
+  function stepDay(step) {
+    var index = Math.max(0, Math.min(popover.days.length - 1, popover.index + step));
+
+    if (index !== popover.index) {
+      popover.index = index;
+      showDay();
+    }
+  }
+
+  function bindDays() {
+    document.addEventListener("click", function (event) {
+      var bar = barHost(event.target);
+      var inside = popover && popover.element.contains(event.target);
+
+      if (inside) {
+        var button = event.target.closest("button[data-step]");
+
+        if (button) {
+          stepDay(parseInt(button.getAttribute("data-step"), 10));
+        }
+
+        return;
+      }
+
+      if (!bar) {
+        closeDays(false);
+        return;
+      }
+
+      if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) {
+        return; // a new tab or window: the day page
+      }
+
+      event.preventDefault();
+
+      // A click from the keyboard (Enter) has no pointer position: it opens
+      // on the most recent day.
+      var fromPointer = event.detail > 0;
+      var count = dayLoaded[bar.getAttribute("href")] ? dayLoaded[bar.getAttribute("href")].length : 0;
+      var index = fromPointer && count ? dayAt(bar, event.clientX, count) : -1;
+
+      if (popover && popover.bar === bar && (!fromPointer || index === popover.index)) {
+        closeDays(false);
+        return;
+      }
+
+      openDays(bar, index).then(function () {
+        if (popover && popover.bar === bar && fromPointer && !count) {
+          // The days were not known at the click: place it now.
+          popover.index = dayAt(bar, event.clientX, popover.days.length);
+          showDay();
+        }
+      });
+    });
+
+    document.addEventListener("keydown", function (event) {
+      if (!popover) {
+        return;
+      }
+
+      var within = event.target === popover.bar || popover.element.contains(event.target);
+
+      if (event.key === "Escape" || event.key === "Esc") {
+        closeDays(within);
+      } else if (within && (event.key === "ArrowLeft" || event.key === "ArrowRight")) {
+        event.preventDefault();
+        stepDay(event.key === "ArrowLeft" ? -1 : 1);
+      } else if (within && (event.key === "Home" || event.key === "End")) {
+        event.preventDefault();
+        stepDay(event.key === "Home" ? -popover.days.length : popover.days.length);
+      }
+    });
+
+    // Hover text: the day under the pointer, once the bar's days are known
+    // (fetched when the pointer or the focus first reaches the bar).
+    var pointer = null; // the bar under the pointer, and the pointer's x
+
+    function hoverText() {
+      var days = pointer ? dayLoaded[pointer.bar.getAttribute("href")] : null;
+
+      if (days && days.length) {
+        var day = days[dayAt(pointer.bar, pointer.x, days.length)];
+        var title = day.word + ", " + day.text;
+
+        if (pointer.bar.title !== title) {
+          pointer.bar.title = title;
+        }
+      }
+    }
+
+    document.addEventListener("mouseover", function (event) {
+      var bar = barHost(event.target);
+
+      if (bar && !dayLoaded[bar.getAttribute("href")]) {
+        pointer = { bar: bar, x: event.clientX };
+        loadDays(bar.getAttribute("href")).then(hoverText, function () {});
+      }
+    });
+
+    document.addEventListener("focusin", function (event) {
+      var bar = barHost(event.target);
+
+      if (bar) {
+        loadDays(bar.getAttribute("href")).catch(function () {});
+      }
+    });
+
+    document.addEventListener("mousemove", function (event) {
+      var bar = barHost(event.target);
+
+      pointer = bar ? { bar: bar, x: event.clientX } : null;
+      hoverText();
+    });
+
+    window.addEventListener("resize", function () {
+      if (popover) {
+        placePopover();
+      }
+    });
+  }
+
+  // Folded services (see 5. above): what the visitor chose, by element id.
+  // Only a click on a service's summary (or Enter or Space on it, which
+  // click it) counts; a link inside the summary does not fold.
+  var folds = {};
+
+  function bindFolds() {
+    document.addEventListener("click", function (event) {
+      var summary = (event.target && event.target.closest) ? event.target.closest("details.probe-nodes > summary") : null;
+
+      if (!summary || event.target.closest("a")) {
+        return;
+      }
+
+      var details = summary.parentNode;
+
+      if (details.id) {
+        // Read before the default action toggles it.
+        folds[details.id] = !details.open;
+      }
+    });
+  }
+
+  function applyFolds() {
+    Object.keys(folds).forEach(function (id) {
+      var details = document.getElementById(id);
+
+      if (details && details.open !== folds[id]) {
+        details.open = folds[id];
+      }
+    });
+  }
+
   function start() {
     var resizeTimer = null;
 
     lastKey = renderKey(document);
 
     bindTooltips();
+    bindDays();
+    bindFolds();
     placeAll();
     updateRelativeTimes();
 

@@ -1,0 +1,275 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/emulation"
+	"github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+
+	"github.com/vigil-go/vigil/internal/status"
+)
+
+// TestBrowserDayBar drives the 90-day bar in Chromium: its accessible name
+// and the patterns of bad days; a day's details in a popover by mouse, by
+// keyboard (Enter, arrows, Tab into its buttons, Escape) and by tap on a
+// phone, inside the viewport; the hover text; folding a service, which
+// survives the live refresh; and, without JavaScript, the day page the bar
+// links to and a service folded by its <summary>. With
+// VIGIL_BAR_SCREENSHOT=<file.png> it saves the page with a popover open.
+func TestBrowserDayBar(t *testing.T) {
+	browser := startChromium(t)
+	st := openStoreGap(t)
+	fillHistory(t, st)
+	ts := newManagerServer(t, st, Options{})
+	ts.src.set(sampleServices(status.Healthy), testNow)
+
+	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
+		t.Helper()
+		if err := chromedp.Do(browser, steps...); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+	}
+	eval := func(what, script string) string {
+		t.Helper()
+		v, err := chromedp.Run(browser, chromedp.Evaluate[string](script))
+		if err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		return v
+	}
+	const bar = `a.bar[href="status/history/web/api/days"]`
+	// dayX is the viewport x of the middle of day i of the API bar.
+	dayXY := func(i int) (float64, float64) {
+		t.Helper()
+		xy, err := chromedp.Run(browser, chromedp.Evaluate[[]float64](fmt.Sprintf(
+			`(() => { const r = document.querySelector(%q).getBoundingClientRect(); return [r.left + (%d + 0.5) * r.width / 90, r.top + r.height / 2]; })()`, bar, i)))
+		if err != nil || len(xy) != 2 {
+			t.Fatalf("locate day %d: %v %v", i, xy, err)
+		}
+		return xy[0], xy[1]
+	}
+	// popover returns the popover's text, "" when closed, after checking
+	// it lies inside the viewport.
+	popover := func() string {
+		t.Helper()
+		return eval("read the popover", `(() => {
+			const p = document.querySelector(".bar-popover");
+			if (!p) return "";
+			const r = p.getBoundingClientRect(), w = document.documentElement.clientWidth, h = window.innerHeight;
+			if (r.left < 0 || r.right > w || r.top < 0 || r.bottom > h) return "outside the viewport: " + JSON.stringify(r) + " in " + w + "x" + h;
+			return p.querySelector(".bar-popover-day").innerText.replace(/\s+/g, " ").trim();
+		})()`)
+	}
+	waitPopover := func(what, want string) {
+		t.Helper()
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			got := popover()
+			if got == want {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s: popover %q, want %q", what, got, want)
+			}
+			time.Sleep(50 * time.Millisecond)
+		}
+	}
+	const (
+		dead    = "Dead 3 Mar 2031: 97.91% uptime, 1 incident: API outage"
+		today   = "Healthy 4 Mar 2031: 100.00% uptime"
+		noData  = "Without data 5 Dec 2030: no data"
+		focused = `document.activeElement.matches(` + "`" + bar + "`" + `)`
+	)
+
+	do("load the page", chromedp.EmulateViewport(1200, 900), chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(bar)))
+	if name := eval("read the bar's name", `document.querySelector(`+"`"+bar+"`"+`).getAttribute("aria-label")`); name != "90 days: 3 healthy, 1 dead, 86 without data" {
+		t.Errorf("bar's accessible name = %q", name)
+	}
+	// A dead day is not told by colour alone: it is hatched.
+	if bg := eval("read a dead day's look", `getComputedStyle(document.querySelector(".bar-dead")).backgroundImage`); !strings.Contains(bg, "repeating-linear-gradient") {
+		t.Errorf("dead day background-image = %q, want a pattern", bg)
+	}
+
+	// Mouse: the hover text, then a click opens the day under the pointer.
+	x, y := dayXY(88)
+	do("hover the dead day", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
+	waitFor(t, browser, "the dead day's hover text", `document.querySelector(`+"`"+bar+"`"+`).title === "Dead, 3 Mar 2031: 97.91% uptime, 1 incident: API outage"`)
+	do("click the dead day", chromedp.MouseClickXY(x, y))
+	waitPopover("click on 3 March", dead)
+	if loc := eval("read the location", `location.pathname`); loc != "/" {
+		t.Errorf("a click on the bar left the page for %s", loc)
+	}
+	do("next day", chromedp.KeyEvent(kb.ArrowRight))
+	waitPopover("ArrowRight", today)
+	do("close", chromedp.KeyEvent(kb.Escape))
+	waitPopover("Escape", "")
+	waitFor(t, browser, "focus back on the bar", focused)
+
+	// Keyboard: Enter opens the most recent day; arrows move; Tab reaches
+	// the popover's buttons, which work with Enter; Escape closes.
+	do("blur", chromedp.Blur(chromedp.CSS(bar)))
+	do("focus the bar", chromedp.Focus(chromedp.CSS(bar)))
+	do("Enter", chromedp.KeyEvent(kb.Enter))
+	waitPopover("Enter on the bar", today)
+	if exp := eval("read aria-expanded", `document.querySelector(`+"`"+bar+"`"+`).getAttribute("aria-expanded")`); exp != "true" {
+		t.Errorf("aria-expanded = %q with the popover open", exp)
+	}
+	do("previous day", chromedp.KeyEvent(kb.ArrowLeft))
+	waitPopover("ArrowLeft", dead)
+	if path := os.Getenv("VIGIL_BAR_SCREENSHOT"); path != "" {
+		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
+		if err != nil {
+			t.Fatalf("take a screenshot: %v", err)
+		}
+		if err := os.WriteFile(path, png, 0o644); err != nil {
+			t.Fatalf("save the screenshot: %v", err)
+		}
+	}
+	do("Tab into the popover", chromedp.KeyEvent(kb.Tab))
+	if label := eval("read the focus", `document.activeElement.getAttribute("aria-label") || ""`); label != "Previous day" {
+		t.Errorf("Tab from the bar reached %q, want the Previous day button", label)
+	}
+	do("press Previous day", chromedp.KeyEvent(kb.Enter))
+	waitPopover("the Previous day button", "Healthy 2 Mar 2031: 100.00% uptime")
+	do("Escape from the popover", chromedp.KeyEvent(kb.Escape))
+	waitPopover("Escape in the popover", "")
+	waitFor(t, browser, "focus back on the bar", focused)
+
+	// Folding a service survives the live refresh.
+	do("fold Web", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	waitFor(t, browser, "Web folded", `!document.getElementById("nodes-web").open`)
+	eval("mark the document", `String(window.vigilTestMarker = 7)`)
+	key := eval("read the render key", `document.querySelector('meta[name="vigil-render"]').content`)
+	ts.src.set(sampleServices(status.Dead), testNow)
+	deadline := time.Now().Add(25 * time.Second)
+	for eval("read the render key", `window.vigilTestMarker === 7 ? document.querySelector("aside").dataset.status : "reloaded"`) != "dead" {
+		if time.Now().After(deadline) {
+			t.Fatalf("the page did not refresh to the dead state within 25 s (render key %s)", key)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	if open := eval("read the fold", `String(document.getElementById("nodes-web").open)`); open != "false" {
+		t.Error("the refresh unfolded the service the visitor folded")
+	}
+	do("unfold Web", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	waitFor(t, browser, "Web unfolded", `document.getElementById("nodes-web").open`)
+
+	// A phone: a tap opens the popover inside the viewport, at both ends.
+	do("phone", chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	do("scroll to the bar", chromedp.ScrollIntoView(chromedp.CSS(bar)))
+	x, y = dayXY(0)
+	do("tap the oldest day", chromedp.TapXY(x, y))
+	waitPopover("tap on the oldest day", noData)
+	// Chromium adjusts a tap to its target's shape, which can move it by a
+	// day of 3.5 px at the bar's end: either of the last two days is right.
+	x, y = dayXY(89)
+	do("tap today", chromedp.TapXY(x, y))
+	waitFor(t, browser, "a popover at the right end", `!!document.querySelector(".bar-popover")`)
+	if got := popover(); got == dead {
+		do("tap the next day button", chromedp.Click(chromedp.CSS(".bar-popover-next")))
+	} else if got != today {
+		t.Fatalf("tap on today: popover %q, want %q or %q", got, today, dead)
+	}
+	waitPopover("the right end", today)
+	do("tap the previous day button", chromedp.Click(chromedp.CSS(".bar-popover-previous")))
+	waitPopover("tap on Previous day", dead)
+	do("scroll to the top", chromedp.ScrollIntoView(chromedp.CSS(".general h2")))
+	xy, err := chromedp.Run(browser, chromedp.Evaluate[[]float64](
+		`(() => { const r = document.querySelector(".general h2").getBoundingClientRect(); return [r.left + 10, r.top + r.height / 2]; })()`))
+	if err != nil || len(xy) != 2 {
+		t.Fatalf("locate the heading: %v %v", xy, err)
+	}
+	do("tap elsewhere", chromedp.TapXY(xy[0], xy[1]))
+	waitPopover("tap elsewhere", "")
+
+	// Without JavaScript: the bar is a link to the day page, and services
+	// fold with their summary.
+	do("disable scripts", chromedp.EmulateViewport(1200, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
+		return err
+	}))
+	do("reload without scripts", chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(bar)))
+	do("fold Web without scripts", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	waitFor(t, browser, "Web folded without scripts", `!document.getElementById("nodes-web").open`)
+	do("unfold Web without scripts", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	waitFor(t, browser, "Web unfolded without scripts", `document.getElementById("nodes-web").open`)
+	do("follow the bar", chromedp.Click(chromedp.CSS(bar)), chromedp.WaitVisible(chromedp.CSS("ol.days")))
+	if loc := eval("read the location", `location.pathname`); loc != "/status/history/web/api/days" {
+		t.Errorf("the bar led to %s", loc)
+	}
+	if line := eval("read 3 March", `document.querySelectorAll("ol.days > li")[88].innerText.replace(/\s+/g, " ").trim()`); line != dead {
+		t.Errorf("3 March on the day page = %q, want %q", line, dead)
+	}
+	if bg := eval("read the stylesheet on the day page", `getComputedStyle(document.querySelectorAll("ol.days .day-swatch")[88]).backgroundImage`); !strings.Contains(bg, "repeating-linear-gradient") {
+		t.Errorf("the day page's dead swatch = %q, want the bar's pattern", bg)
+	}
+}
+
+// startChromium starts a headless Chromium for one test and returns its
+// context; any uncaught script error in a page fails the test. It skips the
+// test when Chromium is missing, unless VIGIL_REQUIRE_BROWSER=1.
+func startChromium(t *testing.T) context.Context {
+	t.Helper()
+	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if required {
+			t.Fatalf("VIGIL_REQUIRE_BROWSER=1 but %s is missing: %v", chromiumPath, err)
+		}
+		t.Skipf("no browser: %v", err)
+	}
+	if testing.Short() && !required {
+		t.Skip("browser test skipped in -short mode")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
+		chromedp.ExecPath(chromiumPath),
+		chromedp.Headless,
+		chromedp.NoSandbox,
+		chromedp.DisableGPU,
+		chromedp.NoFirstRun,
+		chromedp.NoDefaultBrowserCheck,
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.Flag("disable-quic", true),
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.WindowSize(1200, 900),
+	)
+	t.Cleanup(cancelAlloc)
+	browser, cancelBrowser := chromedp.NewContext(allocCtx)
+	t.Cleanup(cancelBrowser)
+	var mu sync.Mutex
+	var errs []string
+	if err := chromedp.Listen(browser, func(ev any) {
+		if e, ok := ev.(*runtime.EventExceptionThrown); ok && e.ExceptionDetails != nil {
+			msg := e.ExceptionDetails.Text
+			if e.ExceptionDetails.Exception != nil {
+				msg += ": " + e.ExceptionDetails.Exception.Description
+			}
+			mu.Lock()
+			errs = append(errs, msg)
+			mu.Unlock()
+		}
+	}); err != nil {
+		t.Fatalf("start the browser: %v", err)
+	}
+	t.Cleanup(func() {
+		mu.Lock()
+		defer mu.Unlock()
+		for _, e := range errs {
+			t.Errorf("script error in the page: %s", e)
+		}
+	})
+	return browser
+}
