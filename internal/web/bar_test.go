@@ -167,26 +167,29 @@ func (f fleetStore) Maintenance(context.Context, time.Time, time.Time) ([]store.
 func (f fleetStore) Incidents(context.Context, store.IncidentFilter) ([]store.Incident, error) {
 	return nil, nil
 }
-func (f fleetStore) Uptime(context.Context, string, string, time.Time, time.Time, []store.Window) (store.UptimeReport, error) {
-	return store.UptimeReport{HasData: true, Ratio: 0.9993}, nil
-}
-func (f fleetStore) Days(_ context.Context, _, _ string, since, _ time.Time, _ []store.Window) ([]store.Day, error) {
-	out := make([]store.Day, historyDays)
-	for i := range out {
-		out[i] = store.Day{Start: since.Add(time.Duration(i) * 24 * time.Hour), Checks: 86400, Worst: status.Healthy,
-			Uptime: store.UptimeReport{HasData: true, Ratio: 1}}
+// NodeHistories gives every node the same busy history: 90 healthy days
+// but a sick and a dead one, and a latency for each hour of the last day.
+func (f fleetStore) NodeHistories(_ context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error {
+	for _, k := range q.Nodes {
+		days := make([]store.Day, historyDays)
+		for i := range days {
+			days[i] = store.Day{Start: q.Since.Add(time.Duration(i) * 24 * time.Hour), Checks: 86400, Worst: status.Healthy,
+				Uptime: store.UptimeReport{HasData: true, Ratio: 1}}
+		}
+		days[30].Worst, days[60].Worst = status.Sick, status.Dead
+		var hours []store.Bucket
+		for h := range 24 {
+			ms := time.Duration(10+h%7*13) * time.Millisecond
+			hours = append(hours, store.Bucket{Start: q.HoursSince.Add(time.Duration(h) * time.Hour), Healthy: 3600,
+				LatencyCount: 1, LatencySum: ms, LatencyMin: ms, LatencyMax: ms})
+		}
+		uptime := make([]store.UptimeReport, len(q.UptimeSince))
+		for i := range uptime {
+			uptime[i] = store.UptimeReport{HasData: true, Ratio: 0.9993}
+		}
+		each(k, store.NodeHistory{Days: days, Uptime: uptime, Hours: hours})
 	}
-	out[30].Worst, out[60].Worst = status.Sick, status.Dead
-	return out, nil
-}
-func (f fleetStore) HourBuckets(_ context.Context, _ store.SeriesKey, since, _ time.Time) ([]store.Bucket, error) {
-	var out []store.Bucket
-	for h := range 24 {
-		ms := time.Duration(10+h%7*13) * time.Millisecond
-		out = append(out, store.Bucket{Start: since.Add(time.Duration(h) * time.Hour), Healthy: 3600,
-			LatencyCount: 1, LatencySum: ms, LatencyMin: ms, LatencyMax: ms})
-	}
-	return out, nil
+	return nil
 }
 
 // fleet is one service of n poll nodes of one HTTP replica each.

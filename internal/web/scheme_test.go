@@ -81,7 +81,8 @@ func TestNodeStateWord(t *testing.T) {
 		ts := newTestServer(t, Options{})
 		ts.src.set(healthServices(h), testNow)
 		body := ts.get(t, "/").body
-		want := fmt.Sprintf(`status-%s-border-subtle"><span class="node-name">Main</span> <span class="node-state status-%s-text">%s</span></span>`, h, h, h)
+		// The word and its glyph take the state from the node's <li>.
+		want := fmt.Sprintf(`<li class="status-%s-background-before"><span class="node-label font-sans-semibold"><span class="node-name">Main</span> <span class="node-state">%s</span></span>`, h, h)
 		if !strings.Contains(body, want) {
 			t.Errorf("%s node: page lacks %s", h, want)
 		}
