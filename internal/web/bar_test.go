@@ -167,6 +167,7 @@ func (f fleetStore) Maintenance(context.Context, time.Time, time.Time) ([]store.
 func (f fleetStore) Incidents(context.Context, store.IncidentFilter) ([]store.Incident, error) {
 	return nil, nil
 }
+
 // NodeHistories gives every node the same busy history: 90 healthy days
 // but a sick and a dead one, and a latency for each hour of the last day.
 func (f fleetStore) NodeHistories(_ context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error {
