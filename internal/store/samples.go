@@ -225,23 +225,5 @@ func (s *Store) buckets(ctx context.Context, table string, key SeriesKey, since,
 		CAST(SUM(b.lat_sum_ns) AS BIGINT)
 		FROM `+table+` b JOIN series s ON s.id = b.series_id`+w.String()+`
 		GROUP BY b.start_ms ORDER BY b.start_ms`, w.args...)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	var out []Bucket
-	for rows.Next() {
-		var (
-			b          Bucket
-			start, sum int64
-			lo, hi     sql.Null[int64]
-		)
-		if err := rows.Scan(&start, &b.Healthy, &b.Sick, &b.Dead, &b.LatencyCount, &lo, &hi, &sum); err != nil {
-			return nil, err
-		}
-		b.Start = fromMS(start)
-		b.LatencyMin, b.LatencyMax, b.LatencySum = time.Duration(lo.V), time.Duration(hi.V), time.Duration(sum)
-		out = append(out, b)
-	}
-	return out, rows.Err()
+	return scanBuckets(nil, rows, err)
 }
