@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/alerting"
-	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/heartbeat"
 	"github.com/vigil-go/vigil/internal/metrics"
@@ -29,9 +28,9 @@ type alerts struct {
 // engine. Without [notify] there is no alerting at all, and it returns nil.
 // A channel that cannot be built is logged and left out; the others work.
 //
-// In a cluster (cl not nil) every member queues into the shared outbox but
-// only the leader delivers. With met, deliveries are counted in metrics.
-func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, version string, cl *cluster.Cluster, met *metrics.Metrics) (*alerts, error) {
+// In a cluster every member queues into the shared outbox but only the
+// leader delivers. With met, deliveries are counted in metrics.
+func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, version string, feed *statusFeed, met *metrics.Metrics) (*alerts, error) {
 	n := cfg.Notify
 	if n == nil {
 		return nil, nil
@@ -43,9 +42,7 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 		Logger:   log,
 		MaxAge:   n.OutboxMaxAge.Duration(),
 	}
-	if cl != nil {
-		wo.Active = cl.IsLeader
-	}
+	wo.Active = feed.acting
 	names := channelNames(channels)
 	if met != nil {
 		met.Channels(names, outboxResults())
@@ -70,6 +67,11 @@ func newAlerts(ctx context.Context, cfg *config.Config, st *store.Store, log *sl
 	}
 	log.Info("alerting ready", "channels", names, "outbox_max_age", n.OutboxMaxAge.Duration())
 	a := &alerts{engine: engine, worker: worker}
+	// The feed's changes are, in a cluster, the decided ones, which only
+	// the leader hands: a member that becomes leader first reloads the
+	// alert state its predecessor saved.
+	feed.OnLeading(engine.Reload)
+	feed.OnChange(engine.Published)
 	if n.HeartbeatURL != "" {
 		a.heartbeat = &heartbeat.Options{URL: n.HeartbeatURL, Every: n.HeartbeatInterval.Duration(), Logger: log,
 			Ready: func(ctx context.Context) error {
@@ -101,20 +103,6 @@ func byNode(cfg *config.Config, key func(*config.Node) []string) map[string][]st
 // plus a minute for timeouts and retries.
 func settleTimeout(m config.Metrics) time.Duration {
 	return 2*max(m.PollInterval.Duration(), m.ScriptInterval.Duration()) + time.Minute
-}
-
-// register subscribes the engine to the monitor's snapshots, or in a
-// cluster to the decided ones, which only the leader hands: a member that
-// becomes leader first reloads the alert state its predecessor saved.
-func (a *alerts) register(h *hooks, cl *cluster.Cluster) {
-	switch {
-	case a == nil:
-	case cl != nil:
-		cl.OnLeading(a.engine.Reload)
-		cl.OnDecided(a.engine.Published)
-	default:
-		h.onPublished = append(h.onPublished, a.engine.Published)
-	}
 }
 
 // control is what the manager API uses to mute reminders; nil without

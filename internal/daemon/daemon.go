@@ -20,7 +20,6 @@ import (
 	"github.com/vigil-go/vigil/internal/health"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/probe"
-	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
 	"github.com/vigil-go/vigil/internal/web"
 )
@@ -66,35 +65,36 @@ func Run(ctx context.Context, o Options) error {
 	defer st.Close()
 	log.Info("store opened", "driver", st.Driver())
 
-	// Consumers of the monitor's snapshots and probe results (history,
-	// alerts) register here before the monitor starts.
-	var hooks hooks
-	mon := monitor.New(monitor.Options{Config: cfg, Logger: log, Published: hooks.published, Observed: hooks.observed})
-	var source web.Source = mon
-	var reporter web.Reporter = mon
-	var cl *cluster.Cluster
+	// The status served and acted on is chosen once, here: the monitor's,
+	// or the cluster's decided one. Its consumers subscribe to the feed
+	// before the monitor runs.
 	var tuning *clusterTuning
+	var join func(*monitor.Monitor) (*cluster.Cluster, error)
 	if cfg.Cluster.Enabled {
-		// In cluster mode the page, the APIs and the alerting use the
-		// decided status.
 		tuning = newClusterTuning(cfg)
-		if cl, err = newCluster(ctx, cfg, log, mon, tuning); err != nil {
-			return err
-		}
+		join = func(mon *monitor.Monitor) (*cluster.Cluster, error) { return newCluster(ctx, cfg, log, mon, tuning) }
+	}
+	feed, err := newStatusFeed(monitor.Options{Config: cfg, Logger: log}, join)
+	if err != nil {
+		return err
+	}
+	mon, cl := feed.mon, feed.cl
+	if cl != nil {
 		defer cl.Close()
-		hooks.onObserved = append(hooks.onObserved, cl.Observe)
-		source, reporter = cl, cl
 	}
-	hist, err := startHistory(ctx, cfg, st, log, &hooks, mon, cl)
+	saved, err := restoreReplicas(ctx, st, mon, log)
 	if err != nil {
 		return err
 	}
-	met := newMetrics(cfg, source, &hooks)
-	alerts, err := newAlerts(ctx, cfg, st, log, o.Version, cl, met)
+	hist, err := startHistory(ctx, cfg, st, log, feed, saved)
 	if err != nil {
 		return err
 	}
-	alerts.register(&hooks, cl)
+	met := newMetrics(cfg, feed)
+	alerts, err := newAlerts(ctx, cfg, st, log, o.Version, feed, met)
+	if err != nil {
+		return err
+	}
 
 	ln, err := net.Listen("tcp", cfg.Server.Inet)
 	if err != nil {
@@ -124,9 +124,9 @@ func Run(ctx context.Context, o Options) error {
 	// Readiness is latched once the first round is done: one for all the
 	// servers reloads build.
 	ready := health.New(health.Options{Ping: st.Ping, Snapshot: mon.Snapshot})
-	subs := newSubscriptions(cfg, st, log, o.Version, cl)
+	subs := newSubscriptions(cfg, st, log, o.Version, feed)
 	buildSite := func(cfg *config.Config) (*web.Server, http.Handler, error) {
-		site, err := web.New(web.Options{Config: cfg, Source: source, Reporter: reporter, Store: st,
+		site, err := web.New(web.Options{Config: cfg, Source: feed, Reporter: feed, Store: st,
 			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met), Readiness: ready,
 			Subscriptions: webSubscriptions(subs)})
 		if err != nil {
@@ -218,25 +218,6 @@ func OpenStore(ctx context.Context, cfg *config.Config) (*store.Store, error) {
 		return nil, fmt.Errorf("open %s store (%s): %w", sc.Driver, where, err)
 	}
 	return st, nil
-}
-
-// hooks fans the monitor's callbacks out to every consumer. Consumers are
-// added before the monitor runs and never after, so no lock is needed.
-type hooks struct {
-	onPublished []func(prev, cur *status.Snapshot)
-	onObserved  []func(status.Observation)
-}
-
-func (h *hooks) published(prev, cur *status.Snapshot) {
-	for _, f := range h.onPublished {
-		f(prev, cur)
-	}
-}
-
-func (h *hooks) observed(o status.Observation) {
-	for _, f := range h.onObserved {
-		f(o)
-	}
 }
 
 // openURL is the address of the page to print for a person, under

@@ -7,7 +7,6 @@ import (
 	"os"
 	"sync"
 
-	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/history"
 	"github.com/vigil-go/vigil/internal/monitor"
@@ -20,35 +19,15 @@ type historyRecorder struct {
 	rec *history.Recorder
 }
 
-// startHistory builds the recorder, resumed from the store, registers it on
-// the hooks, and re-creates the stored push and local replicas in the
-// monitor. It must run before the monitor does.
-//
-// In a cluster every member records its own samples (each vantage point's
-// checks count), but status changes, incidents and replicas are recorded
-// from the decided snapshots, which only the leader hands: one writer, and
-// no incident opened three times.
-func startHistory(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, h *hooks, mon *monitor.Monitor, cl *cluster.Cluster) (*historyRecorder, error) {
+// restoreReplicas re-creates in the monitor the push and local replicas the
+// store kept, before the monitor runs, and returns them for the history.
+// A replica whose node a new config removed is skipped (the recorder then
+// deletes it from the store).
+func restoreReplicas(ctx context.Context, st *store.Store, mon *monitor.Monitor, log *slog.Logger) ([]store.PushReplica, error) {
 	saved, err := st.LoadReplicas(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("restore replicas: %w", err)
 	}
-	rec, err := history.New(ctx, history.Options{
-		Store:    st,
-		Logger:   log,
-		Instance: instanceName(cfg),
-		Replicas: saved,
-	})
-	if err != nil {
-		return nil, err
-	}
-	if cl != nil {
-		cl.OnDecided(rec.Published)
-	} else {
-		h.onPublished = append(h.onPublished, rec.Published)
-	}
-	h.onObserved = append(h.onObserved, rec.Observed)
-
 	restore := make([]monitor.RestoredReplica, 0, len(saved))
 	for _, r := range saved {
 		restore = append(restore, monitor.RestoredReplica{
@@ -59,12 +38,34 @@ func startHistory(ctx context.Context, cfg *config.Config, st *store.Store, log 
 	}
 	n, skipped := mon.Restore(restore)
 	for _, err := range skipped {
-		// The recorder deletes them from the store: their node is gone.
 		log.Warn("stored replica not restored", "reason", err)
 	}
 	if len(saved) > 0 {
 		log.Info("push and local replicas restored", "replicas", n)
 	}
+	return saved, nil
+}
+
+// startHistory builds the recorder, resumed from the store and the saved
+// replicas, and subscribes it to the feed. It must run before the monitor
+// does.
+//
+// In a cluster every member records its own samples (each vantage point's
+// checks count), but status changes, incidents and replicas are recorded
+// from the decided snapshots, which only the leader hands: one writer, and
+// no incident opened three times.
+func startHistory(ctx context.Context, cfg *config.Config, st *store.Store, log *slog.Logger, feed *statusFeed, saved []store.PushReplica) (*historyRecorder, error) {
+	rec, err := history.New(ctx, history.Options{
+		Store:    st,
+		Logger:   log,
+		Instance: instanceName(cfg),
+		Replicas: saved,
+	})
+	if err != nil {
+		return nil, err
+	}
+	feed.OnChange(rec.Published)
+	feed.OnResult(rec.Observed)
 	return &historyRecorder{rec: rec}, nil
 }
 

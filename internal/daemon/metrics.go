@@ -9,17 +9,17 @@ import (
 	"github.com/vigil-go/vigil/internal/web"
 )
 
-// newMetrics builds the Prometheus metrics over src (the status the page
-// shows: the decided one in cluster mode) and counts probe checks from the
-// monitor's Observed hook. It returns nil unless [server] metrics_enabled
-// is true.
-func newMetrics(cfg *config.Config, src metrics.Source, h *hooks) *metrics.Metrics {
+// newMetrics builds the Prometheus metrics over the feed's status (the one
+// the page shows: the decided one in cluster mode) and counts this
+// member's probe checks. It returns nil unless [server] metrics_enabled is
+// true.
+func newMetrics(cfg *config.Config, feed *statusFeed) *metrics.Metrics {
 	if !cfg.Server.MetricsEnabled {
 		return nil
 	}
-	m := metrics.New(cfg, src)
+	m := metrics.New(cfg, feed)
 	m.ConfigLoaded(true, time.Now()) // the config read at start counts as the first load
-	h.onObserved = append(h.onObserved, func(o status.Observation) {
+	feed.OnResult(func(o status.Observation) {
 		m.Checked(o.Service, o.Node, o.Health)
 	})
 	return m

@@ -3,7 +3,6 @@ package daemon
 import (
 	"log/slog"
 
-	"github.com/vigil-go/vigil/internal/cluster"
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
@@ -17,7 +16,7 @@ import (
 // shared outbox under their own channels; in a cluster (cl not nil) every
 // member serves the form, and only the leader fans events out and
 // delivers.
-func newSubscriptions(cfg *config.Config, st *store.Store, log *slog.Logger, version string, cl *cluster.Cluster) *subscribe.Service {
+func newSubscriptions(cfg *config.Config, st *store.Store, log *slog.Logger, version string, feed *statusFeed) *subscribe.Service {
 	if !cfg.Subscriptions.Enabled {
 		return nil
 	}
@@ -26,10 +25,7 @@ func newSubscriptions(cfg *config.Config, st *store.Store, log *slog.Logger, ver
 		d.MaxAge = cfg.Notify.OutboxMaxAge.Duration()
 	}
 	o := subscribe.Options{Config: cfg, Store: st, Logger: log, Mail: notify.Options{Version: version}, Delivery: d}
-	if cl != nil {
-		o.Delivery.Active = cl.IsLeader
-		o.Active = cl.IsLeader
-	}
+	o.Delivery.Active, o.Active = feed.acting, feed.acting
 	return subscribe.New(o)
 }
 
