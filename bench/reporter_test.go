@@ -59,7 +59,7 @@ func BenchmarkReporter(b *testing.B) {
 		}
 		log := slog.New(slog.DiscardHandler)
 		mon := monitor.New(monitor.Options{Config: cfg, Logger: log})
-		site, err := web.New(web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log})
+		site, err := web.New(context.Background(), web.Options{Config: cfg, Source: mon, Reporter: mon, Logger: log})
 		if err != nil {
 			b.Fatal(err)
 		}

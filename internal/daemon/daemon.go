@@ -125,8 +125,8 @@ func Run(ctx context.Context, o Options) error {
 	// servers reloads build.
 	ready := health.New(health.Options{Ping: st.Ping, Snapshot: mon.Snapshot})
 	subs := newSubscriptions(cfg, st, log, o.Version, feed)
-	buildSite := func(cfg *config.Config) (*web.Server, http.Handler, error) {
-		site, err := web.New(web.Options{Config: cfg, Source: feed, Reporter: feed, Store: st,
+	buildSite := func(ctx context.Context, cfg *config.Config) (*web.Server, http.Handler, error) {
+		site, err := web.New(ctx, web.Options{Config: cfg, Source: feed, Reporter: feed, Store: st,
 			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met), Readiness: ready,
 			Subscriptions: webSubscriptions(subs)})
 		if err != nil {
@@ -139,7 +139,7 @@ func Run(ctx context.Context, o Options) error {
 		}
 		return site, web.BodyDeadline(handler, cfg.Server.RequestBodyTimeout.Duration()), nil
 	}
-	site, handler, err := buildSite(cfg)
+	site, handler, err := buildSite(ctx, cfg)
 	if err != nil {
 		return err
 	}

@@ -33,7 +33,7 @@ type reloader struct {
 	log     *slog.Logger
 	level   *slog.LevelVar // [server] log_level
 	version string
-	build   func(*config.Config) (*web.Server, http.Handler, error)
+	build   func(context.Context, *config.Config) (*web.Server, http.Handler, error)
 	mon     *monitor.Monitor
 	tuning  *clusterTuning   // nil outside a cluster
 	alerts  *alerts          // nil without [notify]
@@ -160,7 +160,7 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 	// Build the web server first: it is the one part that can still fail
 	// (a custom theme that does not parse, a store that does not answer),
 	// and then nothing is applied.
-	site, handler, err := r.build(next)
+	site, handler, err := r.build(ctx, next)
 	if err != nil {
 		r.refuse(err)
 		return

@@ -1,6 +1,7 @@
 package subscribe_test
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"net/http"
@@ -57,7 +58,7 @@ func TestSubscriptionsOff(t *testing.T) {
 	mail := mailbox.Start(t)
 	text := strings.Replace(configText("http://127.0.0.1/", mail, rigOptions{}), "enabled = true", "enabled = false", 1)
 	cfg := testkit.Config(t, text)
-	site, err := web.New(web.Options{Config: cfg, Source: testkit.SourceOf(&status.Snapshot{}), Store: storetest.Open(t, storetest.SQLite(t))})
+	site, err := web.New(context.Background(), web.Options{Config: cfg, Source: testkit.SourceOf(&status.Snapshot{}), Store: storetest.Open(t, storetest.SQLite(t))})
 	if err != nil {
 		t.Fatal(err)
 	}

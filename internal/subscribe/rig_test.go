@@ -136,7 +136,7 @@ func newRig(t *testing.T, o rigOptions) *rig {
 		{ID: "web", Label: "Website", Nodes: []status.Node{{ID: "api", Label: "Public API", Mode: status.Poll}}},
 		{ID: "db", Label: "Database", Nodes: []status.Node{{ID: "primary", Label: "Primary", Mode: status.Poll}}},
 	}, o.clock.Now())
-	site, err := web.New(web.Options{Config: cfg, Source: src, Store: st,
+	site, err := web.New(context.Background(), web.Options{Config: cfg, Source: src, Store: st,
 		Subscriptions: svc, Logger: logger, Now: o.clock.Now})
 	if err != nil {
 		t.Fatal(err)

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -18,7 +19,7 @@ func BenchmarkIndex(b *testing.B) {
 	src := &source{}
 	src.set(sampleServices(status.Dead), testNow)
 	cfg := testConfig(b)
-	s, err := New(Options{Config: cfg, Source: src, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(context.Background(), Options{Config: cfg, Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -71,7 +72,7 @@ func BenchmarkRender5000(b *testing.B) {
 	svcs := []status.Service{{ID: "web", Label: "Web", Nodes: []status.Node{node}}}
 	src := &source{}
 	src.set(svcs, testNow)
-	s, err := New(Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(context.Background(), Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

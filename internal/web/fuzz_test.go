@@ -58,7 +58,7 @@ func FuzzReport(f *testing.F) {
 	}
 	log := slog.New(slog.DiscardHandler)
 	mon := monitor.New(monitor.Options{Config: cfg, Logger: log})
-	site, err := New(Options{Config: cfg, Source: mon, Reporter: mon, Logger: log})
+	site, err := New(context.Background(), Options{Config: cfg, Source: mon, Reporter: mon, Logger: log})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -120,7 +120,7 @@ func FuzzManager(f *testing.F) {
 	cfg.Server.ManagerToken = managerToken
 	src := &source{}
 	src.set(sampleServices(status.Dead), testNow)
-	site, err := New(Options{Config: cfg, Source: src, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return testNow }})
+	site, err := New(context.Background(), Options{Config: cfg, Source: src, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return testNow }})
 	if err != nil {
 		f.Fatal(err)
 	}

@@ -13,11 +13,27 @@ import (
 	"github.com/vigil-go/vigil/internal/store"
 )
 
-// Store is the part of the store the server reads and writes: announcements,
-// maintenance windows and incidents (the manager API), and the rolled-up
-// history the page shows. *store.Store satisfies it.
+// Store is the part of the store the server reads and writes: what the
+// page's cached history reads and what the manager API writes. *store.Store
+// satisfies it.
 type Store interface {
+	historyReader
+	managerStore
+}
+
+// historyReader is what the page's cached history reads (data): the
+// announcements, maintenance windows and incidents, and the rolled-up
+// history of every node.
+type historyReader interface {
 	Announcements(ctx context.Context) ([]store.Announcement, error)
+	Maintenance(ctx context.Context, since, until time.Time) ([]store.Window, error)
+	Incidents(ctx context.Context, f store.IncidentFilter) ([]store.Incident, error)
+	NodeHistories(ctx context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error
+}
+
+// managerStore is what the manager API changes, and the lists it answers
+// with.
+type managerStore interface {
 	AddAnnouncement(ctx context.Context, title, text string, t time.Time) (store.Announcement, error)
 	UpdateAnnouncement(ctx context.Context, id, title, text string, t time.Time) error
 	DeleteAnnouncement(ctx context.Context, id string) error
@@ -32,8 +48,6 @@ type Store interface {
 	OpenIncident(ctx context.Context, in store.Incident) (store.Incident, error)
 	AddIncidentUpdate(ctx context.Context, id int64, u store.IncidentUpdate) (store.IncidentUpdate, error)
 	ResolveIncident(ctx context.Context, id int64, t time.Time) error
-
-	NodeHistories(ctx context.Context, q store.NodeHistoryQuery, each func(store.NodeKey, store.NodeHistory)) error
 }
 
 // History shown on the page and in the feeds.
@@ -92,7 +106,7 @@ type announcements struct {
 // others (the recorder) shows within historyRefresh, refreshed by run (the
 // Server's Run) when a page view finds it older.
 type data struct {
-	st  Store
+	st  historyReader
 	now func() time.Time
 	src func() *status.Snapshot
 	log interface {

@@ -118,7 +118,7 @@ func BenchmarkHistoryPage(b *testing.B) {
 	src.cur.Store(&status.Snapshot{Version: 1, Health: health, Refreshed: now, Services: svcs, Dead: dead})
 	cfg := testConfig(b)
 	loadStart, loadCPU := time.Now(), processCPU()
-	s, err := New(Options{Config: cfg, Source: src, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
+	s, err := New(context.Background(), Options{Config: cfg, Source: src, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})
 	if err != nil {
 		b.Fatal(err)
 	}

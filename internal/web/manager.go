@@ -239,7 +239,7 @@ func (s *Server) handleInsertAnnouncement(w http.ResponseWriter, r *http.Request
 		plainError(w, http.StatusBadRequest, reason)
 		return
 	}
-	a, err := s.data.st.AddAnnouncement(r.Context(), *b.Title, *b.Text, s.now())
+	a, err := s.store.AddAnnouncement(r.Context(), *b.Title, *b.Text, s.now())
 	if err != nil {
 		s.internalError(w, r, err, plainError)
 		return
@@ -252,7 +252,7 @@ func (s *Server) handleInsertAnnouncement(w http.ResponseWriter, r *http.Request
 
 // handleRetractAnnouncement answers DELETE /manager/announcement/{id}/.
 func (s *Server) handleRetractAnnouncement(w http.ResponseWriter, r *http.Request) {
-	err := s.data.st.DeleteAnnouncement(r.Context(), r.PathValue("id"))
+	err := s.store.DeleteAnnouncement(r.Context(), r.PathValue("id"))
 	switch {
 	case errors.Is(err, store.ErrNotFound):
 		notFound(w, r)
@@ -362,7 +362,7 @@ func (s *Server) handleEditAnnouncement(w http.ResponseWriter, r *http.Request) 
 		return
 	}
 	id := r.PathValue("id")
-	if err := s.data.st.UpdateAnnouncement(r.Context(), id, *b.Title, *b.Text, s.now()); err != nil {
+	if err := s.store.UpdateAnnouncement(r.Context(), id, *b.Title, *b.Text, s.now()); err != nil {
 		s.storeError(w, r, err)
 		return
 	}
@@ -449,7 +449,7 @@ func (s *Server) checkTarget(target string, serviceOK bool) string {
 // handleListMaintenance answers GET /manager/maintenances/: every stored
 // window, by start.
 func (s *Server) handleListMaintenance(w http.ResponseWriter, r *http.Request) {
-	list, err := s.data.st.Maintenance(r.Context(), time.Time{}, time.Time{})
+	list, err := s.store.Maintenance(r.Context(), time.Time{}, time.Time{})
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -472,7 +472,7 @@ func (s *Server) handleCreateMaintenance(w http.ResponseWriter, r *http.Request)
 		jsonError(w, http.StatusBadRequest, reason)
 		return
 	}
-	win, err := s.data.st.AddMaintenance(r.Context(), win)
+	win, err := s.store.AddMaintenance(r.Context(), win)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -508,13 +508,13 @@ func (s *Server) handleUpdateMaintenance(w http.ResponseWriter, r *http.Request)
 		return
 	}
 	win.ID = id
-	if err := s.data.st.UpdateMaintenance(r.Context(), win); err != nil {
+	if err := s.store.UpdateMaintenance(r.Context(), win); err != nil {
 		s.storeError(w, r, err)
 		return
 	}
 	s.reloadHistory(r.Context())
 	// Read back what was stored (times truncated to the millisecond).
-	list, err := s.data.st.Maintenance(r.Context(), time.Time{}, time.Time{})
+	list, err := s.store.Maintenance(r.Context(), time.Time{}, time.Time{})
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -534,7 +534,7 @@ func (s *Server) handleDeleteMaintenance(w http.ResponseWriter, r *http.Request)
 	if !ok {
 		return
 	}
-	if err := s.data.st.DeleteMaintenance(r.Context(), id); err != nil {
+	if err := s.store.DeleteMaintenance(r.Context(), id); err != nil {
 		s.storeError(w, r, err)
 		return
 	}
@@ -600,7 +600,7 @@ func (s *Server) handleListIncidents(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, "open: want true or false")
 		return
 	}
-	list, err := s.data.st.Incidents(r.Context(), f)
+	list, err := s.store.Incidents(r.Context(), f)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -651,7 +651,7 @@ func (s *Server) handleOpenIncident(w http.ResponseWriter, r *http.Request) {
 		}
 		in.Updates = []store.IncidentUpdate{{Time: now, Status: st, Text: b.Text}}
 	}
-	in, err := s.data.st.OpenIncident(r.Context(), in)
+	in, err := s.store.OpenIncident(r.Context(), in)
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -697,7 +697,7 @@ func (s *Server) handleIncidentUpdate(w http.ResponseWriter, r *http.Request) {
 		jsonError(w, http.StatusBadRequest, reason)
 		return
 	}
-	u, err := s.data.st.AddIncidentUpdate(r.Context(), id, store.IncidentUpdate{Time: s.now(), Status: b.Status, Text: *b.Text})
+	u, err := s.store.AddIncidentUpdate(r.Context(), id, store.IncidentUpdate{Time: s.now(), Status: b.Status, Text: *b.Text})
 	if err != nil {
 		s.storeError(w, r, err)
 		return
@@ -720,18 +720,18 @@ func (s *Server) handleResolveIncident(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	now := s.now()
-	if err := s.data.st.ResolveIncident(r.Context(), id, now); err != nil {
+	if err := s.store.ResolveIncident(r.Context(), id, now); err != nil {
 		s.storeError(w, r, err)
 		return
 	}
 	if b.Text != "" {
-		if _, err := s.data.st.AddIncidentUpdate(r.Context(), id, store.IncidentUpdate{Time: now, Status: "resolved", Text: b.Text}); err != nil {
+		if _, err := s.store.AddIncidentUpdate(r.Context(), id, store.IncidentUpdate{Time: now, Status: "resolved", Text: b.Text}); err != nil {
 			s.storeError(w, r, err)
 			return
 		}
 	}
 	s.reloadIncidents(r.Context())
-	in, err := s.data.st.Incident(r.Context(), id)
+	in, err := s.store.Incident(r.Context(), id)
 	if err != nil {
 		s.storeError(w, r, err)
 		return

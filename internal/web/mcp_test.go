@@ -336,7 +336,7 @@ func (p *pingCounter) waitPings(t *testing.T, n int64) {
 func TestMCPKeepAlive(t *testing.T) {
 	src := &source{}
 	src.set(sampleServices(status.Dead), testNow)
-	s, err := New(Options{Config: testConfig(t), Source: src})
+	s, err := New(context.Background(), Options{Config: testConfig(t), Source: src})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -397,7 +397,7 @@ func newMCPSite(tb testing.TB, maxSessions int) *Server {
 	cfg.Server.MCPSessionsMax = maxSessions
 	src := &source{}
 	src.set(sampleServices(status.Dead), testNow)
-	s, err := New(Options{Config: cfg, Source: src})
+	s, err := New(context.Background(), Options{Config: cfg, Source: src})
 	if err != nil {
 		tb.Fatal(err)
 	}

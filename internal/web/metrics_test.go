@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -69,7 +70,7 @@ func newMetricsServer(t *testing.T, server string, withMetrics bool) *metricsSer
 	if withMetrics {
 		o.Metrics = m
 	}
-	site, err := New(o)
+	site, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatal(err)
 	}

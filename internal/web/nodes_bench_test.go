@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"testing"
@@ -31,7 +32,7 @@ func BenchmarkRenderNodes1000(b *testing.B) {
 	}
 	src := &source{}
 	src.set([]status.Service{svc}, testNow)
-	s, err := New(Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(context.Background(), Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"log/slog"
 	"os"
@@ -50,7 +51,7 @@ func TestReplicaBoxesGolden(t *testing.T) {
 	}}}
 	src := &source{}
 	src.set(services, testNow)
-	s, err := New(Options{Config: testConfig(t), Source: src, Logger: slog.New(slog.DiscardHandler)})
+	s, err := New(context.Background(), Options{Config: testConfig(t), Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -70,7 +70,7 @@ func newReporterServerOf(t *testing.T, text string) *reporterServer {
 	}
 	log := slog.New(slog.DiscardHandler)
 	mon := monitor.New(monitor.Options{Config: cfg, Logger: log})
-	site, err := New(Options{Config: cfg, Source: mon, Reporter: mon, Logger: log})
+	site, err := New(context.Background(), Options{Config: cfg, Source: mon, Reporter: mon, Logger: log})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -38,7 +39,7 @@ func BenchmarkStatuspageSummary(b *testing.B) {
 	for _, n := range []int{1000, 5000} {
 		src := &source{}
 		src.set(mixedFleet(n), testNow)
-		s, err := New(Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
+		s, err := New(context.Background(), Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
 		}

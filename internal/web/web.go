@@ -86,7 +86,8 @@ type Options struct {
 type Server struct {
 	cfg      *config.Config
 	source   Source
-	data     *data // nil without a store
+	data     *data        // nil without a store
+	store    managerStore // what the manager API writes; nil without a store
 	alerting Alerting
 	reporter Reporter
 	metrics  Metrics // nil unless metrics are enabled
@@ -116,9 +117,10 @@ type Server struct {
 
 // New checks the options, loads the theme (the custom one in
 // cfg.Assets.Path when it holds templates/index.html, the embedded one
-// otherwise) and registers the routes. A missing assets directory is not an
-// error; a custom theme whose templates do not parse is.
-func New(o Options) (*Server, error) {
+// otherwise), reads what the page shows from the store within ctx, and
+// registers the routes. A missing assets directory is not an error; a
+// custom theme whose templates do not parse is.
+func New(ctx context.Context, o Options) (*Server, error) {
 	if o.Config == nil {
 		return nil, errors.New("web: no config")
 	}
@@ -160,8 +162,9 @@ func New(o Options) (*Server, error) {
 		s.alerting = &memoryAlerting{now: s.now}
 	}
 	if o.Store != nil {
+		s.store = o.Store
 		s.data = &data{st: o.Store, now: s.now, src: s.snapshot, log: s.log, started: s.now(), stale: make(chan struct{}, 1)}
-		ctx, cancel := context.WithTimeout(context.Background(), refreshTimeout)
+		ctx, cancel := context.WithTimeout(ctx, refreshTimeout)
 		defer cancel()
 		if err := s.data.reloadAnnouncements(ctx); err != nil {
 			return nil, fmt.Errorf("web: read announcements: %w", err)

@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"compress/gzip"
+	"context"
 	"encoding/json"
 	"flag"
 	"html"
@@ -192,7 +193,7 @@ func newTestServer(t *testing.T, o Options) *testServer {
 	if o.Version == "" {
 		o.Version = "1.2.3"
 	}
-	s, err := New(o)
+	s, err := New(context.Background(), o)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
@@ -863,7 +864,7 @@ func TestBrokenCustomTemplate(t *testing.T) {
 	writeFiles(t, theme, map[string]string{"templates/index.html": `{{if}}`})
 	cfg := testConfig(t)
 	cfg.Assets.Path = theme
-	_, err := New(Options{Config: cfg, Source: &source{}})
+	_, err := New(context.Background(), Options{Config: cfg, Source: &source{}})
 	if err == nil || !strings.Contains(err.Error(), theme) {
 		t.Errorf("New with an unparsable template: err = %v, want an error naming %s", err, theme)
 	}
@@ -913,10 +914,10 @@ func TestPanicRecovered(t *testing.T) {
 }
 
 func TestNewChecksOptions(t *testing.T) {
-	if _, err := New(Options{Source: &source{}}); err == nil {
+	if _, err := New(context.Background(), Options{Source: &source{}}); err == nil {
 		t.Error("New without a config succeeded, want an error")
 	}
-	if _, err := New(Options{Config: testConfig(t)}); err == nil {
+	if _, err := New(context.Background(), Options{Config: testConfig(t)}); err == nil {
 		t.Error("New without a source succeeded, want an error")
 	}
 }
