@@ -30,7 +30,7 @@ func TestBrowserDayBar(t *testing.T) {
 	st := openStoreGap(t)
 	fillHistory(t, st)
 	ts := newManagerServer(t, st, Options{})
-	ts.src.set(sampleServices(status.Healthy), testNow)
+	ts.src.Set(sampleServices(status.Healthy), testNow)
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
@@ -149,7 +149,7 @@ func TestBrowserDayBar(t *testing.T) {
 	waitFor(t, browser, "Web folded", `!document.getElementById("nodes-web").open`)
 	eval("mark the document", `String(window.vigilTestMarker = 7)`)
 	key := eval("read the render key", `document.querySelector('meta[name="vigil-render"]').content`)
-	ts.src.set(sampleServices(status.Dead), testNow)
+	ts.src.Set(sampleServices(status.Dead), testNow)
 	deadline := time.Now().Add(25 * time.Second)
 	for eval("read the render key", `window.vigilTestMarker === 7 ? document.querySelector("aside").dataset.status : "reloaded"`) != "dead" {
 		if time.Now().After(deadline) {

@@ -12,6 +12,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // dayLine of the day page, as a visitor reads it.
@@ -107,7 +108,7 @@ func TestDayPage(t *testing.T) {
 		t.Fatal(err)
 	}
 	ts := newManagerServer(t, st, Options{})
-	ts.src.set(sampleServices(status.Healthy), testNow)
+	ts.src.Set(sampleServices(status.Healthy), testNow)
 	lines := dayLines(t, ts, "web", "api")
 	if len(lines) != 90 {
 		t.Fatalf("%d days, want 90", len(lines))
@@ -211,9 +212,9 @@ func fleet(n int) []status.Service {
 func TestPageWeightPerNode(t *testing.T) {
 	const n = 1000
 	// The history is read at start for the nodes of the first snapshot.
-	src, none := &source{}, &source{}
-	src.set(fleet(n), testNow)
-	none.set([]status.Service{{ID: "peers", Label: "Peers"}}, testNow)
+	src, none := &testkit.Source{}, &testkit.Source{}
+	src.Set(fleet(n), testNow)
+	none.Set([]status.Service{{ID: "peers", Label: "Peers"}}, testNow)
 	ts := newTestServer(t, Options{Source: src, Store: fleetStore{now: testNow}})
 	empty := newTestServer(t, Options{Source: none, Store: fleetStore{now: testNow}})
 
@@ -244,14 +245,14 @@ func TestPageWeightPerNode(t *testing.T) {
 // A small page, or a service with a problem, starts unfolded.
 func TestServicesUnfolded(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.src.set(sampleServices(status.Healthy), testNow)
+	ts.src.Set(sampleServices(status.Healthy), testNow)
 	if page := ts.get(t, "/").body; strings.Contains(page, `<details class="probe-nodes" id="nodes-web">`) ||
 		!strings.Contains(page, `<details class="probe-nodes" id="nodes-web" open>`) {
 		t.Error("a small page folds a service")
 	}
 	svcs := fleet(200)
 	svcs[0].Nodes[7].Replicas[0].Health = status.Sick
-	ts.src.set(svcs, testNow)
+	ts.src.Set(svcs, testNow)
 	if page := ts.get(t, "/").body; !strings.Contains(page, `<details class="probe-nodes" id="nodes-peers" open>`) {
 		t.Error("a sick service of a big page is folded")
 	}

@@ -11,13 +11,14 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // BenchmarkIndex measures the hot path of an outage: the page served from
 // its cache, in full (plain and gzip) and as a 304.
 func BenchmarkIndex(b *testing.B) {
-	src := &source{}
-	src.set(sampleServices(status.Dead), testNow)
+	src := &testkit.Source{}
+	src.Set(sampleServices(status.Dead), testNow)
 	cfg := testConfig(b)
 	s, err := New(context.Background(), Options{Config: cfg, Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
@@ -70,8 +71,8 @@ func BenchmarkRender5000(b *testing.B) {
 		})
 	}
 	svcs := []status.Service{{ID: "web", Label: "Web", Nodes: []status.Node{node}}}
-	src := &source{}
-	src.set(svcs, testNow)
+	src := &testkit.Source{}
+	src.Set(svcs, testNow)
 	s, err := New(context.Background(), Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

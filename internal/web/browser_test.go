@@ -56,7 +56,7 @@ func TestBrowser(t *testing.T) {
 	// the built-in theme: its own script file and inline script only.
 	cfg.Branding.CustomHTML = ""
 	ts := newTestServer(t, Options{Config: cfg, Now: time.Now})
-	ts.src.set(sampleServicesAt(time.Now(), status.Healthy), time.Now())
+	ts.src.Set(sampleServicesAt(time.Now(), status.Healthy), time.Now())
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
@@ -173,7 +173,7 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("live region at load = %q, want nothing announced", said)
 	}
 	eval("mark the document", `String(window.vigilTestMarker = 42)`)
-	ts.src.set(sampleServicesAt(time.Now(), status.Dead), time.Now())
+	ts.src.Set(sampleServicesAt(time.Now(), status.Dead), time.Now())
 	deadline := time.Now().Add(25 * time.Second)
 	type pageState struct {
 		Marker  int    `json:"marker"`

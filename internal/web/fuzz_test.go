@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // checkAnswer fails unless an answer is a success or a 4xx with a reason
@@ -118,8 +119,8 @@ func FuzzManager(f *testing.F) {
 	f.Cleanup(func() { st.Close() })
 	cfg := testConfig(f)
 	cfg.Server.ManagerToken = managerToken
-	src := &source{}
-	src.set(sampleServices(status.Dead), testNow)
+	src := &testkit.Source{}
+	src.Set(sampleServices(status.Dead), testNow)
 	site, err := New(context.Background(), Options{Config: cfg, Source: src, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return testNow }})
 	if err != nil {
 		f.Fatal(err)

@@ -13,6 +13,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // BenchmarkHistoryPage fills a SQLite store with 90 days of 1000 poll
@@ -113,9 +114,9 @@ func BenchmarkHistoryPage(b *testing.B) {
 	size := fileSize(b, path) + fileSize(b, path+"-wal")
 	b.Logf("setup %v; pruned %+v; database %d bytes", time.Since(setup).Round(time.Millisecond), pruned, size)
 
-	src := &source{}
+	src := &testkit.Source{}
 	health, dead := status.Rollup(svcs)
-	src.cur.Store(&status.Snapshot{Version: 1, Health: health, Refreshed: now, Services: svcs, Dead: dead})
+	src.Store(&status.Snapshot{Version: 1, Health: health, Refreshed: now, Services: svcs, Dead: dead})
 	cfg := testConfig(b)
 	loadStart, loadCPU := time.Now(), processCPU()
 	s, err := New(context.Background(), Options{Config: cfg, Source: src, Store: st, Logger: slog.New(slog.DiscardHandler), Now: func() time.Time { return now }})

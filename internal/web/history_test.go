@@ -67,7 +67,7 @@ func TestPageHistory(t *testing.T) {
 	st := openStoreGap(t)
 	fillHistory(t, st)
 	ts := newManagerServer(t, st, Options{})
-	ts.src.set(sampleServices(status.Healthy), testNow)
+	ts.src.Set(sampleServices(status.Healthy), testNow)
 	page := ts.get(t, "/").body
 
 	api := nodeItem(t, page, "API")
@@ -293,7 +293,7 @@ func TestHistoryReads(t *testing.T) {
 	cfg := testConfig(t)
 	cfg.Server.ManagerToken = managerToken
 	ts := newTestServer(t, Options{Config: cfg, Store: st})
-	ts.src.set(sampleServices(status.Healthy), testNow)
+	ts.src.Set(sampleServices(status.Healthy), testNow)
 	if st.history.Load() == 0 || st.incidents.Load() == 0 {
 		t.Fatal("the server did not load the history at start")
 	}

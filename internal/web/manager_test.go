@@ -218,10 +218,10 @@ func TestManagerAnnouncements(t *testing.T) {
 
 func TestManagerProberAlerts(t *testing.T) {
 	ts := newManagerServer(t, openStore(t), Options{})
-	ts.src.set(sampleServices(status.Dead), testNow)
+	ts.src.Set(sampleServices(status.Dead), testNow)
 	runSteps(t, ts, []step{{"GET", "/manager/prober/alerts/", "", 200,
 		`{"dead":[{"probe":"web","node":"api","replica":"http://10.0.0.2/health"}],"sick":[]}`}})
-	ts.src.set(sampleServices(status.Sick), testNow)
+	ts.src.Set(sampleServices(status.Sick), testNow)
 	runSteps(t, ts, []step{{"GET", "/manager/prober/alerts/", "", 200,
 		`{"dead":[],"sick":[{"probe":"web","node":"api","replica":"http://10.0.0.2/health"}]}`}})
 }
@@ -292,7 +292,7 @@ func TestManagerIgnoreReminders(t *testing.T) {
 func TestManagerMaintenance(t *testing.T) {
 	st := openStore(t)
 	ts := newManagerServer(t, st, Options{})
-	ts.src.set(sampleServices(status.Healthy), testNow)
+	ts.src.Set(sampleServices(status.Healthy), testNow)
 	before := ts.get(t, "/").body
 	if strings.Contains(before, "node-maintenance") {
 		t.Fatal("page shows maintenance before any window")

@@ -17,6 +17,7 @@ import (
 	"github.com/modelcontextprotocol/go-sdk/mcp"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // headerRecorder is a client transport that records the Mcp-Session-Id
@@ -237,7 +238,7 @@ func TestMCPGetReportIsStatusReport(t *testing.T) {
 	}
 
 	// A new monitor state reaches the tool in the same session.
-	ts.src.set(healthServices(status.Sick), testNow)
+	ts.src.Set(healthServices(status.Sick), testNow)
 	check("after a change")
 	structured, _ := callGetReport(t, cs)
 	if got := structured.(map[string]any)["health"]; got != "sick" {
@@ -334,8 +335,8 @@ func (p *pingCounter) waitPings(t *testing.T, n int64) {
 // keep the session open past the idle timeout; a client without an event
 // stream, which the pings cannot reach, keeps its session too.
 func TestMCPKeepAlive(t *testing.T) {
-	src := &source{}
-	src.set(sampleServices(status.Dead), testNow)
+	src := &testkit.Source{}
+	src.Set(sampleServices(status.Dead), testNow)
 	s, err := New(context.Background(), Options{Config: testConfig(t), Source: src})
 	if err != nil {
 		t.Fatal(err)
@@ -395,8 +396,8 @@ func newMCPSite(tb testing.TB, maxSessions int) *Server {
 	cfg := testConfig(tb)
 	cfg.Server.MCPServer = true
 	cfg.Server.MCPSessionsMax = maxSessions
-	src := &source{}
-	src.set(sampleServices(status.Dead), testNow)
+	src := &testkit.Source{}
+	src.Set(sampleServices(status.Dead), testNow)
 	s, err := New(context.Background(), Options{Config: cfg, Source: src})
 	if err != nil {
 		tb.Fatal(err)

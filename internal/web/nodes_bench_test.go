@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // BenchmarkRenderNodes1000 renders the page of one service of 1000 nodes
@@ -30,8 +31,8 @@ func BenchmarkRenderNodes1000(b *testing.B) {
 				Latency: time.Duration(i%40) * time.Millisecond, HasLatency: true, Checked: testNow}},
 		})
 	}
-	src := &source{}
-	src.set([]status.Service{svc}, testNow)
+	src := &testkit.Source{}
+	src.Set([]status.Service{svc}, testNow)
 	s, err := New(context.Background(), Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		b.Fatal(err)

@@ -58,8 +58,8 @@ func TestPageAccessibility(t *testing.T) {
 		t.Fatalf("add a maintenance window: %d %s", res.code, res.body)
 	}
 	for _, state := range auditStates {
-		ts.src.set(sampleServicesAt(time.Now(), state), time.Now())
-		withHistory.src.set(sampleServicesAt(testNow, state), testNow)
+		ts.src.Set(sampleServicesAt(time.Now(), state), time.Now())
+		withHistory.src.Set(sampleServicesAt(testNow, state), testNow)
 		for _, page := range []struct {
 			name string
 			url  string
@@ -127,7 +127,7 @@ func TestColorSchemeInBrowser(t *testing.T) {
 		t.Fatalf("disable scripts: %v", err)
 	}
 	ts := newTestServer(t, Options{Config: browserConfig(t), Now: time.Now})
-	ts.src.set(sampleServicesAt(time.Now(), status.Dead), time.Now())
+	ts.src.Set(sampleServicesAt(time.Now(), status.Dead), time.Now())
 	emulateScheme(t, browser, "dark")
 	loadPage(t, browser, ts.URL+"/", 390)
 	got := evalString(t, browser, `JSON.stringify([
@@ -148,7 +148,7 @@ func TestColorSchemeInBrowser(t *testing.T) {
 func TestTooltipPlacementOnPhone(t *testing.T) {
 	browser := newChromium(t)
 	ts := newTestServer(t, Options{Config: browserConfig(t), Now: time.Now})
-	ts.src.set(sampleServicesAt(time.Now(), status.Dead), time.Now())
+	ts.src.Set(sampleServicesAt(time.Now(), status.Dead), time.Now())
 	const box = "replica-web-api-1" // the first box of a node: the tooltip is wider than the room on its left
 
 	inside := func(how string) {

@@ -41,7 +41,7 @@ func TestPageBanner(t *testing.T) {
 	} {
 		t.Run(tc.health.String(), func(t *testing.T) {
 			ts := newTestServer(t, Options{})
-			ts.src.set(healthServices(tc.health), time.Date(2031, 3, 4, 9, 3, 1, 0, time.FixedZone("CET", 3600)))
+			ts.src.Set(healthServices(tc.health), time.Date(2031, 3, 4, 9, 3, 1, 0, time.FixedZone("CET", 3600)))
 			body := ts.get(t, "/").body
 			aside := element(t, body, "<aside", "</aside>")
 			if !strings.Contains(aside, `class="status-`+tc.health.String()+`-background"`) {
@@ -81,7 +81,7 @@ func TestPageBanner(t *testing.T) {
 
 func TestPageNotYetRefreshed(t *testing.T) {
 	ts := newTestServer(t, Options{})
-	ts.src.set(healthServices(status.Healthy), time.Time{})
+	ts.src.Set(healthServices(status.Healthy), time.Time{})
 	aside := element(t, ts.get(t, "/").body, "<aside", "</aside>")
 	if got := text(element(t, aside, "<h4", "</h4>")); got != "not yet refreshed" {
 		t.Errorf("banner h4 before the first aggregation = %q, want %q", got, "not yet refreshed")
@@ -201,7 +201,7 @@ func TestPageEscaping(t *testing.T) {
 	cfg.Branding.PageTitle = `</title><script>alert(4)</script>`
 	cfg.Branding.LogoColor = `red;}</style><script>alert(5)</script>`
 	ts := newTestServer(t, Options{Config: cfg})
-	ts.src.set(services, testNow)
+	ts.src.Set(services, testNow)
 	body := ts.get(t, "/").body
 	for _, bad := range []string{
 		`<script>alert(`, `<img src=x`, `<b>bold</b>`, `<i>label</i>`, `href="javascript:`, `</style>`,
@@ -311,7 +311,7 @@ func TestPageServices(t *testing.T) {
 func TestPageReplicaStatuses(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	for _, h := range []status.Health{status.Healthy, status.Sick, status.Dead} {
-		ts.src.set(sampleServices(h), testNow)
+		ts.src.Set(sampleServices(h), testNow)
 		box := replicaBoxes(t, ts.get(t, "/").body)["replica-web-api-2"]
 		if !strings.Contains(box, "status-"+h.String()+"-background") || !strings.Contains(text(box), "This replica reports as "+h.String()+".") {
 			t.Errorf("replica %s: box %s", h, box)
@@ -338,7 +338,7 @@ func TestPageVantagePoints(t *testing.T) {
 	} {
 		svcs := sampleServices(status.Healthy)
 		svcs[0].Nodes[0].Replicas[1].Views = tc.views
-		ts.src.set(svcs, testNow)
+		ts.src.Set(svcs, testNow)
 		box := text(replicaBoxes(t, ts.get(t, "/").body)["replica-web-api-2"])
 		switch {
 		case tc.want != "" && !strings.Contains(box, tc.want):
@@ -421,7 +421,7 @@ func TestTimeZone(t *testing.T) {
 		ID: "workers", Label: "Workers", Mode: status.Push, RevealReplicaName: true,
 		Replicas: []status.Replica{{ID: "w1", Health: status.Healthy, Checked: time.Date(2031, 3, 3, 20, 0, 0, 0, time.UTC)}},
 	}}}}
-	ts.src.set(services, testNow)
+	ts.src.Set(services, testNow)
 	page := ts.get(t, "/").body
 	for _, want := range []string{
 		`refreshed <time datetime="2031-03-04T09:03:01Z">17:03:01 UTC&#43;08:00</time>`, // "+" is escaped, as html/template does
@@ -434,7 +434,7 @@ func TestTimeZone(t *testing.T) {
 
 	// In UTC, Vigil's words: the same report is yesterday's.
 	ts = newTestServer(t, Options{})
-	ts.src.set(services, testNow)
+	ts.src.Set(services, testNow)
 	page = ts.get(t, "/").body
 	for _, want := range []string{
 		`refreshed <time datetime="2031-03-04T09:03:01Z">09:03:01 UTC&#43;00:00</time>`,

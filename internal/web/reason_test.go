@@ -9,6 +9,7 @@ import (
 	"testing"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // TestPublicReasons checks what the page and /status/report say about
@@ -41,8 +42,8 @@ func TestPublicReasons(t *testing.T) {
 			{ID: "host-1", Health: status.Dead, Reason: "no report for 41s (reports every 20s)"},
 		}},
 	}}}
-	src := &source{}
-	src.set(services, testNow)
+	src := &testkit.Source{}
+	src.Set(services, testNow)
 	ts := newTestServer(t, Options{Source: src})
 
 	wantHidden := []string{

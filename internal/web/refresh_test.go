@@ -20,7 +20,7 @@ func TestRunRefreshesStaleHistory(t *testing.T) {
 	now.Store(testNow.UnixNano())
 	clock := func() time.Time { return time.Unix(0, now.Load()).UTC() }
 	ts := newTestServer(t, Options{Store: st, Now: clock})
-	ts.src.set(sampleServices(status.Healthy), testNow)
+	ts.src.Set(sampleServices(status.Healthy), testNow)
 
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // TestReplicaBoxesGolden pins the markup of the replica boxes and their
@@ -49,8 +50,8 @@ func TestReplicaBoxesGolden(t *testing.T) {
 		{ID: "empty-push", Label: "Empty", Mode: status.Push},
 		{ID: "empty-poll", Label: "Empty poll", Mode: status.Poll},
 	}}}
-	src := &source{}
-	src.set(services, testNow)
+	src := &testkit.Source{}
+	src.Set(services, testNow)
 	s, err := New(context.Background(), Options{Config: testConfig(t), Source: src, Logger: slog.New(slog.DiscardHandler)})
 	if err != nil {
 		t.Fatal(err)

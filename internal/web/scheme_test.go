@@ -79,7 +79,7 @@ func TestSupportButtonContrast(t *testing.T) {
 func TestNodeStateWord(t *testing.T) {
 	for _, h := range []status.Health{status.Healthy, status.Sick, status.Dead} {
 		ts := newTestServer(t, Options{})
-		ts.src.set(healthServices(h), testNow)
+		ts.src.Set(healthServices(h), testNow)
 		body := ts.get(t, "/").body
 		// The word and its glyph take the state from the node's <li>.
 		want := fmt.Sprintf(`<li class="status-%s-background-before"><span class="node-label font-sans-semibold"><span class="node-name">Main</span> <span class="node-state">%s</span></span>`, h, h)

@@ -59,7 +59,7 @@ func TestPageScriptsAllowed(t *testing.T) {
 	cfg.Branding.CustomHTML = ""
 	for _, h := range []status.Health{status.Healthy, status.Sick, status.Dead} {
 		ts := newTestServer(t, Options{Config: cfg})
-		ts.src.set(healthServices(h), testNow)
+		ts.src.Set(healthServices(h), testNow)
 		res := ts.get(t, "/")
 		csp := res.header.Get("Content-Security-Policy")
 		if strings.Contains(csp, "'unsafe-inline' https:; style") || !strings.Contains(csp, "script-src 'self' 'sha256-") {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/status"
 	"github.com/vigil-go/vigil/internal/statuspage"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // mixedFleet is one service of n nodes with one HTTP replica each: the shape of
@@ -37,8 +38,8 @@ func mixedFleet(n int) []status.Service {
 func BenchmarkStatuspageSummary(b *testing.B) {
 	path := "/api/v2/" + string(statuspage.DocSummary)
 	for _, n := range []int{1000, 5000} {
-		src := &source{}
-		src.set(mixedFleet(n), testNow)
+		src := &testkit.Source{}
+		src.Set(mixedFleet(n), testNow)
 		s, err := New(context.Background(), Options{Config: testConfig(b), Source: src, Logger: slog.New(slog.DiscardHandler)})
 		if err != nil {
 			b.Fatal(err)
@@ -80,7 +81,7 @@ func BenchmarkStatuspageSummary(b *testing.B) {
 			svcs := mixedFleet(n)
 			b.ReportAllocs()
 			for b.Loop() {
-				src.set(svcs, testNow) // a new version: the next request builds again
+				src.Set(svcs, testNow) // a new version: the next request builds again
 				s.ServeHTTP(&discardWriter{header: http.Header{}}, req)
 			}
 		})

@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-go/vigil/internal/statuspage"
 	"github.com/vigil-go/vigil/internal/statuspage/statuspagetest"
 	"github.com/vigil-go/vigil/internal/store"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // clock is a test clock that can be moved.
@@ -106,7 +107,7 @@ func TestStatuspageAPI(t *testing.T) {
 	v := statuspagetest.New(t)
 	clk := newClock(testNow)
 	ts := newManagerServer(t, openStore(t), Options{Now: clk.now})
-	ts.src.set(sampleServices(status.Sick), testNow)
+	ts.src.Set(sampleServices(status.Sick), testNow)
 
 	docs := fetchAll(t, ts, v, "")
 	if got := componentStatus(t, docs[statuspage.DocComponents], "API"); got != "degraded_performance" {
@@ -220,7 +221,7 @@ func TestStatuspageIDsSurviveRestart(t *testing.T) {
 			t.Fatal(err)
 		}
 		ts := newManagerServer(t, st, Options{})
-		ts.src.set(sampleServices(status.Dead), testNow)
+		ts.src.Set(sampleServices(status.Dead), testNow)
 		return fetchAll(t, ts, v, ""), func() { ts.Close(); st.Close() }
 	}
 	_, stop := serve()
@@ -278,7 +279,7 @@ func TestStatuspageReadsNoStore(t *testing.T) {
 				ts.get(t, apiPath(d), h...)
 			}
 		}
-		ts.src.set(sampleServices(status.Sick), testNow) // a new snapshot: built again, from memory
+		ts.src.Set(sampleServices(status.Sick), testNow) // a new snapshot: built again, from memory
 	}
 	if h, i := st.history.Load(), st.incidents.Load(); h != 0 || i != 0 {
 		t.Fatalf("the documents read the store: %d history and %d incident reads", h, i)
@@ -302,7 +303,7 @@ func TestStatuspageRevalidation(t *testing.T) {
 	if res := ts.get(t, apiPath(statuspage.DocSummary), "Accept-Encoding", "gzip"); res.header.Get("Content-Encoding") != "gzip" {
 		t.Errorf("gzip asked: Content-Encoding %q", res.header.Get("Content-Encoding"))
 	}
-	ts.src.set(healthServices(status.Healthy), testNow)
+	ts.src.Set(healthServices(status.Healthy), testNow)
 	res := ts.get(t, apiPath(statuspage.DocSummary), "If-None-Match", first.header.Get("ETag"))
 	if res.code != http.StatusOK || res.header.Get("ETag") == first.header.Get("ETag") || !strings.Contains(res.body, `"name":"Main"`) {
 		t.Errorf("new state = %d %s, want 200 with the new components", res.code, res.body)
@@ -358,10 +359,10 @@ func TestStatuspageHidesReplicas(t *testing.T) {
 
 	v := statuspagetest.New(t)
 	for _, reveal := range []bool{false, true} {
-		src := &source{}
+		src := &testkit.Source{}
 		svcs := services(status.Dead, reveal)
 		h, dead := status.Rollup(svcs)
-		src.cur.Store(&status.Snapshot{Version: 1, Health: h, Refreshed: testNow, Services: svcs, Dead: dead})
+		src.Store(&status.Snapshot{Version: 1, Health: h, Refreshed: testNow, Services: svcs, Dead: dead})
 		ts := newManagerServer(t, st, Options{Source: src})
 		docs := fetchAll(t, ts, v, "")
 		// The page, its incidents JSON and the feed show the same text.

@@ -117,7 +117,7 @@ func TestStoreErrorsKeepTheirMessage(t *testing.T) {
 			t.Errorf("%s %s on a closed store = %d %q, want 500 without the database's message", r.method, r.path, got.code, got.body)
 		}
 	}
-	if ts.logs.count("level=ERROR", "database is closed") != 3 {
+	if ts.logs.Count("level=ERROR", "database is closed") != 3 {
 		t.Errorf("the log lacks the causes:\n%s", ts.logs)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 // TestReportVantages: in cluster mode /status/report says, per replica, how
@@ -24,8 +25,8 @@ func TestReportVantages(t *testing.T) {
 		}},
 		{ID: "push", Label: "Push", Mode: status.Push, Replicas: []status.Replica{{ID: "host-1", Health: status.Healthy}}},
 	}}}
-	src := &source{}
-	src.set(services, testNow)
+	src := &testkit.Source{}
+	src.Set(services, testNow)
 	ts := newTestServer(t, Options{Source: src})
 	body := ts.get(t, "/status/report").body
 
@@ -51,7 +52,7 @@ func TestReportVantages(t *testing.T) {
 
 	// Outside cluster mode: no vantages anywhere, Vigil's report.
 	services[0].Nodes[0].Replicas[0].Views = nil
-	src.set(services, testNow)
+	src.Set(services, testNow)
 	if body := ts.get(t, "/status/report").body; strings.Contains(body, "vantages") {
 		t.Errorf("report without a cluster has vantages: %s", body)
 	}

@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/json"
@@ -17,39 +16,18 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files in testdata")
 
 // testNow is the clock of every test server.
 var testNow = time.Date(2031, time.March, 4, 9, 3, 1, 0, time.UTC)
-
-// source is a Source the tests change as the monitor would: each set
-// publishes a new immutable snapshot with the next version.
-type source struct {
-	cur     atomic.Pointer[status.Snapshot]
-	version atomic.Uint64
-}
-
-func (s *source) Snapshot() *status.Snapshot { return s.cur.Load() }
-
-// set publishes services (rolled up) refreshed at refreshed.
-func (s *source) set(services []status.Service, refreshed time.Time) {
-	health, dead := status.Rollup(services)
-	s.cur.Store(&status.Snapshot{
-		Version:   s.version.Add(1),
-		Health:    health,
-		Refreshed: refreshed,
-		Services:  services,
-		Dead:      dead,
-	})
-}
 
 // sampleServices is a page with every kind of node, checked around testNow.
 // Its replicas are healthy except the second API one, whose health is given.
@@ -132,45 +110,10 @@ func testConfig(tb testing.TB) *config.Config {
 	}
 }
 
-// logBuffer collects a server's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-// count returns how many log lines contain every one of parts.
-func (l *logBuffer) count(parts ...string) int {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	n := 0
-	for line := range strings.SplitSeq(l.b.String(), "\n") {
-		ok := line != ""
-		for _, p := range parts {
-			ok = ok && strings.Contains(line, p)
-		}
-		if ok {
-			n++
-		}
-	}
-	return n
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 type testServer struct {
 	*httptest.Server
-	src  *source
-	logs *logBuffer
+	src  *testkit.Source
+	logs *testkit.LogBuffer
 	site *Server
 }
 
@@ -178,9 +121,9 @@ type testServer struct {
 // sampleServices, the test config, a log buffer and the test clock.
 func newTestServer(t *testing.T, o Options) *testServer {
 	t.Helper()
-	ts := &testServer{src: &source{}, logs: &logBuffer{}}
+	ts := &testServer{src: &testkit.Source{}, logs: &testkit.LogBuffer{}}
 	if o.Source == nil {
-		ts.src.set(sampleServices(status.Dead), testNow)
+		ts.src.Set(sampleServices(status.Dead), testNow)
 		o.Source = ts.src
 	}
 	if o.Config == nil {
@@ -280,7 +223,7 @@ func TestStatusText(t *testing.T) {
 	for _, h := range []status.Health{status.Healthy, status.Sick, status.Dead} {
 		t.Run(h.String(), func(t *testing.T) {
 			ts := newTestServer(t, Options{})
-			ts.src.set(healthServices(h), testNow)
+			ts.src.Set(healthServices(h), testNow)
 			res := ts.get(t, "/status/text")
 			if res.code != http.StatusOK || res.body != h.String() {
 				t.Errorf("GET /status/text = %d %q, want 200 %q", res.code, res.body, h.String())
@@ -462,7 +405,7 @@ func TestRevalidation(t *testing.T) {
 				wantHeaders(t, "304", res.header, map[string]string{"ETag": etag, "Cache-Control": "no-cache", "Vary": "Accept-Encoding"})
 			}
 
-			ts.src.set(sampleServices(status.Sick), testNow.Add(10*time.Second))
+			ts.src.Set(sampleServices(status.Sick), testNow.Add(10*time.Second))
 			res := ts.get(t, path, "If-None-Match", etag)
 			if res.code != http.StatusOK {
 				t.Fatalf("GET %s If-None-Match (old tag) after a change = %d, want 200", path, res.code)
@@ -481,7 +424,7 @@ func TestReportKeepsETagWhenUnchanged(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	first := ts.get(t, "/status/report")
 	// A new version whose report is identical (only the refresh time moved).
-	ts.src.set(sampleServices(status.Dead), testNow.Add(10*time.Second))
+	ts.src.Set(sampleServices(status.Dead), testNow.Add(10*time.Second))
 	res := ts.get(t, "/status/report", "If-None-Match", first.header.Get("ETag"))
 	if res.code != http.StatusNotModified {
 		t.Errorf("GET /status/report after an unchanged state = %d, want 304", res.code)
@@ -555,8 +498,8 @@ func TestRenderOncePerVersion(t *testing.T) {
 	ts := newTestServer(t, Options{})
 	previous := ""
 	for round := 1; round <= 2; round++ {
-		ts.src.set(sampleServices(status.Sick), testNow.Add(time.Duration(round)*time.Minute))
-		before := ts.logs.count("status page rendered")
+		ts.src.Set(sampleServices(status.Sick), testNow.Add(time.Duration(round)*time.Minute))
+		before := ts.logs.Count("status page rendered")
 		var wg sync.WaitGroup
 		bodies := make([]string, 16)
 		for i := range bodies {
@@ -573,7 +516,7 @@ func TestRenderOncePerVersion(t *testing.T) {
 			})
 		}
 		wg.Wait()
-		if got := ts.logs.count("status page rendered") - before; got != 1 {
+		if got := ts.logs.Count("status page rendered") - before; got != 1 {
 			t.Errorf("round %d: 16 concurrent requests rendered the page %d times, want 1", round, got)
 		}
 		current := ts.get(t, "/").body
@@ -604,7 +547,7 @@ func TestBadges(t *testing.T) {
 	colours := map[status.Health]string{status.Healthy: "#0EB033", status.Sick: "#F18000", status.Dead: "#E10000"}
 	ts := newTestServer(t, Options{})
 	for _, h := range []status.Health{status.Healthy, status.Sick, status.Dead} {
-		ts.src.set(healthServices(h), testNow)
+		ts.src.Set(healthServices(h), testNow)
 		for _, kind := range []string{"color", "icon"} {
 			path := "/badge/" + kind
 			res := ts.get(t, path)
@@ -815,7 +758,7 @@ func TestCustomTheme(t *testing.T) {
 	if lm := ts.get(t, "/badge/icon").header.Get("Last-Modified"); lm != "" {
 		t.Errorf("custom badge: Last-Modified = %q, want none", lm)
 	}
-	if n := ts.logs.count("level=INFO", "serving the custom theme", "path="+theme); n != 1 {
+	if n := ts.logs.Count("level=INFO", "serving the custom theme", "path="+theme); n != 1 {
 		t.Errorf("log lines announcing the custom theme = %d, want 1; logs:\n%s", n, ts.logs)
 	}
 }
@@ -849,10 +792,10 @@ func TestEmbeddedThemeFallback(t *testing.T) {
 			if css := ts.get(t, "/assets/stylesheets/common.css").body; strings.Contains(css, "TERA") {
 				t.Error("common.css came from the unused assets directory, want the embedded one")
 			}
-			if n := ts.logs.count("serving the embedded theme"); n != 1 {
+			if n := ts.logs.Count("serving the embedded theme"); n != 1 {
 				t.Errorf("log lines about the theme = %d, want 1; logs:\n%s", n, ts.logs)
 			}
-			if n := ts.logs.count("level="+tc.level, "serving the embedded theme", tc.why); n != 1 {
+			if n := ts.logs.Count("level="+tc.level, "serving the embedded theme", tc.why); n != 1 {
 				t.Errorf("want one %s line saying %q; logs:\n%s", tc.level, tc.why, ts.logs)
 			}
 		})
@@ -864,7 +807,7 @@ func TestBrokenCustomTemplate(t *testing.T) {
 	writeFiles(t, theme, map[string]string{"templates/index.html": `{{if}}`})
 	cfg := testConfig(t)
 	cfg.Assets.Path = theme
-	_, err := New(context.Background(), Options{Config: cfg, Source: &source{}})
+	_, err := New(context.Background(), Options{Config: cfg, Source: &testkit.Source{}})
 	if err == nil || !strings.Contains(err.Error(), theme) {
 		t.Errorf("New with an unparsable template: err = %v, want an error naming %s", err, theme)
 	}
@@ -883,7 +826,7 @@ func TestTemplateExecutionError(t *testing.T) {
 		}
 		wantHeaders(t, "GET / (500)", res.header, map[string]string{"Content-Type": "text/plain; charset=utf-8", "ETag": ""})
 	}
-	if n := ts.logs.count("level=ERROR", "render status page"); n != 1 {
+	if n := ts.logs.Count("level=ERROR", "render status page"); n != 1 {
 		t.Errorf("render error logged %d times for one state, want 1; logs:\n%s", n, ts.logs)
 	}
 	// The other routes do not depend on the template.
@@ -905,7 +848,7 @@ func TestPanicRecovered(t *testing.T) {
 			t.Errorf("GET %s with a panicking source = %d %q, want 500 without details", path, res.code, res.body)
 		}
 	}
-	if n := ts.logs.count("level=ERROR", "panic serving request", "snapshot exploded", "stack="); n != 3 {
+	if n := ts.logs.Count("level=ERROR", "panic serving request", "snapshot exploded", "stack="); n != 3 {
 		t.Errorf("panics logged with a stack %d times, want 3; logs:\n%s", n, ts.logs)
 	}
 	if res := ts.get(t, "/robots.txt"); res.code != 200 {
@@ -914,7 +857,7 @@ func TestPanicRecovered(t *testing.T) {
 }
 
 func TestNewChecksOptions(t *testing.T) {
-	if _, err := New(context.Background(), Options{Source: &source{}}); err == nil {
+	if _, err := New(context.Background(), Options{Source: &testkit.Source{}}); err == nil {
 		t.Error("New without a config succeeded, want an error")
 	}
 	if _, err := New(context.Background(), Options{Config: testConfig(t)}); err == nil {
