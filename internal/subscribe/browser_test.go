@@ -1,17 +1,15 @@
 package subscribe_test
 
 import (
-	"context"
 	"net/http"
-	"os"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
-)
 
-const chromiumPath = "/usr/bin/chromium"
+	"github.com/vigil-go/vigil/internal/testkit/chromium"
+)
 
 // TestBrowserJourney is the visitor's journey in a real headless
 // Chromium: fill the page's form and submit it, follow the link of the
@@ -21,40 +19,10 @@ const chromiumPath = "/usr/bin/chromium"
 //
 // It is skipped when Chromium is missing, unless VIGIL_REQUIRE_BROWSER=1.
 func TestBrowserJourney(t *testing.T) {
-	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if required {
-			t.Fatalf("VIGIL_REQUIRE_BROWSER=1 but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("no browser: %v", err)
-	}
-	if testing.Short() && !required {
-		t.Skip("browser test skipped in -short mode")
-	}
 	r := newRig(t, rigOptions{})
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		// No script is needed anywhere on this journey.
-		chromedp.Flag("blink-settings", "scriptEnabled=false"),
-		chromedp.WindowSize(1200, 1000),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	// No script is needed anywhere on this journey.
+	browser := chromium.Start(t, chromium.Options{Width: 1200, Height: 1000, NoScript: true})
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()
 		if err := chromedp.Do(browser, steps...); err != nil {

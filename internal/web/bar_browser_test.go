@@ -16,6 +16,7 @@ import (
 	"github.com/chromedp/chromedp/kb"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit/chromium"
 )
 
 // TestBrowserDayBar drives the 90-day bar in Chromium: its accessible name
@@ -219,36 +220,7 @@ func TestBrowserDayBar(t *testing.T) {
 // test when Chromium is missing, unless VIGIL_REQUIRE_BROWSER=1.
 func startChromium(t *testing.T) context.Context {
 	t.Helper()
-	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if required {
-			t.Fatalf("VIGIL_REQUIRE_BROWSER=1 but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("no browser: %v", err)
-	}
-	if testing.Short() && !required {
-		t.Skip("browser test skipped in -short mode")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1200, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
+	browser := chromium.Start(t, chromium.Options{})
 	var mu sync.Mutex
 	var errs []string
 	if err := chromedp.Listen(browser, func(ev any) {

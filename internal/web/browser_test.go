@@ -18,9 +18,8 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit/chromium"
 )
-
-const chromiumPath = "/usr/bin/chromium"
 
 // TestBrowser loads the page in a real headless Chromium: replica boxes,
 // tooltips on hover and keyboard focus, and the live refresh that updates
@@ -30,16 +29,6 @@ const chromiumPath = "/usr/bin/chromium"
 // With VIGIL_SCREENSHOT=<directory> it saves the README's screenshots of the
 // page there: status-page.png (light) and status-page-dark.png.
 func TestBrowser(t *testing.T) {
-	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if required {
-			t.Fatalf("VIGIL_REQUIRE_BROWSER=1 but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("no browser: %v", err)
-	}
-	if testing.Short() && !required {
-		t.Skip("browser test skipped in -short mode")
-	}
 
 	// The company's logo and icon live elsewhere, as they usually do.
 	brand := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
@@ -58,26 +47,7 @@ func TestBrowser(t *testing.T) {
 	ts := newTestServer(t, Options{Config: cfg, Now: time.Now})
 	ts.src.Set(sampleServicesAt(time.Now(), status.Healthy), time.Now())
 
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
-	defer cancel()
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1200, 1000),
-	)
-	defer cancelAlloc()
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	defer cancelBrowser()
+	browser := chromium.Start(t, chromium.Options{Width: 1200, Height: 1000})
 
 	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
 		t.Helper()

@@ -19,6 +19,7 @@ import (
 	"github.com/vigil-go/vigil/internal/config"
 	"github.com/vigil-go/vigil/internal/contrast"
 	"github.com/vigil-go/vigil/internal/status"
+	"github.com/vigil-go/vigil/internal/testkit/chromium"
 )
 
 // The page is checked for every visitor: in both colour schemes, at these
@@ -245,36 +246,7 @@ const acmeLogoSVG = `<svg xmlns="http://www.w3.org/2000/svg" width="96" height="
 // skipped, unless VIGIL_REQUIRE_BROWSER=1.
 func newChromium(t *testing.T) context.Context {
 	t.Helper()
-	required := os.Getenv("VIGIL_REQUIRE_BROWSER") == "1"
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if required {
-			t.Fatalf("VIGIL_REQUIRE_BROWSER=1 but %s is missing: %v", chromiumPath, err)
-		}
-		t.Skipf("no browser: %v", err)
-	}
-	if testing.Short() && !required {
-		t.Skip("browser test skipped in -short mode")
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 4*time.Minute)
-	t.Cleanup(cancel)
-	allocCtx, cancelAlloc := chromedp.NewExecAllocator(ctx,
-		chromedp.ExecPath(chromiumPath),
-		chromedp.Headless,
-		chromedp.NoSandbox,
-		chromedp.DisableGPU,
-		chromedp.NoFirstRun,
-		chromedp.NoDefaultBrowserCheck,
-		chromedp.UserDataDir(t.TempDir()),
-		chromedp.Flag("disable-quic", true),
-		chromedp.Flag("disable-background-networking", true),
-		chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true),
-		chromedp.Flag("disable-dev-shm-usage", true),
-		chromedp.WindowSize(1366, 900),
-	)
-	t.Cleanup(cancelAlloc)
-	browser, cancelBrowser := chromedp.NewContext(allocCtx)
-	t.Cleanup(cancelBrowser)
+	browser := chromium.Start(t, chromium.Options{Timeout: 4 * time.Minute, Width: 1366, Height: 900})
 	if err := chromedp.Do(browser); err != nil {
 		t.Fatalf("start the browser: %v", err)
 	}
