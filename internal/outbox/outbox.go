@@ -482,6 +482,11 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 			if w.held.has(e.ID) {
 				continue // memory sends it, or has sent it: see held
 			}
+			if w.now().Sub(e.CreatedAt) >= w.o.MaxAge {
+				// Too old to send: expire gives it up, perhaps already
+				// has since this batch was read.
+				continue
+			}
 			sent++
 			delete(retries, e.ID) // due again: deliver schedules it anew if it fails
 			w.o.Pending(ch.Name, w.undelivered(ctx, ch.Name, len(due)-i+waiting(retries)))

@@ -66,7 +66,7 @@ func (s *Store) openSQLite(ctx context.Context, file string) error {
 	// SQLite opens a file it may not write read-only without a word; a
 	// write now turns that into an error at start rather than at every
 	// write later.
-	if _, err := w.ExecContext(ctx, `CREATE TABLE write_check (x INTEGER); DROP TABLE write_check`); err != nil {
+	if err := writeCheck(ctx, w); err != nil {
 		w.Close()
 		return fmt.Errorf("sqlite %s: the database cannot be written: %w", file, err)
 	}
@@ -107,4 +107,17 @@ func writable(file string) error {
 		return nil
 	}
 	return access(file)
+}
+
+// writeCheck makes a write and rolls it back: it fails on a database that
+// cannot be written, and leaves nothing for another vigil opening the same
+// file at the same moment to trip on (the write waits for its lock).
+func writeCheck(ctx context.Context, db *sql.DB) error {
+	tx, err := db.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer func() { _ = tx.Rollback() }()
+	_, err = tx.ExecContext(ctx, `CREATE TABLE write_check (x INTEGER)`)
+	return err
 }
