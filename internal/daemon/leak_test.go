@@ -1,20 +1,16 @@
 package daemon
 
 import (
-	"fmt"
 	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // TestStopLeavesNoGoroutine runs vigil with every part that starts
@@ -31,42 +27,13 @@ func TestStopLeavesNoGoroutine(t *testing.T) {
 	ignore := goleak.IgnoreCurrent() // the test's own servers and runtime
 
 	dir := t.TempDir()
-	addr, stop := runDaemon(t, dir, fmt.Sprintf(`[server]
-log_level = "off"
-manager_token = "m"
-reporter_token = "r"
-inet = "127.0.0.1:0"
-metrics_enabled = true
-mcp_server = true
-
-`+configtest.Branding+`
-[metrics]
-poll_interval = 1
-poll_retry = 0
-
-[storage]
-path = %q
-
-[notify]
-startup_notification = true
-[notify.webhook]
-hook_url = "%s/hook"
-
-[[probe.service]]
-id = "web"
-label = "Web"
-
-[[probe.service.node]]
-id = "up"
-label = "Up"
-mode = "poll"
-replicas = ["%s/health", "tcp://%s"]
-
+	addr, stop := runDaemon(t, dir, webhookConfig(dir, "inet = \"127.0.0.1:0\"\nmetrics_enabled = true\nmcp_server = true",
+		hook.URL, []string{target.URL + "/health", "tcp://" + strings.TrimPrefix(target.URL, "http://")}, `
 [[probe.service.node]]
 id = "push"
 label = "Push"
 mode = "push"
-`, filepath.Join(dir, "vigil.db"), hook.URL, target.URL, strings.TrimPrefix(target.URL, "http://")), io.Discard)
+`), io.Discard)
 
 	base := "http://" + addr.String()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}

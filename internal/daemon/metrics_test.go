@@ -1,17 +1,13 @@
 package daemon
 
 import (
-	"fmt"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"testing"
 	"time"
-
-	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // TestMetricsWiring runs vigil with metrics enabled, a polled replica and
@@ -25,38 +21,8 @@ func TestMetricsWiring(t *testing.T) {
 	defer hook.Close()
 
 	dir := t.TempDir()
-	a, _ := runDaemon(t, dir, fmt.Sprintf(`[server]
-log_level = "off"
-manager_token = "m"
-reporter_token = "r"
-inet = "127.0.0.1:0"
-metrics_enabled = true
-metrics_token = "scrape"
-
-`+configtest.Branding+`
-[metrics]
-poll_interval = 1
-poll_retry = 0
-
-[storage]
-path = %q
-
-[notify]
-startup_notification = true
-
-[notify.webhook]
-hook_url = "%s/hook"
-
-[[probe.service]]
-id = "web"
-label = "Web"
-
-[[probe.service.node]]
-id = "up"
-label = "Up"
-mode = "poll"
-replicas = ["%s/health"]
-`, filepath.Join(dir, "vigil.db"), hook.URL, target.URL), io.Discard)
+	a, _ := runDaemon(t, dir, webhookConfig(dir, "inet = \"127.0.0.1:0\"\nmetrics_enabled = true\nmetrics_token = \"scrape\"",
+		hook.URL, []string{target.URL + "/health"}, ""), io.Discard)
 	url := "http://" + a.String() + "/metrics"
 
 	checks := regexp.MustCompile(`(?m)^vigil_probe_checks_total\{node="up",result="healthy",service="web"\} (\d+)$`)

@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/vigil-go/vigil/internal/config"
@@ -78,4 +80,46 @@ id = "push"
 label = "Push"
 mode = "push"
 `, server, filepath.Join(dir, "vigil.db"))
+}
+
+// webhookConfig is a config with a node "web:up" polling replicas every
+// second, a webhook at hook with the startup notification on, its SQLite
+// store in dir, and the [server] keys given (one a line, inet among them)
+// besides the log level and the tokens. Text in more is appended (more
+// nodes of the service).
+func webhookConfig(dir, server, hook string, replicas []string, more string) string {
+	quoted := make([]string, len(replicas))
+	for i, r := range replicas {
+		quoted[i] = strconv.Quote(r)
+	}
+	return fmt.Sprintf(`[server]
+log_level = "off"
+manager_token = "m"
+reporter_token = "r"
+%s
+
+`+configtest.Branding+`
+[metrics]
+poll_interval = 1
+poll_retry = 0
+
+[storage]
+path = %q
+
+[notify]
+startup_notification = true
+
+[notify.webhook]
+hook_url = "%s/hook"
+
+[[probe.service]]
+id = "web"
+label = "Web"
+
+[[probe.service.node]]
+id = "up"
+label = "Up"
+mode = "poll"
+replicas = [%s]
+%s`, server, filepath.Join(dir, "vigil.db"), hook, strings.Join(quoted, ", "), more)
 }

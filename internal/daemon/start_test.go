@@ -2,56 +2,20 @@ package daemon
 
 import (
 	"context"
-	"fmt"
 	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
-	"github.com/vigil-go/vigil/internal/config/configtest"
 	"github.com/vigil-go/vigil/internal/testkit"
 )
-
-// startConfig is a config with one polled replica at target, a webhook at
-// hook with the startup notification on, and the page at inet.
-func startConfig(dir, inet, target, hook string) string {
-	return fmt.Sprintf(`[server]
-log_level = "off"
-manager_token = "m"
-reporter_token = "r"
-inet = %q
-
-`+configtest.Branding+`
-[metrics]
-poll_interval = 1
-poll_retry = 0
-
-[storage]
-path = %q
-
-[notify]
-startup_notification = true
-
-[notify.webhook]
-hook_url = "%s/hook"
-
-[[probe.service]]
-id = "web"
-label = "Web"
-
-[[probe.service.node]]
-id = "api"
-label = "API"
-mode = "poll"
-replicas = ["%s/health"]
-`, inet, filepath.Join(dir, "vigil.db"), hook, target)
-}
 
 // TestStartOrder checks what a start does before the page is served, now
 // that probing starts as soon as the address is taken, before the page
@@ -77,7 +41,7 @@ func TestStartOrder(t *testing.T) {
 	defer taken.Close()
 	dir := t.TempDir()
 	path := filepath.Join(dir, "config.cfg")
-	if err := os.WriteFile(path, []byte(startConfig(dir, taken.Addr().String(), target.URL, hook.URL)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(webhookConfig(dir, "inet = "+strconv.Quote(taken.Addr().String()), hook.URL, []string{target.URL + "/health"}, "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	cfg, _, err := config.Load(path, os.LookupEnv)
@@ -95,7 +59,7 @@ func TestStartOrder(t *testing.T) {
 	var served atomic.Int64
 	dir = t.TempDir()
 	path = filepath.Join(dir, "config.cfg")
-	if err := os.WriteFile(path, []byte(startConfig(dir, "127.0.0.1:0", target.URL, hook.URL)), 0o600); err != nil {
+	if err := os.WriteFile(path, []byte(webhookConfig(dir, `inet = "127.0.0.1:0"`, hook.URL, []string{target.URL + "/health"}, "")), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	if cfg, _, err = config.Load(path, os.LookupEnv); err != nil {
