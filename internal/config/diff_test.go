@@ -4,6 +4,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 // diffBase is a config every case of TestDiff edits: two services, a poll
@@ -14,16 +16,7 @@ manager_token = "manager"
 reporter_token = "reporter"
 inet = "127.0.0.1:8080"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#1972F5"
-icon_url = "https://example.com/icon.png"
-logo_color = "#1972F5"
-logo_url = "https://example.com/logo.svg"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+` + configtest.Branding + `
 [metrics]
 poll_interval = 60
 

@@ -4,22 +4,15 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/vigil-go/vigil/internal/config/configtest"
 )
 
 const subscriptionsBase = `[server]
 manager_token = "manager"
 reporter_token = "reporter"
 
-[branding]
-page_url = "https://status.example.com"
-company_name = "Example"
-icon_color = "#1972F5"
-icon_url = "https://example.com/icon.png"
-logo_color = "#1972F5"
-logo_url = "https://example.com/logo.svg"
-website_url = "https://example.com/"
-support_url = "mailto:support@example.com"
-
+` + configtest.Branding + `
 [[probe.service]]
 id = "web"
 label = "Web"
