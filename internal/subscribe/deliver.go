@@ -5,7 +5,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	netmail "net/mail"
+	"slices"
 
 	gomail "github.com/wneessen/go-mail"
 
@@ -17,14 +19,14 @@ import (
 // targets are looked up in the store when a message is sent, by
 // subscriber id: a subscriber who unsubscribed meanwhile is sent nothing.
 func (s *Service) Channels() []notify.Channel {
-	return []notify.Channel{
-		{Name: ChannelEmail, Lookup: func(id string) (notify.Target, bool) {
-			return notify.Target{Channel: ChannelEmail, Key: id, Notifier: recipient{s: s, id: id, kind: store.SubscriberEmail}}, true
-		}},
-		{Name: ChannelWebhook, Lookup: func(id string) (notify.Target, bool) {
-			return notify.Target{Channel: ChannelWebhook, Key: id, Notifier: recipient{s: s, id: id, kind: store.SubscriberWebhook}}, true
-		}},
+	out := make([]notify.Channel, 0, len(channelOf))
+	for _, kind := range slices.Sorted(maps.Keys(channelOf)) {
+		name := channelOf[kind]
+		out = append(out, notify.Channel{Name: name, Lookup: func(id string) (notify.Target, bool) {
+			return notify.Target{Channel: name, Key: id, Notifier: recipient{s: s, id: id, kind: kind}}, true
+		}})
 	}
+	return out
 }
 
 // errGone is why a message is not sent to a subscriber who left: no retry

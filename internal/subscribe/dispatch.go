@@ -118,19 +118,22 @@ func (s *Service) fanOut(ctx context.Context, e Event, subs []store.Subscriber) 
 		items = items[:0]
 		return err
 	}
+	// The message is the same for every subscriber: encoded once, each
+	// entry only names its subscriber.
+	bulletin, err := s.item("", "", "", content{Kind: kindBulletin, Event: &e})
+	if err != nil {
+		return n, err
+	}
 	for _, sub := range subs {
 		if !e.concerns(sub.Services) {
 			continue
 		}
-		channel := ChannelEmail
-		if sub.Kind == store.SubscriberWebhook {
-			channel = ChannelWebhook
+		channel, ok := channelOf[sub.Kind]
+		if !ok {
+			return n, fmt.Errorf("subscriber %s: no channel for kind %q", sub.ID, sub.Kind)
 		}
-		ev := e
-		it, err := s.item(idempotencyKey(e.Key, sub.ID), channel, sub.ID, content{Kind: kindBulletin, Event: &ev})
-		if err != nil {
-			return n, err
-		}
+		it := bulletin
+		it.ID, it.Channel, it.Target = idempotencyKey(e.Key, sub.ID), channel, sub.ID
 		items = append(items, it)
 		n++
 		if len(items) == enqueueChunk {

@@ -10,6 +10,7 @@ import (
 
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/outbox"
+	"github.com/vigil-go/vigil/internal/store"
 )
 
 // Channels of the outbox that carry subscribers' messages. Their targets
@@ -18,6 +19,13 @@ const (
 	ChannelEmail   = "subscribers-email"
 	ChannelWebhook = "subscribers-webhook"
 )
+
+// channelOf is the outbox channel of each kind of subscriber: the one
+// table fanOut sends by and Channels serves.
+var channelOf = map[string]string{
+	store.SubscriberEmail:   ChannelEmail,
+	store.SubscriberWebhook: ChannelWebhook,
+}
 
 // Kinds of content.
 const (

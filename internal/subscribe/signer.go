@@ -50,7 +50,13 @@ type signer struct {
 
 	mu   sync.Mutex
 	keys []store.SigningKey // newest first, as last read
+	// missRead is when an unknown key id last made key read the store:
+	// made-up ids in forged links cost one read a second at most.
+	missRead time.Time
 }
+
+// missReadEvery spaces the store reads of key for unknown key ids.
+const missReadEvery = time.Second
 
 // sign returns a link token for purpose ("confirm") and id, expiring at
 // expires. It makes a new key when there is none or the newest is older
@@ -151,6 +157,11 @@ func (s *signer) key(ctx context.Context, id string) (store.SigningKey, bool, er
 	if k, ok := find(); ok {
 		return k, true, nil
 	}
+	now := s.now()
+	if now.Sub(s.missRead) < missReadEvery {
+		return store.SigningKey{}, false, nil
+	}
+	s.missRead = now
 	if err := s.reload(ctx); err != nil {
 		return store.SigningKey{}, false, err
 	}

@@ -3,10 +3,12 @@ package subscribe
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/vigil-go/vigil/internal/store"
 	"github.com/vigil-go/vigil/internal/store/storetest"
 	"github.com/vigil-go/vigil/internal/testkit"
 )
@@ -69,3 +71,45 @@ func TestKeyRotationKeepsLinksValid(t *testing.T) {
 }
 
 func keyID(link string) string { return strings.Split(link, ".")[2] }
+
+// countingKeys counts the store reads of the signing keys.
+type countingKeys struct {
+	keyStore
+	reads int
+}
+
+func (c *countingKeys) SigningKeys(ctx context.Context) ([]store.SigningKey, error) {
+	c.reads++
+	return c.keyStore.SigningKeys(ctx)
+}
+
+// TestForgedKeyIDsReadTheStoreOnceASecond: a link naming a key this
+// process does not know reads the store again (another member may have
+// made it), but made-up key ids cost one read a second at most.
+func TestForgedKeyIDsReadTheStoreOnceASecond(t *testing.T) {
+	ctx := context.Background()
+	st := &countingKeys{keyStore: storetest.Open(t, storetest.SQLite(t))}
+	clock := testkit.NewClock(time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	s := &signer{st: st, now: clock.Now}
+	link, err := s.sign(ctx, "confirm", "sub", clock.Now().Add(LinkLifetime))
+	if err != nil {
+		t.Fatal(err)
+	}
+	parts := strings.Split(link, ".")
+	before := st.reads
+	for i := range 100 {
+		parts[2] = fmt.Sprintf("%08x", i)
+		if _, err := s.verify(ctx, "confirm", strings.Join(parts, ".")); !errors.Is(err, ErrBadLink) {
+			t.Fatalf("forged key id: %v, want ErrBadLink", err)
+		}
+	}
+	if got := st.reads - before; got != 1 {
+		t.Errorf("100 forged key ids within a second read the keys %d times, want 1", got)
+	}
+	clock.Advance(missReadEvery)
+	parts[2] = "ffffffff"
+	_, _ = s.verify(ctx, "confirm", strings.Join(parts, "."))
+	if got := st.reads - before; got != 2 {
+		t.Errorf("a second later: %d reads, want 2", got)
+	}
+}
