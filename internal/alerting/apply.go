@@ -32,25 +32,35 @@ func (e *Engine) Apply(ctx context.Context, s Settings) {
 		old[a.scope] = a
 	}
 	next := audiences(s.Channels, s.Routes)
+	muted := e.RemindersIgnoredUntil()
 	for _, a := range next {
 		if o := old[a.scope]; o != nil {
 			a.state, a.saved, a.lastMuted = o.state, o.saved, o.lastMuted
 			continue
 		}
-		if !e.storeUsable() {
-			e.log.Warn("alerting: the state of a new set of channels cannot be read now; it starts afresh", "scope", a.scope)
-			continue
-		}
-		lctx, cancel := context.WithTimeout(ctx, e.o.StoreTimeout)
-		rs, ok, err := e.o.Store.Reminder(lctx, a.scope)
-		cancel()
-		if !e.storeAnswered(ctx, err, "cannot read the state of a new set of channels") || !ok {
-			continue
-		}
-		a.state = fromStore(rs)
-		a.saved = a.state
+		e.adopt(ctx, a)
+		// Reminders muted through the manager API stay muted for every
+		// audience, this new one too (saved at its next decision).
+		a.state.IgnoreRemindersUntil = muted
 	}
 	e.audiences = next
 	e.o.Policy, e.o.Channels, e.o.Page, e.o.Routes, e.o.NotifyOn = s.Policy, s.Channels, s.Page, s.Routes, s.NotifyOn
 	e.log.Info("alerting: settings reloaded", "channels", len(s.Channels), "audiences", len(next))
+}
+
+// adopt gives a new audience its stored state, if the store has one and
+// answers.
+func (e *Engine) adopt(ctx context.Context, a *audience) {
+	if !e.storeUsable() {
+		e.log.Warn("alerting: the state of a new set of channels cannot be read now; it starts afresh", "scope", a.scope)
+		return
+	}
+	lctx, cancel := context.WithTimeout(ctx, e.o.StoreTimeout)
+	rs, ok, err := e.o.Store.Reminder(lctx, a.scope)
+	cancel()
+	if !e.storeAnswered(ctx, err, "cannot read the state of a new set of channels") || !ok {
+		return
+	}
+	a.state = fromStore(rs)
+	a.saved = a.state
 }

@@ -41,3 +41,28 @@ func TestApplyKeepsTheOutage(t *testing.T) {
 		t.Errorf("recovery's page title = %q, want the reloaded one", title)
 	}
 }
+
+// Reminders muted through the manager API stay muted for the audiences a
+// reload creates (here by routing another node elsewhere, which gives the webhook
+// an audience of its own), not only for those it keeps.
+func TestApplyKeepsRemindersMuted(t *testing.T) {
+	every := config.Seconds(60)
+	policy := alertpolicy.New(&config.Notify{ReminderInterval: &every, ReminderBackoffFunction: "none"})
+	h := newHarness(t, dbPath(t), testkit.NewClock(t0), policy, webhookChannels(t), nil)
+	h.run(30*time.Second, "web:core:a")
+	until := h.clock.Now().Add(time.Hour)
+	if err := h.e.IgnoreReminders(ctx, until); err != nil {
+		t.Fatal(err)
+	}
+	h.e.Apply(ctx, Settings{Policy: policy, Channels: webhookChannels(t), Routes: map[string][]string{"web:other": {"slack"}}})
+	before := len(h.out.kinds())
+	h.run(10*time.Minute, "web:core:a")
+	for _, k := range h.out.kinds()[before:] {
+		if k == notify.Reminder {
+			t.Fatalf("a reminder went out while muted until %v: %v", until, h.out.kinds())
+		}
+	}
+	if got := h.e.RemindersIgnoredUntil(); !got.Equal(until) {
+		t.Errorf("RemindersIgnoredUntil = %v, want %v", got, until)
+	}
+}

@@ -36,14 +36,15 @@ type Monitor struct {
 	poll      *scheduler
 	script    *scheduler
 
-	mu       sync.Mutex
-	services []status.Service // the live tree; replicas of poll/script nodes never move
-	general  status.Health
-	version  uint64
-	nodes    map[[2]string]nodeRef                  // (service id, node id) → node
-	dynamic  map[nodeRef]map[string]*dynamicReplica // push and local replicas by id
-	queues   map[nodeRef]*queueState                // last RabbitMQ check per push node
-	nextDue  time.Time                              // when a push/local replica would next expire
+	publishMu sync.Mutex // serialises publish, hook included
+	mu        sync.Mutex
+	services  []status.Service // the live tree; replicas of poll/script nodes never move
+	general   status.Health
+	version   uint64
+	nodes     map[[2]string]nodeRef                  // (service id, node id) → node
+	dynamic   map[nodeRef]map[string]*dynamicReplica // push and local replicas by id
+	queues    map[nodeRef]*queueState                // last RabbitMQ check per push node
+	nextDue   time.Time                              // when a push/local replica would next expire
 
 	queueCheckers map[nodeRef]*queueChecker // replaced by Apply
 	holds         map[nodeRef]hold          // poll and script nodes' thresholds; replaced by Apply
@@ -328,6 +329,11 @@ func (m *Monitor) publishLast() {
 // publish rolls the tree up and stores a copy as the new snapshot.
 // A zero refreshed time means "not yet refreshed".
 func (m *Monitor) publish(refreshed time.Time) {
+	// One publish at a time, hook included: the aggregator and a reload
+	// (Apply) both publish, and the history and the alerting must get the
+	// snapshots in the order they were made.
+	m.publishMu.Lock()
+	defer m.publishMu.Unlock()
 	m.mu.Lock()
 	var changes []transition
 	if !refreshed.IsZero() {

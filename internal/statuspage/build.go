@@ -30,10 +30,6 @@ type Input struct {
 	// Created returns when a node's retained history starts (zero when it
 	// has none); nil when there is no history.
 	Created func(service, node string) time.Time
-	// PublicText returns an incident update's text as the public may read
-	// it (automatic incidents quote probe reasons, which can name private
-	// replicas); nil keeps texts as they are.
-	PublicText func(in store.Incident, text string) string
 }
 
 // Set holds the documents built from one Input.
@@ -273,15 +269,22 @@ func (b *builder) nodeStatus(service string, node status.Node) string {
 			return underMaintenance
 		}
 	}
-	switch node.Health {
-	case status.Sick:
-		return degradedPerformance
-	case status.Dead:
+	if node.Health == status.Dead {
 		for _, r := range node.Replicas {
 			if r.Health != status.Dead {
 				return partialOutage
 			}
 		}
+	}
+	return componentStatus(node.Health)
+}
+
+// componentStatus is the component status of a health.
+func componentStatus(h status.Health) string {
+	switch h {
+	case status.Sick:
+		return degradedPerformance
+	case status.Dead:
 		return majorOutage
 	}
 	return operational
@@ -304,14 +307,7 @@ func vantages(node status.Node) []Vantage {
 	}
 	out := make([]Vantage, 0, len(worst))
 	for _, label := range slices.Sorted(maps.Keys(worst)) {
-		st := operational
-		switch worst[label] {
-		case status.Sick:
-			st = degradedPerformance
-		case status.Dead:
-			st = majorOutage
-		}
-		out = append(out, Vantage{Label: label, Status: st})
+		out = append(out, Vantage{Label: label, Status: componentStatus(worst[label])})
 	}
 	return out
 }
@@ -385,11 +381,7 @@ func (b *builder) incident(in store.Incident) Incident {
 		if cur == "monitoring" && doc.MonitoringAt == nil {
 			doc.MonitoringAt = b.formatPtr(u.Time)
 		}
-		text := u.Text
-		if b.in.PublicText != nil {
-			text = b.in.PublicText(in, text)
-		}
-		updates = append(updates, b.update(ID("incident-update", strconv.FormatInt(u.ID, 10)), id, cur, text, u.Time))
+		updates = append(updates, b.update(ID("incident-update", strconv.FormatInt(u.ID, 10)), id, cur, u.Text, u.Time))
 		if u.Time.After(updated) {
 			updated = u.Time
 		}

@@ -478,25 +478,6 @@ func TestIDs(t *testing.T) {
 	}
 }
 
-// TestPublicText checks that update texts go through PublicText.
-func TestPublicText(t *testing.T) {
-	in := input()
-	in.PublicText = func(inc store.Incident, text string) string {
-		if !inc.Auto {
-			return text
-		}
-		return strings.ReplaceAll(text, "http://10.0.0.1/private-path?key=s3cret", "(hidden)")
-	}
-	for d, body := range encode(t, in) {
-		if strings.Contains(string(body), "s3cret") || strings.Contains(string(body), "private-path") {
-			t.Errorf("%s names a replica: %s", d, body)
-		}
-	}
-	if !strings.Contains(string(encode(t, in)[statuspage.DocIncidents]), "1 of 1 replicas dead: HEAD (hidden): HTTP 503") {
-		t.Error("the automatic incident's update lost its reason")
-	}
-}
-
 // TestVantages: in a cluster, a component tells how each member sees it
 // (the worst of its replicas from there), in the documents' schema, and
 // never a member's reason, which names the target.

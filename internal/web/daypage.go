@@ -6,8 +6,6 @@ import (
 	"encoding/base64"
 	"html/template"
 	"net/http"
-
-	"github.com/vigil-go/vigil/internal/status"
 )
 
 // A node's day page, GET /status/history/{service}/{node}/days: each day of
@@ -68,12 +66,12 @@ const dayPageRoot = "../../../../"
 func (s *Server) handleNodeDays(w http.ResponseWriter, r *http.Request) {
 	service, node := r.PathValue("service"), r.PathValue("node")
 	h := s.data.history()
-	svc, n, ok := findNode(s.snapshot(), service, node)
-	if !ok || h.nodes[nodeKey{service, node}] == nil {
+	svc, n := s.snapshot().Find(service, node)
+	if n == nil || h.nodes[nodeKey{service, node}] == nil {
 		notFound(w, r)
 		return
 	}
-	hv := s.nodeHistory(h, service, n)
+	hv := s.nodeHistory(h, service, *n)
 	d := dayPageData{
 		PageTitle:    s.cfg.Branding.PageTitle,
 		AssetVersion: s.theme.version,
@@ -92,21 +90,6 @@ func (s *Server) handleNodeDays(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	plainRendition("text/html; charset=utf-8", buf.Bytes()).serve(w, r)
-}
-
-// findNode looks a node up in the snapshot.
-func findNode(snap *status.Snapshot, service, node string) (status.Service, status.Node, bool) {
-	for _, svc := range snap.Services {
-		if svc.ID != service {
-			continue
-		}
-		for _, n := range svc.Nodes {
-			if n.ID == node {
-				return svc, n, true
-			}
-		}
-	}
-	return status.Service{}, status.Node{}, false
 }
 
 // plainRendition is a rendition without a gzip copy, for small bodies

@@ -99,7 +99,7 @@ func (s *Server) statuspageSet(k statuspageKey) *statuspage.Set {
 	b := s.cfg.Branding
 	in := statuspage.Input{
 		Name: b.PageTitle, URL: serialiseURL(b.PageURL), Location: b.Location,
-		Snapshot: k.snap, Now: k.now, Started: c.started, PublicText: publicIncidentText(k.snap),
+		Snapshot: k.snap, Now: k.now, Started: c.started,
 	}
 	if h := k.hist; h != nil {
 		in.Incidents, in.Windows, in.Started = h.incidents, h.windows, s.data.started

@@ -198,7 +198,7 @@
       var bar = barByHref(shownDay.href);
 
       if (bar) {
-        openDays(bar, shownDay.index);
+        openDays(bar, shownDay.index, false);
       }
     }
 
@@ -588,7 +588,10 @@
     box.style.top = Math.round(top - origin.top) + "px";
   }
 
-  function openDays(bar, index) {
+  // openDays shows the days of bar in a popover. When they cannot be
+  // fetched, a visitor who asked (byVisitor) goes to the day page itself;
+  // a popover reopened by a refresh just stays closed.
+  function openDays(bar, index, byVisitor) {
     var href = bar.getAttribute("href");
 
     return loadDays(href).then(function (days) {
@@ -608,7 +611,9 @@
       showDay();
     }, function () {
       // The popover is a convenience: without it, the day page itself.
-      window.location.href = href;
+      if (byVisitor) {
+        window.location.href = href;
+      }
     });
   }
 
@@ -678,7 +683,7 @@
         return;
       }
 
-      openDays(bar, index).then(function () {
+      openDays(bar, index, true).then(function () {
         if (popover && popover.bar === bar && fromPointer && !count) {
           // The days were not known at the click: place it now.
           popover.index = dayAt(bar, event.clientX, popover.days.length);
