@@ -19,7 +19,7 @@ func colorScheme(s string) string {
 // read (the config warns about it), which keeps the stylesheet's white.
 func readableTextColor(bg string) string {
 	c, err := contrast.ParseHex(bg)
-	if err != nil || c.A < 1 {
+	if err != nil {
 		return ""
 	}
 	return contrast.ReadableOn(c).Hex()
