@@ -53,7 +53,12 @@ func (w *Worker) SetChannels(channels []notify.Channel) {
 		}
 		if old != nil {
 			close(old.stop)
+		} else {
+			// A channel that comes back: its retired drainer (stopped
+			// already) may still be in its last pass.
+			old = w.retired[ch.Name]
 		}
+		delete(w.retired, ch.Name)
 		d := newDrainer(ch, old)
 		next[ch.Name] = d
 		w.start(d)
@@ -62,6 +67,7 @@ func (w *Worker) SetChannels(channels []notify.Channel) {
 		if _, kept := next[name]; !kept {
 			if w.running != nil {
 				close(old.stop)
+				w.retired[name] = old
 			}
 			w.log.Warn("outbox: channel removed from the config; its undelivered notifications wait in the outbox until it comes back or they are older than outbox_max_age",
 				"channel", name, "outbox_max_age", w.o.MaxAge)

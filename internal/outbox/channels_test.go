@@ -5,7 +5,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync"
 	"testing"
+	"time"
 
 	"github.com/vigil-go/vigil/internal/notify"
 	"github.com/vigil-go/vigil/internal/status"
@@ -62,4 +64,56 @@ func TestSetChannelsKeepsPendingMessages(t *testing.T) {
 	if e := entryState(t, st, "r1/webhook/"); e.State != store.Delivered {
 		t.Errorf("entry = %q, want delivered", e.State)
 	}
+}
+
+// A channel removed while its drainer is in the middle of a delivery, then
+// added back before that delivery ends: the new drainer waits for the
+// retired one, so the message goes out once, not once from each.
+func TestChannelBackWhileRetiredDrainerSends(t *testing.T) {
+	gate := make(chan struct{})
+	var mu sync.Mutex
+	var accepted, requests int
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		requests++
+		first := requests == 1
+		mu.Unlock()
+		if first {
+			<-gate // the retired drainer's delivery, in flight across the reloads
+		}
+		mu.Lock()
+		accepted++
+		mu.Unlock()
+	}))
+	defer srv.Close()
+	defer close(gate)
+	counts := func() (int, int) { mu.Lock(); defer mu.Unlock(); return accepted, requests }
+	channels := func() []notify.Channel {
+		chs, err := notify.Build([]notify.Section{&notify.Webhook{HookURL: srv.URL + "/hook"}},
+			notify.Options{Client: &http.Client{Timeout: 20 * time.Second}, Version: "test"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return chs
+	}
+	st := openStore(t, "")
+	w, _ := start(t, st, channels(), nil)
+	if _, err := w.Enqueue(context.Background(), items("r1", channels(), message(notify.Changed, status.Dead, "web:api:a"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "the first delivery to start", func() bool { _, n := counts(); return n == 1 })
+
+	w.SetChannels(nil)
+	w.SetChannels(channels())
+	settle()
+	if _, n := counts(); n != 1 {
+		t.Fatalf("%d requests while the retired drainer still delivers, want 1", n)
+	}
+	gate <- struct{}{}
+	waitFor(t, "delivery", func() bool { a, _ := counts(); return a == 1 })
+	settle()
+	if a, n := counts(); a != 1 || n != 1 {
+		t.Errorf("accepted %d of %d requests, want the message once", a, n)
+	}
+	waitFor(t, "the entry to be delivered", func() bool { return entryState(t, st, "r1/webhook/").State == store.Delivered })
 }

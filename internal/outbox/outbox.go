@@ -138,8 +138,11 @@ type Worker struct {
 	// what Run started them with.
 	mu       sync.Mutex
 	drainers map[string]*drainer
-	running  context.Context // Run's; nil before Run and after it stops
-	wg       sync.WaitGroup  // Run's goroutines, drainers started later included
+	// retired holds the drainers of removed channels, which a channel that
+	// comes back must wait for; one per channel name at most.
+	retired map[string]*drainer
+	running context.Context // Run's; nil before Run and after it stops
+	wg      sync.WaitGroup  // Run's goroutines, drainers started later included
 }
 
 // New returns a worker for the configured channels; Run starts it.
@@ -171,7 +174,7 @@ func New(o Options) *Worker {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	w := &Worker{o: o, log: log, now: o.Now, drainers: map[string]*drainer{},
+	w := &Worker{o: o, log: log, now: o.Now, drainers: map[string]*drainer{}, retired: map[string]*drainer{},
 		held: newHeld(o.MaxHeld), flushWake: make(chan struct{}, 1)}
 	for _, ch := range o.Channels {
 		w.drainers[ch.Name] = newDrainer(ch, nil)
