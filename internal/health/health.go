@@ -115,32 +115,12 @@ func (r *Readiness) unchecked() int {
 	if r.seen != nil && r.seen.Version == snap.Version {
 		return r.seenPending // counted already: snapshots never change
 	}
-	n := Unchecked(snap)
+	n := snap.Unchecked()
 	if n == 0 {
 		r.firstRoundDone.Store(true)
 		return 0
 	}
 	r.seen, r.seenPending = snap, n
-	return n
-}
-
-// Unchecked counts the poll and script replicas of snap that were never
-// checked. Push and local replicas are not counted: they appear when they
-// report, and a reporter that is down must not keep Vigil unready.
-func Unchecked(snap *status.Snapshot) int {
-	n := 0
-	for _, svc := range snap.Services {
-		for _, node := range svc.Nodes {
-			if node.Mode != status.Poll && node.Mode != status.Script {
-				continue
-			}
-			for _, rep := range node.Replicas {
-				if rep.Checked.IsZero() {
-					n++
-				}
-			}
-		}
-	}
 	return n
 }
 

@@ -254,19 +254,30 @@ func DeadID(service, node, replica string) string {
 	return service + ":" + node + ":" + Redacted(replica)
 }
 
-// AllChecked reports whether every replica of s was checked at least once.
-func (s *Snapshot) AllChecked() bool {
+// Unchecked counts the poll and script replicas of s that were never
+// checked. Push and local replicas are not counted: they appear when they
+// report, and a reporter that is down must not hold up what waits for the
+// first round (readiness, the alerting's start).
+func (s *Snapshot) Unchecked() int {
+	n := 0
 	for _, svc := range s.Services {
-		for _, n := range svc.Nodes {
-			for _, r := range n.Replicas {
+		for _, node := range svc.Nodes {
+			if node.Mode != Poll && node.Mode != Script {
+				continue
+			}
+			for _, r := range node.Replicas {
 				if r.Checked.IsZero() {
-					return false
+					n++
 				}
 			}
 		}
 	}
-	return true
+	return n
 }
+
+// AllChecked reports whether every poll and script replica of s was
+// checked at least once.
+func (s *Snapshot) AllChecked() bool { return s.Unchecked() == 0 }
 
 // Find returns the service and node with the given ids, or nil.
 func (s *Snapshot) Find(serviceID, nodeID string) (*Service, *Node) {

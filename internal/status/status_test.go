@@ -3,6 +3,7 @@ package status
 import (
 	"slices"
 	"testing"
+	"time"
 )
 
 func TestWorst(t *testing.T) {
@@ -147,5 +148,28 @@ func TestSnapshotFind(t *testing.T) {
 	}
 	if svc, node := s.Find("c", "x"); svc != nil || node != nil {
 		t.Errorf("Find(c, x) = %v, %v, want nothing", svc, node)
+	}
+}
+
+// The first round is poll and script replicas only: a push replica that has
+// not reported (restored without a report time, say) holds nothing up.
+func TestUncheckedCountsPolledReplicasOnly(t *testing.T) {
+	checked := time.Unix(1700000000, 0)
+	snap := &Snapshot{Services: []Service{{ID: "s", Nodes: []Node{
+		{ID: "web", Mode: Poll, Replicas: []Replica{{ID: "a", Checked: checked}, {ID: "b"}}},
+		{ID: "job", Mode: Script, Replicas: []Replica{{ID: "c"}}},
+		{ID: "app", Mode: Push, Replicas: []Replica{{ID: "d"}}},
+		{ID: "box", Mode: Local, Replicas: []Replica{{ID: "e"}}},
+	}}}}
+	if n := snap.Unchecked(); n != 2 {
+		t.Errorf("Unchecked = %d, want 2 (b and c)", n)
+	}
+	if snap.AllChecked() {
+		t.Error("AllChecked with two polled replicas never checked")
+	}
+	snap.Services[0].Nodes[0].Replicas[1].Checked = checked
+	snap.Services[0].Nodes[1].Replicas[0].Checked = checked
+	if n := snap.Unchecked(); n != 0 || !snap.AllChecked() {
+		t.Errorf("Unchecked = %d, AllChecked = %v once every polled replica was checked", n, snap.AllChecked())
 	}
 }
