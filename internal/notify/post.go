@@ -137,6 +137,15 @@ func (p poster) post(ctx context.Context, r request) error {
 	return e
 }
 
+// Post sends body to url with the channels' HTTP rules (see poster.post),
+// for deliveries that are not a channel's but go through the outbox all
+// the same (subscriber webhooks). The URL is treated as a secret: it never
+// appears in the error.
+func Post(ctx context.Context, client *http.Client, userAgent, url, contentType string, header http.Header, body []byte) error {
+	p := poster{client: client, userAgent: userAgent, now: time.Now}
+	return p.post(ctx, request{url: url, contentType: contentType, header: header, body: body, secrets: []string{url}})
+}
+
 // stripURL removes the URL that net/http puts into its errors: for several
 // channels the URL itself is a secret.
 func stripURL(err error) error {

@@ -1,14 +1,12 @@
 package subscribe
 
 import (
-	"bytes"
 	"context"
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"strconv"
 	"time"
@@ -60,37 +58,25 @@ type webhookPayload struct {
 }
 
 // postWebhook sends one event to a webhook subscriber, signed with its
-// secret. A 2xx answer delivers it; notify's rules say which failures the
-// outbox retries (5xx, 429, network errors).
+// secret, with the channels' HTTP rules: a 2xx answer delivers it; network
+// errors, 429 and 5xx are retried by the outbox (after Retry-After when
+// given); the URL, which may hold a partner's token, never reaches a log.
 func (s *Service) postWebhook(ctx context.Context, sub store.Subscriber, e Event) error {
 	body, err := json.Marshal(webhookPayload{PageTitle: s.cfg.Branding.PageTitle, Event: e})
 	if err != nil {
 		return &notify.Error{Err: err}
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Address, bytes.NewReader(body))
-	if err != nil {
-		return &notify.Error{Err: fmt.Errorf("webhook %s: %w", sub.ID, err)}
 	}
 	ts := s.now().Unix()
 	version := s.mail.Version
 	if version == "" {
 		version = "dev"
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "vigil/"+version)
-	req.Header.Set(HeaderEvent, e.Type)
-	req.Header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
-	req.Header.Set(HeaderSignature, Sign(sub.Secret, ts, body))
-	resp, err := s.client.Do(req)
-	if err != nil {
-		// The URL may hold a partner's token: say only which subscriber.
-		return &notify.Error{Retryable: true, Err: fmt.Errorf("webhook %s: request failed", sub.ID)}
+	header := http.Header{}
+	header.Set(HeaderEvent, e.Type)
+	header.Set(HeaderTimestamp, strconv.FormatInt(ts, 10))
+	header.Set(HeaderSignature, Sign(sub.Secret, ts, body))
+	if err := notify.Post(ctx, s.client, "vigil/"+version, sub.Address, "application/json", header, body); err != nil {
+		return fmt.Errorf("webhook %s: %w", sub.ID, err)
 	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		return nil
-	}
-	retry := resp.StatusCode >= 500 || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusRequestTimeout
-	return &notify.Error{Retryable: retry, Err: fmt.Errorf("webhook %s: status %d", sub.ID, resp.StatusCode)}
+	return nil
 }
