@@ -2,12 +2,10 @@ package notify
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	netmail "net/mail"
 	"net/textproto"
-	"time"
 
 	"github.com/wneessen/go-mail"
 )
@@ -174,19 +172,13 @@ func (e *Email) targets(o Options) ([]Target, []string, error) {
 	return out, warnings, nil
 }
 
-// email sends one plain-text mail to every configured recipient over SMTP.
+// email sends one plain-text mail to every configured recipient over SMTP
+// (SendMail, the one SMTP path).
 type email struct {
-	host     string
-	port     int
-	username string
-	password string
-	// encrypt requires STARTTLS (smtp_encrypt = true); otherwise STARTTLS
-	// is used when the server offers it. Port 465 uses implicit TLS.
-	encrypt   bool
 	cfg       *Email
 	to        []*netmail.Address
-	timeout   time.Duration
-	tls       *tls.Config
+	srv       SMTPServer
+	o         Options // the timeout and TLS configuration
 	userAgent string
 }
 
@@ -204,31 +196,7 @@ func newEmail(c *Email, to []*netmail.Address, o Options) (*email, []string, err
 	case c.SMTPUsername == "" && c.SMTPPassword != "":
 		warnings = append(warnings, "smtp_password is set but smtp_username is not: mail is sent without authentication")
 	}
-	host, port := c.SMTPHost, c.SMTPPort
-	if host == "" {
-		host = "localhost"
-	}
-	if port == 0 {
-		port = 587
-	}
-	base := o.TLS
-	if base == nil {
-		base = &tls.Config{MinVersion: tls.VersionTLS12}
-	}
-	tc := base.Clone()
-	tc.ServerName = host
-	return &email{
-		host:      host,
-		port:      port,
-		username:  c.SMTPUsername,
-		password:  c.SMTPPassword,
-		encrypt:   c.SMTPEncrypt == nil || *c.SMTPEncrypt,
-		cfg:       c,
-		to:        to,
-		timeout:   o.Timeout,
-		tls:       tc,
-		userAgent: "vigil/" + o.Version,
-	}, warnings, nil
+	return &email{cfg: c, to: to, srv: c.Server(), o: o, userAgent: "vigil/" + o.Version}, warnings, nil
 }
 
 // Notify sends the mail: From "P" <from>, To every recipient, the subject
@@ -249,15 +217,7 @@ func (e *email) Notify(ctx context.Context, m Message) error {
 	msg.SetMessageID()
 	msg.SetBodyString(mail.TypeTextPlain, emailBody(m))
 
-	srv := SMTPServer{Host: e.host, Port: e.port, Username: e.username, Password: e.password, Encrypt: e.encrypt}
-	client, err := mail.NewClient(e.host, srv.clientOptions(e.timeout, e.tls)...)
-	if err != nil {
-		return &Error{Err: err, secrets: []string{e.password}}
-	}
-	if err := client.DialAndSendWithContext(ctx, msg); err != nil {
-		return &Error{Retryable: smtpRetryable(err), Err: err, secrets: []string{e.password}}
-	}
-	return nil
+	return SendMail(ctx, e.srv, e.o, msg)
 }
 
 // smtpRetryable reports whether an SMTP failure may pass later: everything
