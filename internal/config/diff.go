@@ -113,7 +113,7 @@ var tables = func() map[string]Apply {
 	t := map[string]Apply{
 		"storage":          Restart, // the open database
 		"cluster":          Restart, // the membership
-		"subscriptions":    Restart, // the dispatcher, its outbox and mailer
+		"subscriptions":    Restart, // the dispatcher, its outbox and mailer; mails follow [branding] and the labels live (subscribe.Service.Apply)
 		"plugins.rabbitmq": Live,
 		"probe":            Live,
 	}

@@ -144,7 +144,7 @@ func Run(ctx context.Context, o Options) error {
 		return err
 	}
 	rl := newReloader(&reloader{log: log, level: level, version: o.Version, build: buildSite, mon: mon, tuning: tuning,
-		alerts: alerts, met: met, cfg: cfg, site: site})
+		alerts: alerts, subs: subs, met: met, cfg: cfg, site: site})
 	rl.handler.set(handler)
 
 	var unused unusedConns

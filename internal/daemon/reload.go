@@ -15,6 +15,7 @@ import (
 	"github.com/vigil-go/vigil/internal/metrics"
 	"github.com/vigil-go/vigil/internal/monitor"
 	"github.com/vigil-go/vigil/internal/probe"
+	"github.com/vigil-go/vigil/internal/subscribe"
 	"github.com/vigil-go/vigil/internal/web"
 )
 
@@ -35,11 +36,12 @@ type reloader struct {
 	version string
 	build   func(context.Context, *config.Config) (*web.Server, http.Handler, error)
 	mon     *monitor.Monitor
-	tuning  *clusterTuning   // nil outside a cluster
-	alerts  *alerts          // nil without [notify]
-	met     *metrics.Metrics // nil without metrics
-	handler swapHandler      // what the HTTP server serves
-	watch   atomic.Bool      // [server] watch_config of the running config
+	tuning  *clusterTuning     // nil outside a cluster
+	alerts  *alerts            // nil without [notify]
+	subs    *subscribe.Service // nil without [subscriptions]
+	met     *metrics.Metrics   // nil without metrics
+	handler swapHandler        // what the HTTP server serves
+	watch   atomic.Bool        // [server] watch_config of the running config
 
 	mu   sync.Mutex // one reload at a time; guards what follows
 	cfg  *config.Config
@@ -176,6 +178,9 @@ func (r *reloader) reload(ctx context.Context, trigger string) {
 		r.tuning.set(next)
 	}
 	r.alerts.apply(ctx, next, r.version, r.log, r.met)
+	if r.subs != nil {
+		r.subs.Apply(next)
+	}
 	old := r.site
 	r.site = site
 	r.handler.set(handler)

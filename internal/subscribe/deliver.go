@@ -89,7 +89,7 @@ func (r recipient) Notify(ctx context.Context, m notify.Message) error {
 
 // UnsubscribeURL is the one-click unsubscribe link of a subscriber's token.
 func (s *Service) UnsubscribeURL(token string) string {
-	return s.pageURL + "subscriptions/unsubscribe?token=" + token
+	return s.look.Load().pageURL + "subscriptions/unsubscribe?token=" + token
 }
 
 // compose builds the mail: From the page title at [subscriptions] from, a
@@ -102,7 +102,7 @@ func (s *Service) compose(to string, ml mail, unsubscribe string) (*gomail.Msg, 
 		return nil, fmt.Errorf("subscriptions.from: %w", err)
 	}
 	msg := gomail.NewMsg(gomail.WithNoDefaultUserAgent())
-	msg.FromMailAddress(&netmail.Address{Name: s.cfg.Branding.PageTitle, Address: from.Address})
+	msg.FromMailAddress(&netmail.Address{Name: s.look.Load().title, Address: from.Address})
 	if err := msg.To(to); err != nil {
 		return nil, fmt.Errorf("to: %w", err)
 	}

@@ -89,7 +89,7 @@ func (s *Service) events(ctx context.Context, since, now time.Time) ([]Event, er
 	}
 	for _, a := range anns {
 		out = append(out, Event{Key: "announcement:" + a.ID, Type: AnnouncementNew, At: a.Time,
-			Title: a.Title, Text: a.Text, Services: []string{}, PageURL: s.pageURL})
+			Title: a.Title, Text: a.Text, Services: []string{}, PageURL: s.look.Load().pageURL})
 	}
 	// An event is new only once: older ones were sent, or happened before
 	// subscriptions started. Scheduled windows are dated by their start.
@@ -103,7 +103,7 @@ func (s *Service) events(ctx context.Context, since, now time.Time) ([]Event, er
 // part of that message rather than a message of its own.
 func (s *Service) incidentEvents(in store.Incident) []Event {
 	services, affected := s.describeNodes(in.Nodes)
-	base := Event{Title: in.Title, Services: services, Affected: affected, PageURL: s.pageURL}
+	base := Event{Title: in.Title, Services: services, Affected: affected, PageURL: s.look.Load().pageURL}
 	key := fmt.Sprintf("incident:%d:", in.ID)
 	opened := base
 	opened.Key, opened.Type, opened.At = key+"opened", IncidentOpened, in.Opened
@@ -134,7 +134,7 @@ func (s *Service) incidentEvents(in store.Incident) []Event {
 // start and its end, as far as now has reached.
 func (s *Service) windowEvents(w store.Window, now time.Time) []Event {
 	services, affected := s.describeTargets(w.Targets)
-	base := Event{Title: w.Message, Services: services, Affected: affected, Start: w.Start, End: w.End, PageURL: s.pageURL}
+	base := Event{Title: w.Message, Services: services, Affected: affected, Start: w.Start, End: w.End, PageURL: s.look.Load().pageURL}
 	if base.Title == "" {
 		base.Title = "Scheduled maintenance"
 	}
@@ -167,7 +167,7 @@ func (s *Service) describeNodes(nodes []string) (services, affected []string) {
 		if !slices.Contains(services, svc) {
 			services = append(services, svc)
 		}
-		affected = append(affected, s.labels.node(svc, node))
+		affected = append(affected, s.look.Load().labels.node(svc, node))
 	}
 	return services, affected
 }
@@ -182,9 +182,9 @@ func (s *Service) describeTargets(targets []string) (services, affected []string
 			services = append(services, svc)
 		}
 		if hasNode {
-			affected = append(affected, s.labels.node(svc, node))
+			affected = append(affected, s.look.Load().labels.node(svc, node))
 		} else {
-			affected = append(affected, s.labels.service(svc))
+			affected = append(affected, s.look.Load().labels.service(svc))
 		}
 	}
 	return services, affected

@@ -1,12 +1,39 @@
 package subscribe
 
-import "github.com/vigil-go/vigil/internal/config"
+import (
+	"strings"
+	"time"
+
+	"github.com/vigil-go/vigil/internal/config"
+)
 
 // labels names services and nodes as the page does.
 type labels struct {
 	choices  []Choice
 	services map[string]string            // id → label
 	nodes    map[string]map[string]string // service id → node id → label
+}
+
+// look is what subscribers' messages and the form take from the running
+// config: the page's title, address and time zone, and the labels of
+// services and nodes. A reload replaces it whole (Service.Apply); the
+// [subscriptions] section itself needs a restart.
+type look struct {
+	title   string
+	pageURL string // [branding] page_url, ending with "/"
+	loc     *time.Location
+	labels  labels
+}
+
+func newLook(cfg *config.Config) *look {
+	l := &look{title: cfg.Branding.PageTitle, pageURL: cfg.Branding.PageURL, loc: cfg.Branding.Location, labels: newLabels(cfg)}
+	if !strings.HasSuffix(l.pageURL, "/") {
+		l.pageURL += "/"
+	}
+	if l.loc == nil {
+		l.loc = time.UTC
+	}
+	return l
 }
 
 func newLabels(cfg *config.Config) labels {

@@ -52,8 +52,9 @@ func (s *Service) item(id, channel, subscriber string, c content) (outbox.Item, 
 	if c.Event != nil {
 		kind = notify.Kind(c.Event.Type)
 	}
+	l := s.look.Load()
 	return outbox.Item{ID: id, Channel: channel, Target: subscriber,
-		Message: notify.Message{Kind: kind, PageTitle: s.cfg.Branding.PageTitle, PageURL: s.pageURL, Content: body}}, nil
+		Message: notify.Message{Kind: kind, PageTitle: l.title, PageURL: l.pageURL, Content: body}}, nil
 }
 
 // mail is one rendered message.
@@ -64,11 +65,11 @@ type mail struct {
 // dateLayout shows when something happens, in [branding] time_zone.
 const dateLayout = "Mon 2 Jan 2006, 15:04 UTC-07:00"
 
-func (s *Service) date(t time.Time) string { return t.In(s.loc).Format(dateLayout) }
+func (s *Service) date(t time.Time) string { return t.In(s.look.Load().loc).Format(dateLayout) }
 
 // renderConfirm is the confirmation mail.
 func (s *Service) renderConfirm(link string) mail {
-	title := s.cfg.Branding.PageTitle
+	title := s.look.Load().title
 	text := fmt.Sprintf(`Someone, hopefully you, asked to be told by e-mail about incidents and maintenance on %s (%s).
 
 To confirm, open this link within 24 hours:
@@ -76,7 +77,7 @@ To confirm, open this link within 24 hours:
 %s
 
 If you did not ask for this, ignore this message: nothing more will be sent to you.
-`, title, s.pageURL, link)
+`, title, s.look.Load().pageURL, link)
 	return mail{Subject: "Confirm your subscription to " + title, Text: text,
 		HTML: s.renderHTML(htmlView{Title: title, Heading: "Confirm your subscription",
 			Paragraphs: []string{"Someone, hopefully you, asked to be told by e-mail about incidents and maintenance on " + title + "."},
@@ -127,17 +128,18 @@ func (s *Service) lines(e Event) []string {
 
 // renderBulletin is the mail about an event, with its unsubscribe link.
 func (s *Service) renderBulletin(e Event, unsubscribe string) mail {
-	title := s.cfg.Branding.PageTitle
+	l := s.look.Load()
+	title := l.title
 	subject := fmt.Sprintf("[%s] %s", title, s.headline(e))
 	var b strings.Builder
 	b.WriteString(s.headline(e) + "\n\n")
 	for _, l := range s.lines(e) {
 		b.WriteString(l + "\n")
 	}
-	fmt.Fprintf(&b, "\nThe status page: %s\n\n-- \nYou get this because you subscribed to %s.\nUnsubscribe: %s\n", s.pageURL, title, unsubscribe)
+	fmt.Fprintf(&b, "\nThe status page: %s\n\n-- \nYou get this because you subscribed to %s.\nUnsubscribe: %s\n", l.pageURL, title, unsubscribe)
 	return mail{Subject: subject, Text: b.String(),
 		HTML: s.renderHTML(htmlView{Title: title, Heading: s.headline(e), Paragraphs: s.lines(e),
-			Button: "Open the status page", ButtonURL: s.pageURL,
+			Button: "Open the status page", ButtonURL: l.pageURL,
 			Footer: "You get this because you subscribed to " + title + ".", Unsubscribe: unsubscribe})}
 }
 

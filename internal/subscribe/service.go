@@ -11,6 +11,7 @@ import (
 	netmail "net/mail"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/vigil-go/vigil/internal/config"
@@ -63,23 +64,25 @@ type Options struct {
 // Service is the subscriptions' logic, for the page's form, the manager
 // API and the dispatcher. Its methods are safe for concurrent use.
 type Service struct {
-	cfg     *config.Config
-	st      Store
-	out     *outbox.Worker
-	log     *slog.Logger
-	now     func() time.Time
-	mail    notify.Options
-	client  *http.Client
-	active  func() bool
-	every   time.Duration
-	signer  *signer
-	labels  labels
-	pageURL string // [branding] page_url, ending with "/"
-	loc     *time.Location
+	cfg    *config.Config
+	st     Store
+	out    *outbox.Worker
+	log    *slog.Logger
+	now    func() time.Time
+	mail   notify.Options
+	client *http.Client
+	active func() bool
+	every  time.Duration
+	signer *signer
+	look   atomic.Pointer[look]
 
 	perClient  *limiter
 	perAddress *limiter
 }
+
+// Apply takes the page's title, address, time zone and labels from a
+// reloaded config, for the messages and form from now on.
+func (s *Service) Apply(cfg *config.Config) { s.look.Store(newLook(cfg)) }
 
 // New returns the service for cfg's [subscriptions].
 func New(o Options) *Service {
@@ -101,15 +104,7 @@ func New(o Options) *Service {
 		s.every = 10 * time.Second
 	}
 	s.signer = &signer{st: o.Store, now: s.now}
-	s.labels = newLabels(o.Config)
-	s.pageURL = o.Config.Branding.PageURL
-	if !strings.HasSuffix(s.pageURL, "/") {
-		s.pageURL += "/"
-	}
-	s.loc = o.Config.Branding.Location
-	if s.loc == nil {
-		s.loc = time.UTC
-	}
+	s.look.Store(newLook(o.Config))
 	d := o.Delivery
 	d.Channels = s.Channels()
 	if d.Now == nil {
@@ -143,7 +138,7 @@ func (e *InputError) Error() string { return e.Reason }
 type Choice struct{ ID, Label string }
 
 // Choices returns the services of the page, in page order.
-func (s *Service) Choices() []Choice { return s.labels.choices }
+func (s *Service) Choices() []Choice { return s.look.Load().labels.choices }
 
 // SignUp is what the page's form sends.
 type SignUp struct {
@@ -181,17 +176,17 @@ func normalizeAddress(raw string) (string, error) {
 // in page order; all of them, or none, means every service.
 func (s *Service) checkServices(ids []string) ([]string, error) {
 	var out []string
-	for _, c := range s.labels.choices {
+	for _, c := range s.look.Load().labels.choices {
 		if slices.Contains(ids, c.ID) {
 			out = append(out, c.ID)
 		}
 	}
 	for _, id := range ids {
-		if _, ok := s.labels.services[id]; !ok {
+		if _, ok := s.look.Load().labels.services[id]; !ok {
 			return nil, &InputError{fmt.Sprintf("unknown service %q", id)}
 		}
 	}
-	if len(out) == len(s.labels.choices) {
+	if len(out) == len(s.look.Load().labels.choices) {
 		return []string{}, nil
 	}
 	if out == nil {
@@ -256,7 +251,7 @@ func (s *Service) sendConfirmation(ctx context.Context, sub store.Subscriber, no
 	if err != nil {
 		return err
 	}
-	c := content{Kind: kindConfirm, Link: s.pageURL + "subscriptions/confirm?token=" + token}
+	c := content{Kind: kindConfirm, Link: s.look.Load().pageURL + "subscriptions/confirm?token=" + token}
 	// Each sign-up sends its own mail (within the per-address rate): a
 	// random part keeps the outbox from taking it for the previous one.
 	item, err := s.item(fmt.Sprintf("subscription:confirm:%s:%d:%s", sub.ID, now.Unix(), randomID()), ChannelEmail, sub.ID, c)

@@ -62,7 +62,7 @@ type webhookPayload struct {
 // errors, 429 and 5xx are retried by the outbox (after Retry-After when
 // given); the URL, which may hold a partner's token, never reaches a log.
 func (s *Service) postWebhook(ctx context.Context, sub store.Subscriber, e Event) error {
-	body, err := json.Marshal(webhookPayload{PageTitle: s.cfg.Branding.PageTitle, Event: e})
+	body, err := json.Marshal(webhookPayload{PageTitle: s.look.Load().title, Event: e})
 	if err != nil {
 		return &notify.Error{Err: err}
 	}

@@ -30,6 +30,7 @@ func TestWebhookFailuresFollowTheChannelsRules(t *testing.T) {
 	}))
 	defer srv.Close()
 	s := &Service{cfg: &config.Config{}, now: time.Now, client: srv.Client()}
+	s.look.Store(&look{title: "Acme Status"})
 	sub := store.Subscriber{ID: "sub1", Address: srv.URL + "/hook?token=partner-secret", Secret: "k"}
 	tests := []struct {
 		code      int
