@@ -24,6 +24,12 @@ type held struct {
 	entries []*heldEntry // in enqueue order
 	byID    map[string]*heldEntry
 	limit   int
+	// sent remembers, by id, the messages delivered from memory and since
+	// recorded in the store, with their creation time: a channel may have
+	// read one from the store as due just before its delivery was recorded,
+	// and must still skip it. Kept until the message is too old to be sent
+	// anyway (MaxAge; expired prunes them).
+	sent map[string]time.Time
 }
 
 // heldEntry is one held message and what happened to it.
@@ -37,7 +43,7 @@ type heldEntry struct {
 }
 
 func newHeld(limit int) *held {
-	return &held{byID: map[string]*heldEntry{}, limit: limit}
+	return &held{byID: map[string]*heldEntry{}, sent: map[string]time.Time{}, limit: limit}
 }
 
 // len counts the held messages.
@@ -47,12 +53,13 @@ func (h *held) len() int {
 	return len(h.entries)
 }
 
-// has tells whether memory owns the message with this id.
+// has tells whether memory owns the message with this id, or sent it.
 func (h *held) has(id string) bool {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	_, ok := h.byID[id]
-	return ok
+	_, sent := h.sent[id]
+	return ok || sent
 }
 
 // add holds entries not held yet; delivered marks them as sent already (a
@@ -140,10 +147,21 @@ func (h *held) done(e *heldEntry, t, next time.Time, errText string) {
 	e.NextAttempt, e.LastError = next, errText
 }
 
-// remove forgets e (given up, or written to the store).
+// remove forgets e (given up, or written to the store undelivered).
 func (h *held) remove(e *heldEntry) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
+	h.removeLocked(e)
+}
+
+// recorded forgets e, delivered from memory and now recorded as delivered
+// in the store, but remembers that it was sent (see sent).
+func (h *held) recorded(e *heldEntry) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.byID[e.ID] == e {
+		h.sent[e.ID] = e.CreatedAt
+	}
 	h.removeLocked(e)
 }
 
@@ -188,7 +206,8 @@ func (h *held) release(es []*heldEntry, written bool) {
 	}
 }
 
-// expired removes and returns the undelivered messages created before t.
+// expired removes and returns the undelivered messages created before t,
+// and forgets the sent ones as old (no channel sends them any more).
 func (h *held) expired(t time.Time) []store.OutboxEntry {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -200,6 +219,11 @@ func (h *held) expired(t time.Time) []store.OutboxEntry {
 	}
 	for _, e := range out {
 		h.removeLocked(h.byID[e.ID])
+	}
+	for id, created := range h.sent {
+		if created.Before(t) {
+			delete(h.sent, id)
+		}
 	}
 	return out
 }

@@ -231,3 +231,90 @@ func TestHeldIsBounded(t *testing.T) {
 		t.Fatalf("next while b waits for its retry = %v, %v; want nothing until %v", e2, retry, at.Add(time.Minute))
 	}
 }
+
+// racyStore lets a test stop a channel's read of due messages after it
+// returned one id, until a condition holds.
+type racyStore struct {
+	*sickStore
+	mu      sync.Mutex
+	id      string        // the message the read must hold on to
+	readIt  chan struct{} // closed once a read returned it
+	until   func() bool   // what the read waits for before returning
+	beforeM func()        // runs at the start of MarkDelivered(id)
+}
+
+func (s *racyStore) Due(ctx context.Context, channel string, now time.Time, limit int) ([]store.OutboxEntry, error) {
+	due, err := s.sickStore.Due(ctx, channel, now, limit)
+	s.mu.Lock()
+	id, readIt, until := s.id, s.readIt, s.until
+	s.mu.Unlock()
+	for _, e := range due {
+		if id != "" && e.ID == id && readIt != nil {
+			s.mu.Lock()
+			s.readIt = nil
+			s.mu.Unlock()
+			close(readIt)
+			deadline := time.Now().Add(5 * time.Second)
+			for !until() && time.Now().Before(deadline) {
+				time.Sleep(time.Millisecond)
+			}
+		}
+	}
+	return due, err
+}
+
+func (s *racyStore) MarkDelivered(ctx context.Context, id string, t time.Time) error {
+	s.mu.Lock()
+	before := s.beforeM
+	if id != s.id {
+		before = nil
+	}
+	s.mu.Unlock()
+	if before != nil {
+		before()
+	}
+	return s.sickStore.MarkDelivered(ctx, id, t)
+}
+
+// A message sent from memory while the store was refusing is written back
+// as pending, then marked delivered. A channel that read it as due in
+// between, and looks at it only after memory let it go, must not send it
+// again.
+func TestHeldDeliveryNotSentAgainByADueRead(t *testing.T) {
+	rec := &recorder{}
+	srv := httptest.NewServer(rec)
+	defer srv.Close()
+	chs := build(t, &notify.Webhook{HookURL: srv.URL + "/hook"})
+	st := &racyStore{sickStore: &sickStore{Store: openStore(t, "")}}
+	w, _ := start(t, st, chs, func(o *Options) { o.StoreTimeout = 50 * time.Millisecond })
+
+	st.set("refuse")
+	if _, err := w.Enqueue(context.Background(), items("a1", chs, message(notify.Changed, status.Dead, "web:core:a"))); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "delivery from memory", func() bool { a, _ := rec.got(); return len(a) == 1 })
+
+	readIt := make(chan struct{})
+	st.mu.Lock()
+	st.id, st.readIt = "a1/webhook/", readIt
+	st.until = func() bool { return w.held.len() == 0 } // memory let it go
+	st.beforeM = func() {
+		// Written back as pending: let the channel read it now.
+		w.wakeChannel("webhook")
+		select {
+		case <-readIt:
+		case <-time.After(5 * time.Second):
+			t.Error("the channel did not read the message back as due")
+		}
+	}
+	st.mu.Unlock()
+	st.set("")
+	waitFor(t, "memory to let the message go", func() bool { return w.held.len() == 0 })
+	settle()
+	if accepted, _ := rec.got(); len(accepted) != 1 {
+		t.Fatalf("accepted %d times, want once: %q", len(accepted), accepted)
+	}
+	if e := entryState(t, st.Store, "a1/webhook/"); e.State != store.Delivered {
+		t.Errorf("entry = %q, want delivered", e.State)
+	}
+}

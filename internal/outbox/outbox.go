@@ -345,7 +345,7 @@ func (w *Worker) flushHeld(ctx context.Context) {
 		if err != nil && !errors.Is(err, store.ErrNotFound) {
 			return // kept, and retried at the next tick
 		}
-		w.held.remove(e)
+		w.held.recorded(e)
 	}
 	if w.held.len() == 0 {
 		w.log.Warn("outbox: the store answers again; notifications are durable again", "written", len(claimed))
