@@ -6,12 +6,22 @@ import "github.com/vigil-go/vigil/internal/notify"
 type drainer struct {
 	ch   notify.Channel
 	wake chan struct{} // cap 1: messages were queued for ch
-	stop chan struct{} // closed: finish the pass in progress and return
+	stop chan struct{} // closed: finish the attempt in progress and return
 	done chan struct{} // closed when it has returned
 	// after, when set, is the drainer it replaces: it starts delivering
 	// once that one has returned, so that two never send the same
 	// channel's messages at once (one message could go out twice).
 	after *drainer
+}
+
+// stopped reports whether SetChannels asked d to stop.
+func (d *drainer) stopped() bool {
+	select {
+	case <-d.stop:
+		return true
+	default:
+		return false
+	}
 }
 
 func newDrainer(ch notify.Channel, after *drainer) *drainer {
@@ -36,7 +46,7 @@ func (w *Worker) start(d *drainer) {
 
 // SetChannels replaces the channels the worker delivers to, as a config
 // reload does, without losing a message: each channel's drainer finishes
-// the pass it is in and hands over to one with the new settings. Messages
+// the attempt it is in and hands over to one with the new settings. Messages
 // of a channel that remains stay queued and go out with its new settings;
 // messages of a removed channel stay in the outbox, undelivered, and are
 // given up once older than MaxAge (with an error log each) unless the

@@ -389,7 +389,6 @@ func (w *Worker) giveUpOld(ctx context.Context) {
 // falls due, or PollEvery passes: first those held in memory, then the
 // store's.
 func (w *Worker) drain(ctx context.Context, d *drainer) {
-	ch := d.ch
 	retries := make(map[string]time.Time) // ids this worker scheduled a retry for
 	timer := time.NewTimer(0)
 	defer timer.Stop()
@@ -402,8 +401,8 @@ func (w *Worker) drain(ctx context.Context, d *drainer) {
 		case <-timer.C:
 		case <-d.wake:
 		}
-		heldRetry := w.deliverHeld(ctx, ch)
-		w.deliverDue(ctx, ch, retries)
+		heldRetry := w.deliverHeld(ctx, d)
+		w.deliverDue(ctx, d, retries)
 		wait := w.o.PollEvery
 		now := w.now()
 		for _, at := range retries {
@@ -418,8 +417,9 @@ func (w *Worker) drain(ctx context.Context, d *drainer) {
 
 // deliverHeld sends ch's messages held in memory that are due, and returns
 // when the next one waiting for a retry is due (zero: none waits).
-func (w *Worker) deliverHeld(ctx context.Context, ch notify.Channel) time.Time {
-	for ctx.Err() == nil && w.active() {
+func (w *Worker) deliverHeld(ctx context.Context, d *drainer) time.Time {
+	ch := d.ch
+	for ctx.Err() == nil && w.active() && !d.stopped() {
 		e, retryAt := w.held.next(ch.Name, w.now())
 		if e == nil {
 			return retryAt
@@ -453,7 +453,8 @@ func (w *Worker) deliverHeld(ctx context.Context, ch notify.Channel) time.Time {
 
 // deliverDue sends every message of ch that is due, until none is. retries
 // maps the ids that failed to when they are due again.
-func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[string]time.Time) {
+func (w *Worker) deliverDue(ctx context.Context, d *drainer, retries map[string]time.Time) {
+	ch := d.ch
 	if !w.active() {
 		return
 	}
@@ -464,7 +465,7 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 		}
 	}
 	defer func() { w.o.Pending(ch.Name, w.undelivered(ctx, ch.Name, waiting(retries))) }()
-	for ctx.Err() == nil && w.active() {
+	for ctx.Err() == nil && w.active() && !d.stopped() {
 		sctx, cancel := context.WithTimeout(ctx, w.o.StoreTimeout)
 		due, err := w.o.Store.Due(sctx, ch.Name, w.now(), 0)
 		cancel()
@@ -481,6 +482,9 @@ func (w *Worker) deliverDue(ctx context.Context, ch notify.Channel, retries map[
 				// The lead passed to another member, which delivers the
 				// rest of the batch: sending on would send it twice.
 				return
+			}
+			if d.stopped() {
+				return // replaced or removed by SetChannels: its successor sends the rest
 			}
 			if w.held.has(e.ID) {
 				continue // memory sends it, or has sent it: see held
