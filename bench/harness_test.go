@@ -62,8 +62,12 @@ var (
 )
 
 // vigilBinary builds cmd/vigil once per run, without the race detector,
-// as it is shipped.
+// as it is shipped. BENCH_VIGIL_BINARY names a binary built beforehand
+// instead, to measure another commit with this run's benchmarks.
 func vigilBinary(b *testing.B) string {
+	if bin := os.Getenv("BENCH_VIGIL_BINARY"); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "vigil-bench")
 		if buildErr != nil {
