@@ -26,8 +26,9 @@ import (
 // VIGIL_TEST_POSTGRES), each probing N nodes of one HTTP replica from its own
 // source address (127.0.0.2, .3 and .4; Linux routes 127.0.0.0/8 to lo), with
 // confirmations = 2, heartbeat_interval = 1 s and member_timeout = 3 s. A
-// single node (no cluster, SQLite) probes the same targets first, in the
-// same run, as the reference for CPU per check.
+// single node (no cluster, storing in a database of its own on the same
+// server, as the members do) probes the same targets first, in the same
+// run, as the reference for CPU per check.
 //
 // It reports, over a window of steady state:
 //   - checks/s of each member against the ideal N/interval, counted by the
@@ -84,8 +85,12 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 	ideal := float64(nodes) / interval.Seconds()
 	base := vigilConfig{replicas: urls, interval: intervalS, parallelism: probeParallelism, delayDead: 10, replicasNode: 1}
 
-	// The single node, alone on the machine (apart from the targets).
-	single := startVigil(b, base)
+	// The single node, alone on the machine (apart from the targets), on
+	// a PostgreSQL database of its own as the members store theirs.
+	singleURL, _, _ := pgtest.FreshDatabase(b)
+	alone := base
+	alone.pgURL = singleURL
+	single := startVigil(b, alone)
 	tg.waitAllHit(b, "127.0.0.1", 5*interval+30*time.Second)
 	time.Sleep(interval)
 	singleW := tg.measureSource(single, "127.0.0.1", window)
@@ -103,8 +108,8 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 	members := make([]*proc, len(memberSources))
 	for i, src := range memberSources {
 		cfg := base
-		cfg.source = src
-		cfg.cluster = &clusterMember{dbURL: dbURL, nodeID: fmt.Sprintf("m%d", i+2), label: "v" + src,
+		cfg.source, cfg.pgURL = src, dbURL
+		cfg.cluster = &clusterMember{nodeID: fmt.Sprintf("m%d", i+2), label: "v" + src,
 			confirmations: 2, heartbeat: 1, timeout: 3}
 		members[i] = startVigil(b, cfg)
 	}

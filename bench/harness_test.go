@@ -196,15 +196,17 @@ type vigilConfig struct {
 	nodeIntervals []int
 	// source is server.probe_source_address, or "".
 	source string
-	// cluster, when set, makes the process a cluster member on PostgreSQL.
+	// pgURL, when set, stores in this PostgreSQL database instead of SQLite.
+	pgURL string
+	// cluster, when set, makes the process a cluster member (on pgURL).
 	cluster *clusterMember
 }
 
-// clusterMember is the [cluster] section of a member, and the database.
+// clusterMember is the [cluster] section of a member.
 type clusterMember struct {
-	dbURL, nodeID, label string
-	confirmations        int
-	heartbeat, timeout   int // seconds
+	nodeID, label      string
+	confirmations      int
+	heartbeat, timeout int // seconds
 }
 
 func (c vigilConfig) text(dir string) string {
@@ -255,13 +257,16 @@ func (c vigilConfig) sourceLine() string {
 
 // storage is the [storage] section, and [cluster] for a member.
 func (c vigilConfig) storage(dir string) string {
-	m := c.cluster
-	if m == nil {
+	if c.pgURL == "" {
 		return fmt.Sprintf("[storage]\npath = %q\n", filepath.Join(dir, "vigil.db"))
 	}
-	return fmt.Sprintf("[storage]\ndriver = \"postgres\"\nurl = %q\n\n[cluster]\nenabled = true\nnode_id = %q\nlabel = %q\n"+
-		"confirmations = %d\nheartbeat_interval = %d\nmember_timeout = %d\n",
-		m.dbURL, m.nodeID, m.label, m.confirmations, m.heartbeat, m.timeout)
+	s := fmt.Sprintf("[storage]\ndriver = \"postgres\"\nurl = %q\n", c.pgURL)
+	if m := c.cluster; m != nil {
+		s += fmt.Sprintf("\n[cluster]\nenabled = true\nnode_id = %q\nlabel = %q\n"+
+			"confirmations = %d\nheartbeat_interval = %d\nmember_timeout = %d\n",
+			m.nodeID, m.label, m.confirmations, m.heartbeat, m.timeout)
+	}
+	return s
 }
 
 // proc is a running child process whose CPU and memory can be read.
