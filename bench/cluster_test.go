@@ -51,6 +51,9 @@ import (
 // (cluster_transitions.at_ms, on the same machine's clock). p50 and p99
 // over the flipped targets.
 //
+// BENCH_CLUSTER_NODES replaces the 5000 nodes of the 5 s case (a quick
+// check of the benchmark itself).
+//
 // Last the failover time: the leader (per /status/cluster) is killed with
 // SIGKILL, and the time is until a surviving member serves a surviving
 // member as leader.
@@ -60,7 +63,7 @@ func BenchmarkClusterUnderLoad(b *testing.B) {
 		interval int
 		window   time.Duration
 	}{
-		{5000, 5, 20 * time.Second},
+		{envInt("BENCH_CLUSTER_NODES", 5000), 5, 20 * time.Second},
 		{5000, 1, 15 * time.Second},
 	} {
 		b.Run(fmt.Sprintf("nodes=%d/interval=%ds", c.nodes, c.interval), func(b *testing.B) {
@@ -169,8 +172,15 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 		var leader string
 		_ = db.QueryRow(ctx, `SELECT count(*) FROM cluster_transitions`).Scan(&transitions)
 		_ = db.QueryRow(ctx, `SELECT version, leader FROM cluster_state`).Scan(&version, &leader)
-		b.Logf("%d of %d flips decided within %s (transitions %d, state version %d, leader %q)",
-			len(lags), len(flipped), time.Since(flipAt).Round(time.Second), transitions, version, leader)
+		var dead, quorum int
+		_ = db.QueryRow(ctx, `SELECT count(*) FROM cluster_observations WHERE health = 'dead'`).Scan(&dead)
+		for _, i := range flipped {
+			if _, ok := tg.quorumAt(i); ok {
+				quorum++
+			}
+		}
+		b.Logf("%d of %d flips decided within %s (transitions %d, state version %d, leader %q; dead observations %d, flipped targets failing for two members %d)",
+			len(lags), len(flipped), time.Since(flipAt).Round(time.Second), transitions, version, leader, dead, quorum)
 		for i, m := range members {
 			out := m.out.String()
 			b.Logf("m%d stderr (last 2000 bytes):\n%s", i+2, out[max(len(out)-2000, 0):])
