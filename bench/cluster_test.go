@@ -42,7 +42,9 @@ import (
 //     are left out;
 //   - rows written and read per second in that database
 //     (pg_stat_database: tup_inserted+tup_updated+tup_deleted, and
-//     tup_returned+tup_fetched).
+//     tup_returned+tup_fetched), which the members' store shares, and in
+//     the cluster's tables alone (pg_stat_user_tables: n_tup_ins+upd+del,
+//     and seq_tup_read+idx_tup_fetch: rows scanned, not only returned).
 //
 // Then the decision lag: flipTargets targets start answering 500 at once;
 // for each, the quorum-making observation is the second member's first
@@ -124,7 +126,7 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 	// Steady state.
 	pgPIDs := backendPIDs(b, db, dbName)
 	pgCPU0 := sumCPU(pgPIDs)
-	written0, read0 := tupleCounts(b, db, dbName)
+	written0, read0, cw0, cr0 := tupleCounts(b, db, dbName)
 	hits0 := make([]int64, len(members))
 	cpu0 := make([]time.Duration, len(members))
 	for i, m := range members {
@@ -144,7 +146,7 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 	pgCPU := sumCPU(pgPIDs) - pgCPU0
 	// pg_stat_database is updated by each backend at most once a second.
 	time.Sleep(1500 * time.Millisecond)
-	written1, read1 := tupleCounts(b, db, dbName)
+	written1, read1, cw1, cr1 := tupleCounts(b, db, dbName)
 	statsElapsed := elapsed + 1500*time.Millisecond
 	b.ReportMetric(singleW.rate()/ideal, "single-ideal-ratio")
 	b.ReportMetric(singleCPU, "single-cpu-us/check")
@@ -153,6 +155,8 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 	b.ReportMetric(pgCPU.Seconds()/elapsed.Seconds()*100, "pg-cpu-%")
 	b.ReportMetric(float64(written1-written0)/statsElapsed.Seconds(), "pg-rows-written/s")
 	b.ReportMetric(float64(read1-read0)/statsElapsed.Seconds(), "pg-rows-read/s")
+	b.ReportMetric(float64(cw1-cw0)/statsElapsed.Seconds(), "cluster-rows-written/s")
+	b.ReportMetric(float64(cr1-cr0)/statsElapsed.Seconds(), "cluster-rows-read/s")
 
 	// Decision lag.
 	flipped := make([]int, 0, flipTargets)
@@ -419,13 +423,20 @@ func pidCPU(pid int) time.Duration {
 	return time.Duration(utime+stime) * time.Second / clockTicks
 }
 
-// tupleCounts are the rows written and read in the database so far.
-func tupleCounts(b *testing.B, db *pgx.Conn, name string) (written, read int64) {
-	if err := db.QueryRow(context.Background(), `SELECT tup_inserted + tup_updated + tup_deleted, tup_returned + tup_fetched
+// tupleCounts are the rows written and read in the database so far: in
+// all of it (the members' store included), and in the cluster's tables.
+func tupleCounts(b *testing.B, db *pgx.Conn, name string) (written, read, clusterWritten, clusterRead int64) {
+	ctx := context.Background()
+	if err := db.QueryRow(ctx, `SELECT tup_inserted + tup_updated + tup_deleted, tup_returned + tup_fetched
 		FROM pg_stat_database WHERE datname = $1`, name).Scan(&written, &read); err != nil {
 		b.Fatal(err)
 	}
-	return written, read
+	if err := db.QueryRow(ctx, `SELECT COALESCE(sum(n_tup_ins + n_tup_upd + n_tup_del), 0)::bigint,
+		COALESCE(sum(COALESCE(seq_tup_read, 0) + COALESCE(idx_tup_fetch, 0)), 0)::bigint
+		FROM pg_stat_user_tables WHERE relname LIKE 'cluster\_%'`).Scan(&clusterWritten, &clusterRead); err != nil {
+		b.Fatal(err)
+	}
+	return written, read, clusterWritten, clusterRead
 }
 
 type clusterStatus struct {
