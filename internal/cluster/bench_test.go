@@ -191,13 +191,13 @@ func BenchmarkReadObservations(b *testing.B) {
 					FROM generate_series(1, 3) m, generate_series(1, $1::int) r`, replicas); err != nil {
 					b.Fatal(err)
 				}
-				first, err := readShared(ctx, pool, 0, true, false, time.Minute)
+				first, err := readShared(ctx, pool, "", true, false, time.Minute)
 				if err != nil {
 					b.Fatal(err)
 				}
 				var n int
 				for b.Loop() {
-					r, err := readShared(ctx, pool, first.xmin, full, false, time.Minute)
+					r, err := readShared(ctx, pool, first.snap, full, false, time.Minute)
 					if err != nil {
 						b.Fatal(err)
 					}

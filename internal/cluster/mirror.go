@@ -21,12 +21,13 @@ import (
 //
 // "Written since" is told by transaction ids: a trigger stamps each row with
 // the id of the transaction that last wrote it (written_xid), and each read
-// notes the oldest transaction still running when it began (the snapshot's
-// xmin). A transaction the read could not see was running then or began
-// later, so its id is at least that xmin: the next read, of the rows stamped
-// from that xmin on, cannot miss it, whatever order concurrent writers
-// commit in. (A sequence would not do: a writer can take a number, then
-// commit after a reader has already read a higher one.)
+// notes the snapshot it began with (pg_current_snapshot: which transactions
+// had committed). The next read asks for the rows whose writer that
+// snapshot did not see: still running then, or begun later. None is missed,
+// whatever order concurrent writers commit in (a sequence would not do: a
+// writer can take a number, then commit after a reader has already read a
+// higher one), and none already read comes again, even while a long
+// transaction elsewhere on the server holds the oldest running id back.
 //
 // Whether an observation still counts (fresh, of a live member, of a node
 // this member knows) is computed here, from observed_ms against the
@@ -42,7 +43,8 @@ const fullReadEvery = 30 * time.Second
 // of mu reads the database into it (the refresher, or the leader's round).
 type mirror struct {
 	mu     sync.Mutex
-	since  uint64 // read the rows stamped from this transaction id on; 0: read every row
+	seen   string // the snapshot of the last read: read the rows its transactions did not see; "": every row
+	xmin   uint64 // that snapshot's oldest running transaction
 	fullAt time.Time
 	rows   map[Key]map[string]obsRow // every observation row read, by replica and member
 	expiry expiries
@@ -67,35 +69,39 @@ type sharedRead struct {
 	state   int64 // cluster_state.version
 	leader  string
 	now     int64  // the database's clock
-	xmin    uint64 // the oldest transaction running when the read began
+	snap    string // the snapshot the read began with (pg_snapshot as text)
+	xmin    uint64 // its oldest running transaction
 	members []Member
 	decided map[Key]Decision
 	obs     []obsRow
 }
 
 // readShared reads the state row (locking it when forUpdate, as the leader
-// does), the members, and the decision and observation rows stamped from
-// transaction since on (every row when full).
-func readShared(ctx context.Context, q querier, since uint64, full, forUpdate bool, memberTimeout time.Duration) (sharedRead, error) {
+// does), the members, and the decision and observation rows written by
+// transactions that snapshot seen did not see (every row when full).
+func readShared(ctx context.Context, q querier, seen string, full, forUpdate bool, memberTimeout time.Duration) (sharedRead, error) {
 	r := sharedRead{full: full, decided: map[Key]Decision{}}
-	stmt := `SELECT version, leader, ` + nowMS + `, pg_snapshot_xmin(pg_current_snapshot())::text FROM cluster_state WHERE id = 1`
+	stmt := `SELECT version, leader, ` + nowMS + `, pg_current_snapshot()::text FROM cluster_state WHERE id = 1`
 	if forUpdate {
 		stmt += ` FOR UPDATE`
 	}
-	var xmin string
-	if err := q.QueryRow(ctx, stmt).Scan(&r.state, &r.leader, &r.now, &xmin); err != nil {
+	if err := q.QueryRow(ctx, stmt).Scan(&r.state, &r.leader, &r.now, &r.snap); err != nil {
 		return r, err
 	}
+	// The text form is xmin:xmax:running,...
+	xmin, _, _ := strings.Cut(r.snap, ":")
 	var err error
 	if r.xmin, err = strconv.ParseUint(xmin, 10, 64); err != nil {
-		return r, fmt.Errorf("snapshot xmin %q: %w", xmin, err)
+		return r, fmt.Errorf("snapshot %q: %w", r.snap, err)
 	}
 	if r.members, err = readMembers(ctx, q, r.now, memberTimeout); err != nil {
 		return r, err
 	}
 	where, args := "", []any{}
 	if !full {
-		where, args = ` WHERE written_xid >= $1::text::xid8`, []any{strconv.FormatUint(since, 10)}
+		// The range on the index first, then the exact test.
+		where = ` WHERE written_xid >= pg_snapshot_xmin($1::text::pg_snapshot) AND NOT pg_visible_in_snapshot(written_xid, $1::text::pg_snapshot)`
+		args = []any{seen}
 	}
 	rows, err := q.Query(ctx, `SELECT service, node, replica, health, reason, since_ms, version FROM cluster_decided`+where, args...)
 	if err != nil {
@@ -153,22 +159,22 @@ type synced struct {
 // The caller holds c.mirror.mu.
 func (c *Cluster) sync(ctx context.Context, q querier, forUpdate bool) (synced, error) {
 	m := &c.mirror
-	full := m.since == 0 || time.Since(m.fullAt) >= fullReadEvery
-	r, err := readShared(ctx, q, m.since, full, forUpdate, c.o.MemberTimeout)
+	full := m.seen == "" || time.Since(m.fullAt) >= fullReadEvery
+	r, err := readShared(ctx, q, m.seen, full, forUpdate, c.o.MemberTimeout)
 	if err != nil {
 		return synced{}, err
 	}
-	if !full && r.xmin < m.since {
+	if !full && r.xmin < m.xmin {
 		// Transaction ids went back: another server (a restored or new
 		// database). Read everything again.
-		if r, err = readShared(ctx, q, 0, true, false, c.o.MemberTimeout); err != nil {
+		if r, err = readShared(ctx, q, "", true, false, c.o.MemberTimeout); err != nil {
 			return synced{}, err
 		}
 	}
 	if r.full {
 		m.fullAt = time.Now()
 	}
-	m.since = r.xmin
+	m.seen, m.xmin = r.snap, r.xmin
 	return c.install(r), nil
 }
 

@@ -122,6 +122,34 @@ func TestIncrementalReadMissesNoConcurrentWrite(t *testing.T) {
 	}
 }
 
+// TestLongTransactionDoesNotRepeatRows: a transaction left open elsewhere
+// on the server (it holds the oldest running id back) does not make each
+// read return again the rows written since it began.
+func TestLongTransactionDoesNotRepeatRows(t *testing.T) {
+	c, pool := mirrorMember(t, freshDatabase(t), time.Hour)
+	ctx := context.Background()
+	c.syncNow(t)
+	long, err := pool.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer long.Rollback(ctx)
+	if _, err := long.Exec(ctx, `SELECT pg_current_xact_id()`); err != nil { // takes an id
+		t.Fatal(err)
+	}
+	if _, err := pool.Exec(ctx, upsertObservation, "m1", "a", "dead", 0); err != nil {
+		t.Fatal(err)
+	}
+	if s := c.syncNow(t); len(s.dirty) != 1 {
+		t.Fatalf("the read after one write found %d replicas changed, want 1", len(s.dirty))
+	}
+	for range 3 {
+		if s := c.syncNow(t); len(s.dirty) != 0 {
+			t.Fatalf("a read with nothing new written found %v changed again", s.dirty)
+		}
+	}
+}
+
 // TestStaleObservationStopsCounting: an observation older than its
 // freshness window leaves the view (and is handed to the leader to decide
 // again) at the first read after it went stale, though nothing was written
