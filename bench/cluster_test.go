@@ -124,8 +124,7 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 	time.Sleep(2 * interval) // settle into the cadence
 
 	// Steady state.
-	pgPIDs := backendPIDs(b, db, dbName)
-	pgCPU0 := sumCPU(pgPIDs)
+	pgCPU := watchBackends(b, dbURL, dbName)
 	written0, read0, cw0, cr0 := tupleCounts(b, db, dbName)
 	hits0 := make([]int64, len(members))
 	cpu0 := make([]time.Duration, len(members))
@@ -143,7 +142,7 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 		b.ReportMetric(w.rate()/ideal, fmt.Sprintf("m%d-ideal-ratio", i+2))
 		b.ReportMetric(w.cpuPerCheck(), fmt.Sprintf("m%d-cpu-us/check", i+2))
 	}
-	pgCPU := sumCPU(pgPIDs) - pgCPU0
+	pgUsed := pgCPU.stop()
 	// pg_stat_database is updated by each backend at most once a second.
 	time.Sleep(1500 * time.Millisecond)
 	written1, read1, cw1, cr1 := tupleCounts(b, db, dbName)
@@ -152,7 +151,7 @@ func benchClusterUnderLoad(b *testing.B, nodes, intervalS int, window time.Durat
 	b.ReportMetric(singleCPU, "single-cpu-us/check")
 	b.ReportMetric(worstRatio, "member-min-ideal-ratio")
 	b.ReportMetric(worstCPU/singleCPU, "member-cpu-ratio")
-	b.ReportMetric(pgCPU.Seconds()/elapsed.Seconds()*100, "pg-cpu-%")
+	b.ReportMetric(pgUsed.Seconds()/elapsed.Seconds()*100, "pg-cpu-%")
 	b.ReportMetric(float64(written1-written0)/statsElapsed.Seconds(), "pg-rows-written/s")
 	b.ReportMetric(float64(read1-read0)/statsElapsed.Seconds(), "pg-rows-read/s")
 	b.ReportMetric(float64(cw1-cw0)/statsElapsed.Seconds(), "cluster-rows-written/s")
@@ -385,30 +384,81 @@ func decisionLags(b *testing.B, db *pgx.Conn, tg *sourceTargets, flipped []int) 
 	return lags
 }
 
-// backendPIDs are the server processes serving the database.
-func backendPIDs(b *testing.B, db *pgx.Conn, name string) []int {
-	rows, err := db.Query(context.Background(), `SELECT pid FROM pg_stat_activity WHERE datname = $1`, name)
-	if err != nil {
-		b.Fatal(err)
-	}
-	pids, err := pgx.CollectRows(rows, pgx.RowTo[int32])
-	if err != nil {
-		b.Fatal(err)
-	}
-	out := make([]int, len(pids))
-	for i, p := range pids {
-		out[i] = int(p)
-	}
-	return out
+// backendWatch sums the CPU time of the server processes serving a
+// database over a window. Backends come and go (a pool closes idle
+// connections): each is sampled every 200 ms, its last reading counts, and
+// one first seen after the start counts from zero.
+type backendWatch struct {
+	stopc chan struct{}
+	done  chan time.Duration
 }
 
-// sumCPU is the CPU time the processes used (those gone meanwhile count 0).
-func sumCPU(pids []int) time.Duration {
-	var sum time.Duration
-	for _, pid := range pids {
-		sum += pidCPU(pid)
+func watchBackends(b *testing.B, url, name string) *backendWatch {
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		b.Fatal(err)
 	}
-	return sum
+	w := &backendWatch{stopc: make(chan struct{}), done: make(chan time.Duration, 1)}
+	first, last := map[int]time.Duration{}, map[int]time.Duration{}
+	pids := func() []int {
+		rows, err := conn.Query(ctx, `SELECT pid FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()`, name)
+		if err != nil {
+			return nil
+		}
+		ps, _ := pgx.CollectRows(rows, pgx.RowTo[int32])
+		out := make([]int, len(ps))
+		for i, p := range ps {
+			out[i] = int(p)
+		}
+		return out
+	}
+	known := pids()
+	for _, p := range known {
+		first[p] = pidCPU(p)
+		last[p] = first[p]
+	}
+	go func() {
+		defer conn.Close(ctx)
+		t := time.NewTicker(200 * time.Millisecond)
+		defer t.Stop()
+		for n := 1; ; n++ {
+			select {
+			case <-w.stopc:
+				var sum time.Duration
+				for p, l := range last {
+					if c := pidCPU(p); c >= l {
+						l = c
+					}
+					sum += l - first[p]
+				}
+				w.done <- sum
+				return
+			case <-t.C:
+			}
+			if n%5 == 0 {
+				known = pids()
+			}
+			for _, p := range known {
+				c := pidCPU(p)
+				if c == 0 {
+					continue // gone
+				}
+				if _, seen := first[p]; !seen {
+					first[p] = 0
+				}
+				if c > last[p] {
+					last[p] = c
+				}
+			}
+		}
+	}()
+	return w
+}
+
+func (w *backendWatch) stop() time.Duration {
+	close(w.stopc)
+	return <-w.done
 }
 
 func pidCPU(pid int) time.Duration {
