@@ -341,11 +341,11 @@ func (c *Cluster) decideRound(ctx context.Context, conn *pgx.Conn) error {
 	// next read.
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.setMembers(version, c.o.NodeID, c.view.members)
+	changed := c.setMembers(version, c.o.NodeID, c.view.members)
 	for k, d := range decided {
 		c.view.decided[k] = d
 	}
-	if len(decided) > 0 {
+	if changed || len(decided) > 0 {
 		c.view.gen++
 	}
 	return nil
