@@ -62,8 +62,12 @@ var (
 )
 
 // vigilBinary builds cmd/vigil once per run, without the race detector,
-// as it is shipped.
+// as it is shipped. BENCH_VIGIL_BINARY names a binary built beforehand
+// instead, to measure another commit with this run's benchmarks.
 func vigilBinary(b *testing.B) string {
+	if bin := os.Getenv("BENCH_VIGIL_BINARY"); bin != "" {
+		return bin
+	}
 	buildOnce.Do(func() {
 		buildDir, buildErr = os.MkdirTemp("", "vigil-bench")
 		if buildErr != nil {
@@ -190,6 +194,19 @@ type vigilConfig struct {
 	// nodeIntervals, when set, gives the nodes their own poll_interval,
 	// in turn: node i gets nodeIntervals[i % len].
 	nodeIntervals []int
+	// source is server.probe_source_address, or "".
+	source string
+	// pgURL, when set, stores in this PostgreSQL database instead of SQLite.
+	pgURL string
+	// cluster, when set, makes the process a cluster member (on pgURL).
+	cluster *clusterMember
+}
+
+// clusterMember is the [cluster] section of a member.
+type clusterMember struct {
+	nodeID, label      string
+	confirmations      int
+	heartbeat, timeout int // seconds
 }
 
 func (c vigilConfig) text(dir string) string {
@@ -199,7 +216,7 @@ log_level = "error"
 inet = "127.0.0.1:0"
 manager_token = "m"
 reporter_token = "r"
-
+%s
 `+configtest.Branding+`
 [metrics]
 poll_interval = %d
@@ -208,9 +225,7 @@ poll_retry = %d
 poll_retry_wait = %d
 poll_delay_dead = %d
 
-[storage]
-path = %q
-`, c.interval, c.parallelism, c.retry, c.retryWaitMS, max(c.delayDead, 1), filepath.Join(dir, "vigil.db"))
+%s`, c.sourceLine(), c.interval, c.parallelism, c.retry, c.retryWaitMS, max(c.delayDead, 1), c.storage(dir))
 	if c.webhook != "" {
 		fmt.Fprintf(&s, "\n[notify]\nstartup_notification = false\n\n[notify.webhook]\nhook_url = %q\n", c.webhook)
 	}
@@ -231,6 +246,27 @@ path = %q
 		s.WriteString("]\n")
 	}
 	return s.String()
+}
+
+func (c vigilConfig) sourceLine() string {
+	if c.source == "" {
+		return ""
+	}
+	return fmt.Sprintf("probe_source_address = %q\n", c.source)
+}
+
+// storage is the [storage] section, and [cluster] for a member.
+func (c vigilConfig) storage(dir string) string {
+	if c.pgURL == "" {
+		return fmt.Sprintf("[storage]\npath = %q\n", filepath.Join(dir, "vigil.db"))
+	}
+	s := fmt.Sprintf("[storage]\ndriver = \"postgres\"\nurl = %q\n", c.pgURL)
+	if m := c.cluster; m != nil {
+		s += fmt.Sprintf("\n[cluster]\nenabled = true\nnode_id = %q\nlabel = %q\n"+
+			"confirmations = %d\nheartbeat_interval = %d\nmember_timeout = %d\n",
+			m.nodeID, m.label, m.confirmations, m.heartbeat, m.timeout)
+	}
+	return s
 }
 
 // proc is a running child process whose CPU and memory can be read.

@@ -171,35 +171,43 @@ func BenchmarkFailover(b *testing.B) {
 	report(b, "failover", failovers)
 }
 
-// BenchmarkReadObservations measures what the leader (every tick) and each
-// member (every refresh) pay to read the shared observations: replicas ×
-// 3 members rows, all fresh.
+// BenchmarkReadObservations measures what a member pays to read the
+// shared observations: replicas × 3 members rows, all fresh. full reads
+// every row (at a member's start, then every fullReadEvery); incremental
+// reads the rows written since the previous read (every tick), here none.
 func BenchmarkReadObservations(b *testing.B) {
 	for _, replicas := range []int{100, 1000, 5000} {
-		b.Run(fmt.Sprintf("replicas=%d", replicas), func(b *testing.B) {
-			ms := startMembers(b, freshDatabase(b), 1)
-			pool := ms[0].c.pool
-			ctx := context.Background()
-			if _, err := pool.Exec(ctx, `INSERT INTO cluster_observations
-				SELECT 'm' || m, 'web', 'api', 'http://10.0.0.' || r || '/', 'healthy', 1, '', `+nowMS+`
-				FROM generate_series(1, 3) m, generate_series(1, $1::int) r`, replicas); err != nil {
-				b.Fatal(err)
+		for _, full := range []bool{true, false} {
+			name := fmt.Sprintf("replicas=%d/incremental", replicas)
+			if full {
+				name = fmt.Sprintf("replicas=%d/full", replicas)
 			}
-			members := []Member{{NodeID: "m1", Label: "a", Live: true}, {NodeID: "m2", Label: "b", Live: true}, {NodeID: "m3", Label: "c", Live: true}}
-			modes := map[[2]string]status.Mode{{"web", "api"}: status.Poll}
-			fresh := func(string, string, status.Mode) time.Duration { return time.Hour }
-			var n int
-			for b.Loop() {
-				obs, err := readObservations(ctx, pool, time.Now().UnixMilli(), members, modes, fresh)
+			b.Run(name, func(b *testing.B) {
+				ms := startMembers(b, freshDatabase(b), 1)
+				pool := ms[0].c.pool
+				ctx := context.Background()
+				if _, err := pool.Exec(ctx, `INSERT INTO cluster_observations (member, service, node, replica, health, latency_ms, reason, observed_ms)
+					SELECT 'm' || m, 'web', 'api', 'http://10.0.0.' || r || '/', 'healthy', 1, '', `+nowMS+`
+					FROM generate_series(1, 3) m, generate_series(1, $1::int) r`, replicas); err != nil {
+					b.Fatal(err)
+				}
+				first, err := readShared(ctx, pool, "", true, false, time.Minute)
 				if err != nil {
 					b.Fatal(err)
 				}
-				n = len(obs)
-			}
-			if n != replicas {
-				b.Fatalf("read %d replicas, want %d", n, replicas)
-			}
-			b.ReportMetric(float64(3*replicas), "rows/op")
-		})
+				var n int
+				for b.Loop() {
+					r, err := readShared(ctx, pool, first.snap, full, false, time.Minute)
+					if err != nil {
+						b.Fatal(err)
+					}
+					n = len(r.obs)
+				}
+				if want := map[bool]int{true: 3 * replicas, false: 0}[full]; n != want {
+					b.Fatalf("read %d rows, want %d", n, want)
+				}
+				b.ReportMetric(float64(n), "rows/op")
+			})
+		}
 	}
 }

@@ -32,6 +32,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -95,6 +96,15 @@ type Cluster struct {
 	reports   []reportRow                // reports not yet written
 	wake      chan struct{}              // cap 1: something to write
 
+	// written is what the writer last wrote of each replica; only the
+	// writer goroutine touches it.
+	written map[Key]writtenObs
+	// writeModes is the mode of each node of the local tree, as of the
+	// last read, for the writer's freshness windows.
+	writeModes atomic.Pointer[map[[2]string]status.Mode]
+
+	mirror mirror
+
 	mu        sync.Mutex
 	view      view // the last state read from the database
 	served    *status.Snapshot
@@ -112,6 +122,10 @@ type Cluster struct {
 	// held is the leader's changes waiting for their node's thresholds, by
 	// replica; only its deciding goroutine touches it.
 	held map[Key]heldChange
+	// decideAll: the next round decides every replica, not only those
+	// whose observations changed (a new leadership); only the leading
+	// goroutine touches it.
+	decideAll bool
 	// endRefused: the server refused to end a cut-off leader's backend, and
 	// that was logged; only the leading goroutine touches it.
 	endRefused bool
@@ -120,7 +134,7 @@ type Cluster struct {
 // view is the cluster's state as last read from the database.
 type view struct {
 	gen      uint64
-	state    int64 // cluster_state.version when read: views never go back
+	state    int64 // cluster_state.version when read
 	leader   string
 	members  []Member
 	decided  map[Key]Decision
@@ -168,6 +182,7 @@ func New(ctx context.Context, o Options) (*Cluster, error) {
 		log:     o.Logger.With("member", o.NodeID),
 		pool:    pool,
 		pending: map[Key]status.Observation{},
+		written: map[Key]writtenObs{},
 		wake:    make(chan struct{}, 1),
 		view:    view{decided: map[Key]Decision{}, observed: map[Key][]Observation{}},
 		lease:   newLease(o.MemberTimeout),
@@ -284,6 +299,11 @@ func (c *Cluster) heartbeat(ctx context.Context) {
 	})
 }
 
+// writeEvery paces the writer: observations arriving meanwhile go into the
+// same statement, so a member probing thousands of replicas writes a few
+// statements a second, not one per probe.
+const writeEvery = 100 * time.Millisecond
+
 // writer stores this member's observations and received reports. What
 // cannot be written stays pending (the latest observation per replica, every
 // report) and is retried.
@@ -298,6 +318,7 @@ func (c *Cluster) writer(ctx context.Context) {
 		case <-c.wake:
 		case <-retry.C:
 		}
+		began := time.Now()
 		wctx, cancel := c.bounded(ctx)
 		err := c.flushPending(wctx)
 		cancel()
@@ -305,7 +326,15 @@ func (c *Cluster) writer(ctx context.Context) {
 			c.log.Error("cluster: cannot record observations; retrying", "error", err)
 		}
 		failing = err != nil
+		sleep(ctx, writeEvery-time.Since(began))
 	}
+}
+
+// writtenObs is what was last written of a replica.
+type writtenObs struct {
+	health status.Health
+	reason string
+	at     time.Time // the observation's time, on this member's clock
 }
 
 func (c *Cluster) flushPending(ctx context.Context) error {
@@ -318,43 +347,92 @@ func (c *Cluster) flushPending(ctx context.Context) error {
 	if len(obs) == 0 && len(reps) == 0 {
 		return nil
 	}
-	err := c.writeBatch(ctx, obs, reps)
+	write := c.needsWrite(obs)
+	err := c.writeBatch(ctx, write, reps)
 	if err != nil {
 		// Put back what failed, unless a newer observation arrived meanwhile.
 		c.pendingMu.Lock()
-		for k, o := range obs {
+		for k, o := range write {
 			if _, newer := c.pending[k]; !newer {
 				c.pending[k] = o
 			}
 		}
 		c.reports = append(reps, c.reports...)
 		c.pendingMu.Unlock()
+		return err
 	}
-	return err
+	for k, o := range write {
+		c.written[k] = writtenObs{health: o.Health, reason: o.Reason, at: o.At}
+	}
+	return nil
 }
 
+// needsWrite keeps the observations the others must see: those whose
+// health or reason changed since the last one written, and those that
+// refresh an unchanged one written half a freshness window ago or more.
+// The stored row then stays fresh while this member keeps probing (the
+// window spans two probe intervals and a probe's longest run), at a
+// fraction of the writes: one every other probe at short intervals, fewer
+// when probes are frequent against the window. The latency column is
+// refreshed with it.
+func (c *Cluster) needsWrite(obs map[Key]status.Observation) map[Key]status.Observation {
+	var modes map[[2]string]status.Mode
+	if m := c.writeModes.Load(); m != nil {
+		modes = *m
+	}
+	out := make(map[Key]status.Observation, len(obs))
+	for k, o := range obs {
+		w, ok := c.written[k]
+		if ok && w.health == o.Health && w.reason == o.Reason {
+			mode, known := modes[[2]string{k.Service, k.Node}]
+			if !known {
+				mode = status.Poll
+			}
+			if o.At.Sub(w.at) < c.o.Fresh(k.Service, k.Node, mode)/2 {
+				continue
+			}
+		}
+		out[k] = o
+	}
+	return out
+}
+
+// writeBatch writes the observations in one statement and the reports, in
+// one transaction.
 func (c *Cluster) writeBatch(ctx context.Context, obs map[Key]status.Observation, reps []reportRow) error {
+	if len(obs) == 0 && len(reps) == 0 {
+		return nil
+	}
 	tx, err := c.pool.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
 	now := time.Now()
-	for k, o := range obs {
-		latency := int64(-1)
-		if o.Latency > 0 || o.Health == status.Healthy {
-			latency = o.Latency.Milliseconds()
+	if len(obs) > 0 {
+		n := len(obs)
+		services, nodes, replicas := make([]string, 0, n), make([]string, 0, n), make([]string, 0, n)
+		healths, reasons := make([]string, 0, n), make([]string, 0, n)
+		latencies, ages := make([]int64, 0, n), make([]int64, 0, n)
+		for k, o := range obs {
+			latency := int64(-1)
+			if o.Latency > 0 || o.Health == status.Healthy {
+				latency = o.Latency.Milliseconds()
+			}
+			services, nodes, replicas = append(services, k.Service), append(nodes, k.Node), append(replicas, k.Replica)
+			healths, reasons = append(healths, o.Health.String()), append(reasons, o.Reason)
+			// The observation's age on this member's clock, subtracted from
+			// the database's clock.
+			latencies, ages = append(latencies, latency), append(ages, max(now.Sub(o.At), 0).Milliseconds())
 		}
-		// The observation's age on this member's clock, subtracted from the
-		// database's clock.
-		age := max(now.Sub(o.At), 0).Milliseconds()
 		if _, err := tx.Exec(ctx, `INSERT INTO cluster_observations
 			(member, service, node, replica, health, latency_ms, reason, observed_ms)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, `+nowMS+` - $8)
+			SELECT $1, s, n, r, h, l, re, `+nowMS+` - a
+			FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bigint[], $7::text[], $8::bigint[]) AS o(s, n, r, h, l, re, a)
 			ON CONFLICT (member, service, node, replica) DO UPDATE SET
 			health = EXCLUDED.health, latency_ms = EXCLUDED.latency_ms,
 			reason = EXCLUDED.reason, observed_ms = EXCLUDED.observed_ms`,
-			c.o.NodeID, k.Service, k.Node, k.Replica, o.Health.String(), latency, o.Reason, age); err != nil {
+			c.o.NodeID, services, nodes, replicas, healths, latencies, reasons, ages); err != nil {
 			return err
 		}
 	}
@@ -375,7 +453,9 @@ func (c *Cluster) refresher(ctx context.Context) {
 			return // the leader installs what it reads and decides, every tick
 		}
 		rctx, cancel := c.bounded(ctx)
-		v, err := c.read(rctx)
+		c.mirror.mu.Lock()
+		_, err := c.sync(rctx, c.pool, false)
+		c.mirror.mu.Unlock()
 		cancel()
 		if err != nil {
 			if ctx.Err() == nil && !failing {
@@ -388,30 +468,7 @@ func (c *Cluster) refresher(ctx context.Context) {
 			c.log.Info("cluster: shared state readable again")
 		}
 		failing = false
-		c.setView(v)
 	})
-}
-
-// read loads members, leader, decisions and fresh observations.
-func (c *Cluster) read(ctx context.Context) (view, error) {
-	v := view{decided: map[Key]Decision{}, observed: map[Key][]Observation{}}
-	var now int64
-	err := c.pool.QueryRow(ctx, `SELECT version, leader, `+nowMS+` FROM cluster_state WHERE id = 1`).Scan(&v.state, &v.leader, &now)
-	if err != nil {
-		return v, err
-	}
-	members, err := readMembers(ctx, c.pool, now, c.o.MemberTimeout)
-	if err != nil {
-		return v, err
-	}
-	v.members = members
-	if v.decided, err = readDecided(ctx, c.pool); err != nil {
-		return v, err
-	}
-	if v.observed, err = readObservations(ctx, c.pool, now, members, c.modes(), c.o.Fresh); err != nil {
-		return v, err
-	}
-	return v, nil
 }
 
 // modes maps each node of the local tree to its mode.
@@ -425,28 +482,19 @@ func (c *Cluster) modes() map[[2]string]status.Mode {
 	return m
 }
 
-// setView installs a freshly read state if it differs from the current one.
-func (c *Cluster) setView(v view) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if v.state < c.view.state {
-		// Read before a decision this member already applied (the
-		// leader applies its own at once).
-		return
+// setMembers installs the leader and members just read, logging changes,
+// and reports whether the served snapshot changes with them. The members
+// are kept whatever they are, so that /status/cluster serves the heartbeat
+// times just read. The caller holds c.mu.
+func (c *Cluster) setMembers(state int64, leader string, members []Member) bool {
+	if c.view.leader != leader {
+		c.log.Info("cluster: leader", "leader", leader, "members", describeMembers(members))
+	} else if describeMembers(c.view.members) != describeMembers(members) {
+		c.log.Info("cluster: members changed", "leader", leader, "members", describeMembers(members))
 	}
-	if c.view.leader != v.leader {
-		c.log.Info("cluster: leader", "leader", v.leader, "members", describeMembers(v.members))
-	} else if describeMembers(c.view.members) != describeMembers(v.members) {
-		c.log.Info("cluster: members changed", "leader", v.leader, "members", describeMembers(v.members))
-	}
-	// The generation counts changes of what the snapshot shows; the view is
-	// kept whatever it is, so that /status/cluster serves the heartbeat
-	// times just read.
-	v.gen = c.view.gen
-	if !sameView(c.view, v) {
-		v.gen++
-	}
-	c.view = v
+	changed := c.view.leader != leader || describeMembers(c.view.members) != describeMembers(members)
+	c.view.state, c.view.leader, c.view.members = state, leader, members
+	return changed
 }
 
 // Status is what the JSON endpoint serves.

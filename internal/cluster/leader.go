@@ -1,9 +1,11 @@
 package cluster
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -215,6 +217,7 @@ func (c *Cluster) setLeader(on bool) {
 	c.isLeader = on
 	c.handed = nil
 	c.held = nil // a new leadership counts afresh
+	c.decideAll = on
 	var leading []func()
 	if on {
 		leading = c.onLeading
@@ -261,38 +264,49 @@ func (c *Cluster) heldEnough(k Key, h status.Health, now int64) bool {
 	return now-st.sinceMS >= int64(need-1)*interval.Milliseconds()
 }
 
-// decideRound reads the observations and writes the decisions that change,
-// in one transaction on the leader's connection: if that connection lost
-// the lock, it is dead too, so nothing is written by a former leader.
+// decideRound reads what changed and writes the decisions that change, in
+// one transaction on the leader's connection: if that connection lost the
+// lock, it is dead too, so nothing is written by a former leader. Only the
+// replicas whose fresh observations may have changed are decided again
+// (new or rewritten rows, observations gone stale, members gone or back),
+// with those whose change waits for its thresholds, and every replica in
+// the first round of a leadership.
 func (c *Cluster) decideRound(ctx context.Context, conn *pgx.Conn) error {
+	c.mirror.mu.Lock()
+	defer c.mirror.mu.Unlock()
 	tx, err := conn.Begin(ctx)
 	if err != nil {
 		return err
 	}
 	defer tx.Rollback(ctx)
-	v := view{leader: c.o.NodeID}
-	var version, now int64
-	if err := tx.QueryRow(ctx, `SELECT version, `+nowMS+` FROM cluster_state WHERE id = 1 FOR UPDATE`).Scan(&version, &now); err != nil {
+	read, err := c.sync(ctx, tx, true)
+	if err != nil {
 		return err
 	}
-	if v.members, err = readMembers(ctx, tx, now, c.o.MemberTimeout); err != nil {
-		return err
-	}
-	if v.decided, err = readDecided(ctx, tx); err != nil {
-		return err
-	}
-	if v.observed, err = readObservations(ctx, tx, now, v.members, c.modes(), c.o.Fresh); err != nil {
-		return err
-	}
-	live := 0
-	for _, m := range v.members {
-		if m.Live {
-			live++
+	version, now := read.state, read.now
+	// Only this goroutine writes the view's maps (under c.mu, for the
+	// readers of the served snapshot): it may read them without the lock.
+	candidates := read.dirty
+	if c.decideAll {
+		for k := range c.view.observed {
+			candidates[k] = struct{}{}
 		}
 	}
-	need := required(c.o.Confirmations, live)
-	for k, obs := range v.observed {
-		cur := v.decided[k]
+	for k := range c.held {
+		candidates[k] = struct{}{}
+	}
+	keys := slices.SortedFunc(maps.Keys(candidates), func(a, b Key) int {
+		return cmp.Or(strings.Compare(a.Service, b.Service), strings.Compare(a.Node, b.Node), strings.Compare(a.Replica, b.Replica))
+	})
+	need := required(c.o.Confirmations, read.live)
+	batch := &pgx.Batch{}
+	decided := map[Key]Decision{}
+	for _, k := range keys {
+		obs := c.view.observed[k]
+		if len(obs) == 0 {
+			continue // nothing fresh: the decided status stays
+		}
+		cur := c.view.decided[k]
 		h, reason, changed := decide(cur.Health, obs, need)
 		if !changed {
 			delete(c.held, k)
@@ -303,32 +317,37 @@ func (c *Cluster) decideRound(ctx context.Context, conn *pgx.Conn) error {
 		}
 		delete(c.held, k)
 		version++
-		if _, err := tx.Exec(ctx, `INSERT INTO cluster_decided (service, node, replica, health, reason, since_ms, decided_ms, version)
+		batch.Queue(`INSERT INTO cluster_decided (service, node, replica, health, reason, since_ms, decided_ms, version)
 			VALUES ($1, $2, $3, $4, $5, $6, $6, $7)
 			ON CONFLICT (service, node, replica) DO UPDATE SET health = EXCLUDED.health, reason = EXCLUDED.reason,
 			since_ms = EXCLUDED.since_ms, decided_ms = EXCLUDED.decided_ms, version = EXCLUDED.version`,
-			k.Service, k.Node, k.Replica, h.String(), reason, now, version); err != nil {
-			return err
-		}
-		if _, err := tx.Exec(ctx, `INSERT INTO cluster_transitions (version, service, node, replica, from_health, to_health, reason, at_ms, decided_by)
+			k.Service, k.Node, k.Replica, h.String(), reason, now, version)
+		batch.Queue(`INSERT INTO cluster_transitions (version, service, node, replica, from_health, to_health, reason, at_ms, decided_by)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)`,
-			version, k.Service, k.Node, k.Replica, cur.Health.String(), h.String(), reason, now, c.o.NodeID); err != nil {
-			return err
-		}
-		v.decided[k] = Decision{Health: h, Reason: reason, SinceMS: now, Version: version}
+			version, k.Service, k.Node, k.Replica, cur.Health.String(), h.String(), reason, now, c.o.NodeID)
+		decided[k] = Decision{Health: h, Reason: reason, SinceMS: now, Version: version}
 		c.log.Info("cluster: replica status decided", "replica", status.DeadID(k.Service, k.Node, k.Replica),
-			"from", cur.Health, "to", h, "reason", reason, "confirmations", need, "live", live, "version", version)
+			"from", cur.Health, "to", h, "reason", reason, "confirmations", need, "live", read.live, "version", version)
 	}
-	if _, err := tx.Exec(ctx, `UPDATE cluster_state SET version = $1, leader = $2 WHERE id = 1`, version, c.o.NodeID); err != nil {
+	batch.Queue(`UPDATE cluster_state SET version = $1, leader = $2 WHERE id = 1`, version, c.o.NodeID)
+	if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 		return err
 	}
 	if err := tx.Commit(ctx); err != nil {
 		return err
 	}
+	c.decideAll = false
 	// Serve (and hand off) what was just decided without waiting for the
-	// next refresh.
-	v.state = version
-	c.setView(v)
+	// next read.
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	changed := c.setMembers(version, c.o.NodeID, c.view.members)
+	for k, d := range decided {
+		c.view.decided[k] = d
+	}
+	if changed || len(decided) > 0 {
+		c.view.gen++
+	}
 	return nil
 }
 

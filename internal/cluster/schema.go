@@ -72,6 +72,29 @@ CREATE TABLE IF NOT EXISTS cluster_transitions (
 	at_ms       BIGINT NOT NULL,
 	decided_by  TEXT   NOT NULL
 );
+-- Which transaction last wrote each observation and decision, stamped by a
+-- trigger whatever the statement: each member reads only the rows written
+-- since its previous read (see mirror.go).
+ALTER TABLE cluster_observations ADD COLUMN IF NOT EXISTS written_xid xid8 NOT NULL DEFAULT '0';
+ALTER TABLE cluster_decided ADD COLUMN IF NOT EXISTS written_xid xid8 NOT NULL DEFAULT '0';
+CREATE INDEX IF NOT EXISTS cluster_observations_written ON cluster_observations (written_xid);
+CREATE INDEX IF NOT EXISTS cluster_decided_written ON cluster_decided (written_xid);
+CREATE OR REPLACE FUNCTION cluster_stamp_written() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+	NEW.written_xid := pg_current_xact_id();
+	RETURN NEW;
+END $$;
+DO $$
+BEGIN
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'cluster_observations_written' AND tgrelid = 'cluster_observations'::regclass) THEN
+		CREATE TRIGGER cluster_observations_written BEFORE INSERT OR UPDATE ON cluster_observations
+			FOR EACH ROW EXECUTE FUNCTION cluster_stamp_written();
+	END IF;
+	IF NOT EXISTS (SELECT 1 FROM pg_trigger WHERE tgname = 'cluster_decided_written' AND tgrelid = 'cluster_decided'::regclass) THEN
+		CREATE TRIGGER cluster_decided_written BEFORE INSERT OR UPDATE ON cluster_decided
+			FOR EACH ROW EXECUTE FUNCTION cluster_stamp_written();
+	END IF;
+END $$;
 -- Reports of push and local replicas received by any member, replayed by
 -- the others.
 CREATE TABLE IF NOT EXISTS cluster_reports (
