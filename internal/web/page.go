@@ -153,7 +153,7 @@ func samePage(a, b pageKey) bool {
 
 // handleIndex serves the status page.
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	s.page.get(s.pageKey, samePage, s.renderPage).serve(w, r)
+	s.page.get(s.pageKey, samePage, s.renderPage).serve(w, r, s.bound)
 }
 
 func (s *Server) pageKey() pageKey {
