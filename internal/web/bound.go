@@ -22,7 +22,6 @@ import (
 type bound struct {
 	render, write *slots
 	share         *share
-	sleep         func(time.Duration) // time.Sleep when nil (tests count the rests)
 }
 
 // newBound sizes its slots from late (see share); a nil late keeps them at
@@ -104,20 +103,9 @@ func (b *bound) writeInSlot(w io.Writer, chunk []byte) (slow bool, err error) {
 	timer := time.AfterFunc(slotHold, release)
 	start := time.Now()
 	_, err = w.Write(chunk)
-	took := time.Since(start)
-	if timer.Stop() && err == nil {
-		// Still holding the slot: keep it idle as long as the pace asks,
-		// when the checks are late even with one CPU serving.
-		if rest := b.write.rest(took); rest > 0 {
-			if b.sleep != nil {
-				b.sleep(rest)
-			} else {
-				time.Sleep(rest)
-			}
-		}
-	}
+	timer.Stop()
 	release()
-	return took >= slotHold, err
+	return time.Since(start) >= slotHold, err
 }
 
 // slots is a counting semaphore whose size may change while slots are
@@ -128,7 +116,6 @@ type slots struct {
 	size    int
 	held    int
 	waiting []chan struct{}
-	halves  atomic.Int32 // see rest
 }
 
 func newSlots(size int) *slots { return &slots{size: max(1, size)} }
@@ -184,16 +171,6 @@ func (s *slots) wakeLocked() {
 	}
 }
 
-// pace makes rest keep a slot busy for 2^halves times its work: its
-// holders then use at most a 2^halves-th of a CPU.
-func (s *slots) pace(halves int) { s.halves.Store(int32(halves)) }
-
-// rest is how long a holder that worked for d keeps its slot afterwards,
-// idle, as pace asks.
-func (s *slots) rest(d time.Duration) time.Duration {
-	return d * time.Duration(1<<s.halves.Load()-1)
-}
-
 // state returns the size and the slots held (tests).
 func (s *slots) state() (size, held int) {
 	s.mu.Lock()
@@ -203,34 +180,28 @@ func (s *slots) state() (size, held int) {
 
 // share sizes serving's slots from how late the checks start, additive
 // increase and multiplicative decrease, as TCP sizes its window: every
-// shareEvery it reads the lateness; above lateAbove the size halves, and
-// after growAfter readings in a row under it the size grows by one step,
-// up to every CPU. Below one slot, the steps are halves: one write slot
-// used half of the time, a quarter, down to an eighth (see slots.rest), for
-// when the checks fall behind even with one CPU serving (other work on the
-// machine, the visitors' own clients on loopback). Reading no more often
-// than shareEvery lets a change of size show in the checks before the next
-// one, and lateAbove is far above the jitter of a scheduler on time (a few
-// milliseconds) and below what delays the checks for good. A decrease that
-// follows an increase before as many readings as that increase waited for
-// doubles the number of readings the next increase waits for (up to
-// maxBackoff times growAfter), so that a size the checks cannot afford is
-// not tried again every few readings; a long calm resets it.
+// shareEvery it reads the lateness; above lateAbove the size halves (down
+// to one slot), and after growAfter readings in a row under it the size
+// grows by one (up to every CPU). Reading no more often than shareEvery
+// lets a change of size show in the checks before the next one, and
+// lateAbove is far above the jitter of an idle scheduler (a millisecond or
+// two) and below what delays the checks for good. A decrease that follows
+// an increase before as many readings as that increase waited for doubles
+// the number of readings the next increase waits for (up to maxBackoff times growAfter), so that a size
+// the checks cannot afford is not tried again every few readings; a long
+// calm resets it.
 //
 // It runs on the requests' path (adjust, before a slot is taken) rather
 // than on its own goroutine: it has nothing to do while no one is served.
 type share struct {
-	late func() time.Duration // nil: the size stays where it starts
-	now  func() time.Time
-	max  int // every CPU
-	sets []*slots
+	late     func() time.Duration // nil: the size stays at the floor
+	now      func() time.Time
+	min, max int
+	sets     []*slots
 
 	next atomic.Int64 // when to read the lateness again, in now's UnixNano
 
-	mu sync.Mutex
-	// size is the number of slots when 1 or more; 0, -1 and -2 are one
-	// slot whose writes are paced to a half, a quarter and an eighth of
-	// the time.
+	mu     sync.Mutex
 	size   int
 	onTime int       // readings in a row under lateAbove
 	wait   int       // readings on time before the next increase
@@ -242,12 +213,11 @@ const (
 	lateAbove  = 50 * time.Millisecond
 	growAfter  = 3
 	maxBackoff = 16
-	minSize    = -2
 )
 
 func newShare(late func() time.Duration, now func() time.Time, cpus int, sets ...*slots) *share {
 	half := max(1, cpus/2)
-	c := &share{late: late, now: now, max: max(1, cpus), sets: sets, size: half, wait: growAfter}
+	c := &share{late: late, now: now, min: 1, max: max(1, cpus), sets: sets, size: half, wait: growAfter}
 	c.resize(half)
 	return c
 }
@@ -268,15 +238,11 @@ func (c *share) adjust() {
 	defer c.mu.Unlock()
 	if late > lateAbove {
 		c.onTime = 0
-		if c.size > minSize {
+		if c.size > c.min {
 			if now.Sub(c.grown) < time.Duration(c.wait)*shareEvery {
 				c.wait = min(2*c.wait, maxBackoff*growAfter)
 			}
-			if c.size > 1 {
-				c.resize(max(1, c.size/2))
-			} else {
-				c.resize(c.size - 1)
-			}
+			c.resize(max(c.min, c.size/2))
 		}
 		return
 	}
@@ -291,12 +257,11 @@ func (c *share) adjust() {
 	}
 }
 
-// resize sets every set of slots to n (see size).
+// resize sets every set of slots to n.
 func (c *share) resize(n int) {
 	c.size = n
 	for _, s := range c.sets {
-		s.resize(max(1, n))
-		s.pace(max(0, 1-n))
+		s.resize(n)
 	}
 }
 
