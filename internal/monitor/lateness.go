@@ -7,12 +7,13 @@ import (
 
 // Lateness reports how far behind the checks are: the most a probe run
 // started after its due time over the last latenessWindow or so, or how
-// long the next run has been overdue if that is more (a scheduler that
-// cannot start anything records no late start): the one waiting for a
-// slot, or the first in the queue. Runs that wait for a free
-// parallelism slot count as late too: it is the conservative reading, for
-// whoever uses it to decide how much of the machine the checks can spare
-// (the web server does). It is cheap: two short locks.
+// long the next run has been overdue if that is more (the run waiting for a
+// parallelism slot, or the first in the queue), since a scheduler that
+// cannot start anything records no late start. A wait for a parallelism
+// slot counts as late too, even when hung targets rather than a busy CPU
+// hold the slots: it is the conservative reading for whoever decides from
+// it how much of the machine the checks can spare (the web server does).
+// It is cheap: two short locks and an atomic load per scheduler.
 func (m *Monitor) Lateness() time.Duration {
 	now := m.now()
 	return max(m.poll.lateness(now), m.script.lateness(now))
