@@ -128,7 +128,7 @@ func Run(ctx context.Context, o Options) error {
 	buildSite := func(ctx context.Context, cfg *config.Config) (*web.Server, http.Handler, error) {
 		site, err := web.New(ctx, web.Options{Config: cfg, Source: feed, Reporter: feed, Store: st,
 			Alerting: muting, Logger: log, Version: o.Version, Metrics: webMetrics(met), Readiness: ready,
-			Subscriptions: webSubscriptions(subs)})
+			Subscriptions: webSubscriptions(subs), ChecksLate: mon.Lateness})
 		if err != nil {
 			return nil, nil, err
 		}

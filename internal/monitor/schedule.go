@@ -4,6 +4,7 @@ import (
 	"container/heap"
 	"context"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -29,6 +30,9 @@ type scheduler struct {
 	mu    sync.Mutex
 	queue taskHeap
 	wake  chan struct{} // cap 1: a task was queued
+
+	late    lateStarts   // how late runs started (lateness.go)
+	waiting atomic.Int64 // the due time (UnixNano) of the run waiting for a slot; 0: none
 }
 
 func newScheduler(parallelism int, now func() time.Time) *scheduler {
@@ -105,10 +109,15 @@ func (s *scheduler) Run(ctx context.Context) {
 
 		// Wait for a free slot: with every slot held by a hung target, the
 		// others wait at most for the probe timeout that frees one.
+		s.waiting.Store(next.due.UnixNano())
 		select {
 		case <-ctx.Done():
 			return
 		case slots <- struct{}{}:
+		}
+		s.waiting.Store(0)
+		if now := s.now(); now.After(next.due) {
+			s.late.record(now, now.Sub(next.due))
 		}
 		wg.Go(func() {
 			defer func() { <-slots }()

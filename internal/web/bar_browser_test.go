@@ -150,6 +150,12 @@ func TestBrowserDayBar(t *testing.T) {
 	waitFor(t, browser, "Web folded", `!document.getElementById("nodes-web").open`)
 	eval("mark the document", `String(window.vigilTestMarker = 7)`)
 	key := eval("read the render key", `document.querySelector('meta[name="vigil-render"]').content`)
+	// dayFetches counts the requests for the API's day page so far.
+	dayFetches := func() string {
+		t.Helper()
+		return eval("count the day page fetches", `String(performance.getEntriesByType("resource").filter(e => e.name.endsWith("/status/history/web/api/days")).length)`)
+	}
+	fetched := dayFetches()
 	ts.src.Set(sampleServices(status.Dead), testNow)
 	deadline := time.Now().Add(25 * time.Second)
 	for eval("read the render key", `window.vigilTestMarker === 7 ? document.querySelector("aside").dataset.status : "reloaded"`) != "dead" {
@@ -161,6 +167,35 @@ func TestBrowserDayBar(t *testing.T) {
 	if open := eval("read the fold", `String(document.getElementById("nodes-web").open)`); open != "false" {
 		t.Error("the refresh unfolded the service the visitor folded")
 	}
+	// The refresh brought a new state, not a new history: the days fetched
+	// already give the new bar its hover text, without a request.
+	do("unfold Web to hover", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	waitFor(t, browser, "Web unfolded", `document.getElementById("nodes-web").open`)
+	x, y = dayXY(88)
+	do("hover the dead day after the refresh", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
+	waitFor(t, browser, "the hover text after the refresh", `document.querySelector(`+"`"+bar+"`"+`).title.startsWith("Dead, 3 Mar 2031")`)
+	if got := dayFetches(); got != fetched {
+		t.Errorf("the day page was fetched %s times after a refresh of the state alone, want still %s: the days change only with the history", got, fetched)
+	}
+	// A new incident is a new history: the days are fetched again.
+	if r := ts.manager(t, "POST", "/manager/incident/", `{"title":"Slow queries","nodes":["web:api"]}`); r.code != 200 {
+		t.Fatalf("open an incident: %d %s", r.code, r.body)
+	}
+	x, y = dayXY(89)
+	deadline = time.Now().Add(25 * time.Second)
+	for {
+		do("hover today", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
+		if strings.Contains(eval("read the hover text", `document.querySelector(`+"`"+bar+"`"+`).title`), "Slow queries") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("today's hover text does not show the incident opened 25 s ago: the days of the old history were kept")
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	const todayIncident = today + ", 1 incident: Slow queries"
+	do("fold Web again", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	waitFor(t, browser, "Web folded", `!document.getElementById("nodes-web").open`)
 	do("unfold Web", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
 	waitFor(t, browser, "Web unfolded", `document.getElementById("nodes-web").open`)
 
@@ -177,10 +212,10 @@ func TestBrowserDayBar(t *testing.T) {
 	waitFor(t, browser, "a popover at the right end", `!!document.querySelector(".bar-popover")`)
 	if got := popover(); got == dead {
 		do("tap the next day button", chromedp.Click(chromedp.CSS(".bar-popover-next")))
-	} else if got != today {
-		t.Fatalf("tap on today: popover %q, want %q or %q", got, today, dead)
+	} else if got != todayIncident {
+		t.Fatalf("tap on today: popover %q, want %q or %q", got, todayIncident, dead)
 	}
-	waitPopover("the right end", today)
+	waitPopover("the right end", todayIncident)
 	do("tap the previous day button", chromedp.Click(chromedp.CSS(".bar-popover-previous")))
 	waitPopover("tap on Previous day", dead)
 	do("scroll to the top", chromedp.ScrollIntoView(chromedp.CSS(".general h2")))

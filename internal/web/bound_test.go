@@ -1,10 +1,16 @@
 package web
 
 import (
+	"fmt"
+	"reflect"
+	"runtime"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/vigil-go/vigil/internal/statuspage"
 )
 
 // A big document is rendered again only once renderSpacing times its
@@ -21,7 +27,7 @@ func TestMemoSpacesBigRenders(t *testing.T) {
 		{"small", spacedAbove - 1, 20 * time.Millisecond, false},
 	} {
 		clock := time.Date(2031, 3, 4, 9, 0, 0, 0, time.UTC)
-		m := memo[int]{slots: make(chan struct{}, 1), now: func() time.Time { return clock }}
+		m := memo[int]{bound: fixedBound(1), now: func() time.Time { return clock }}
 		var input atomic.Int64
 		load := func() int { return int(input.Load()) }
 		same := func(a, b int) bool { return a == b }
@@ -59,8 +65,8 @@ func TestMemoSpacesBigRenders(t *testing.T) {
 // While every render slot is taken, a document that has a rendition serves
 // it rather than rendering a new one; a document without one waits.
 func TestMemoRenderSlots(t *testing.T) {
-	slots := make(chan struct{}, 1)
-	a, b := memo[int]{slots: slots}, memo[int]{slots: slots}
+	shared := fixedBound(1)
+	a, b := memo[int]{bound: shared}, memo[int]{bound: shared}
 	same := func(x, y int) bool { return x == y }
 	plain := func(k int) *rendition { return newRendition("text/plain", []byte(strconv.Itoa(k))) }
 	var inputB atomic.Int64
@@ -83,7 +89,7 @@ func TestMemoRenderSlots(t *testing.T) {
 		t.Errorf("b while a renders = %q, want its previous rendition 0", got)
 	}
 	// c has nothing to serve: it waits for the slot.
-	c := memo[int]{slots: slots}
+	c := memo[int]{bound: shared}
 	waited := make(chan string)
 	go func() { waited <- string(c.get(func() int { return 3 }, same, plain).body) }()
 	select {
@@ -101,6 +107,12 @@ func TestMemoRenderSlots(t *testing.T) {
 	if got := string(b.get(loadB, same, plain).body); got != "1" {
 		t.Errorf("b once the slot is free = %q, want 1", got)
 	}
+}
+
+// fixedBound is a bound of n render and n write slots that no lateness
+// resizes.
+func fixedBound(n int) *bound {
+	return &bound{render: newSlots(n), write: newSlots(n), share: &share{}}
 }
 
 // collector is a writer that keeps what it is given, optionally stalling
@@ -127,7 +139,7 @@ func TestWriteBoundedWritesEverything(t *testing.T) {
 			body[i] = byte(i * 7)
 		}
 		var c collector
-		if err := writeBounded(&c, body); err != nil {
+		if err := fixedBound(1).writeBounded(&c, body); err != nil {
 			t.Fatal(err)
 		}
 		if string(c.buf) != string(body) {
@@ -146,21 +158,19 @@ func TestWriteBoundedWritesEverything(t *testing.T) {
 // A client that does not read holds a write slot for slotHold at most:
 // another body is written meanwhile.
 func TestWriteBoundedSlowClient(t *testing.T) {
-	saved := writeSlots
-	writeSlots = make(chan struct{}, 1)
-	t.Cleanup(func() { writeSlots = saved })
+	b := fixedBound(1)
 
 	body := make([]byte, spacedAbove+writeChunk)
 	stalled := &collector{stall: make(chan struct{})}
 	done := make(chan error)
-	go func() { done <- writeBounded(stalled, body) }()
-	for len(writeSlots) == 0 { // the stalled write holds the slot
+	go func() { done <- b.writeBounded(stalled, body) }()
+	for _, held := b.write.state(); held == 0; _, held = b.write.state() { // the stalled write holds the slot
 		time.Sleep(time.Millisecond)
 	}
 	start := time.Now()
 	var fast collector
 	fastDone := make(chan error)
-	go func() { fastDone <- writeBounded(&fast, body) }()
+	go func() { fastDone <- b.writeBounded(&fast, body) }()
 	select {
 	case err := <-fastDone:
 		if err != nil {
@@ -177,7 +187,165 @@ func TestWriteBoundedSlowClient(t *testing.T) {
 	if err := <-done; err != nil || len(stalled.buf) != len(body) {
 		t.Errorf("the stalled client got %d bytes (%v), want %d", len(stalled.buf), err, len(body))
 	}
-	if len(writeSlots) != 0 {
-		t.Errorf("%d write slots left taken", len(writeSlots))
+	if _, held := b.write.state(); held != 0 {
+		t.Errorf("%d write slots left taken", held)
+	}
+}
+
+// Every memo of a Server renders within the server's bound, whatever field
+// or map holds it: a document added without newMemo fails here.
+func TestEveryMemoIsBounded(t *testing.T) {
+	s := newTestServer(t, Options{}).site
+	want := reflect.ValueOf(s.bound).Pointer()
+	found := 0
+	var walk func(path string, v reflect.Value)
+	walk = func(path string, v reflect.Value) {
+		switch typ := v.Type(); {
+		case strings.HasPrefix(typ.String(), "*web.memo["):
+			found++
+			if v.IsNil() {
+				t.Errorf("%s is nil: make it with newMemo", path)
+			} else if got := v.Elem().FieldByName("bound").Pointer(); got != want {
+				t.Errorf("%s does not share the server's bound: make it with newMemo(s.bound)", path)
+			}
+		case strings.HasPrefix(typ.String(), "web.memo["):
+			found++
+			t.Errorf("%s is a memo value: make it a pointer from newMemo(s.bound)", path)
+		case typ.Kind() == reflect.Struct:
+			for i := range typ.NumField() {
+				walk(path+"."+typ.Field(i).Name, v.Field(i))
+			}
+		case typ.Kind() == reflect.Map:
+			for it := v.MapRange(); it.Next(); {
+				walk(fmt.Sprintf("%s[%v]", path, it.Key()), it.Value())
+			}
+		}
+	}
+	walk("Server", reflect.ValueOf(s).Elem())
+	if min := 4 + len(statuspage.Documents); found < min {
+		t.Errorf("found %d memos in a Server, want at least %d: the walk misses some", found, min)
+	}
+}
+
+// slots hold at most their size; a smaller size takes effect as holders
+// release, a bigger one wakes waiters at once.
+func TestSlotsResize(t *testing.T) {
+	s := newSlots(2)
+	if !s.tryAcquire() || !s.tryAcquire() {
+		t.Fatal("two slots of two are not free")
+	}
+	if s.tryAcquire() {
+		t.Fatal("a third slot of two was taken")
+	}
+	s.resize(1)
+	s.release()
+	if s.tryAcquire() {
+		t.Fatal("a slot was taken while the one slot left is held")
+	}
+	got := make(chan struct{})
+	go func() { s.acquire(); close(got) }()
+	for waiting(s) == 0 {
+		runtime.Gosched()
+	}
+	s.resize(2)
+	select {
+	case <-got:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a waiter was not woken when the size grew")
+	}
+	if size, held := s.state(); size != 2 || held != 2 {
+		t.Errorf("size %d, held %d, want 2 and 2", size, held)
+	}
+	s.release()
+	s.release()
+	if _, held := s.state(); held != 0 {
+		t.Errorf("%d held after every release, want 0", held)
+	}
+}
+
+func waiting(s *slots) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.waiting)
+}
+
+// The share of the CPUs serving gets follows the checks' lateness: it grows
+// by one slot after growAfter readings on time up to every CPU, halves when
+// the checks are late down to one slot, waits twice as long before growing
+// again after an increase the checks could not afford, and reads the
+// lateness at most once per shareEvery.
+func TestShareFollowsLateness(t *testing.T) {
+	clock := time.Date(2031, 3, 4, 9, 0, 0, 0, time.UTC)
+	late, readings := time.Duration(0), 0
+	render, write := newSlots(1), newSlots(1)
+	c := newShare(func() time.Duration { readings++; return late }, func() time.Time { return clock }, 4, render, write)
+	step := func(n int) int {
+		for range n {
+			c.adjust()
+			c.adjust() // within shareEvery: not read again
+			clock = clock.Add(shareEvery)
+		}
+		return c.current()
+	}
+	if got := c.current(); got != 2 {
+		t.Fatalf("starts at %d slots of 4 CPUs, want half: 2", got)
+	}
+	if got := step(growAfter - 1); got != 2 {
+		t.Errorf("after %d readings on time: %d slots, want still 2", growAfter-1, got)
+	}
+	if got := step(1); got != 3 {
+		t.Errorf("after %d readings on time: %d slots, want 3", growAfter, got)
+	}
+	if got := step(growAfter); got != 4 {
+		t.Errorf("after %d more: %d slots, want every CPU: 4", growAfter, got)
+	}
+	if got := step(10 * growAfter); got != 4 {
+		t.Errorf("on time for long: %d slots, want at most the 4 CPUs", got)
+	}
+	if readings != 2*growAfter+10*growAfter {
+		t.Errorf("the lateness was read %d times, want once per shareEvery: %d", readings, 12*growAfter)
+	}
+	if size, _ := write.state(); size != 4 {
+		t.Errorf("the write slots are %d, want 4 like the share", size)
+	}
+
+	late = lateAbove + time.Millisecond
+	if got := step(1); got != 2 {
+		t.Errorf("checks late: %d slots, want half of 4: 2", got)
+	}
+	if got := step(5); got != 1 {
+		t.Errorf("checks late for long: %d slots, want the floor: 1", got)
+	}
+	if size, _ := render.state(); size != 1 {
+		t.Errorf("the render slots are %d, want 1 like the share", size)
+	}
+
+	// An increase the checks cannot afford: the next one waits twice as
+	// long.
+	late = lateAbove
+	if got := step(growAfter); got != 2 {
+		t.Fatalf("on time again (lateness at the threshold): %d slots, want 2", got)
+	}
+	late = time.Second
+	if got := step(1); got != 1 {
+		t.Fatalf("late right after growing: %d slots, want 1", got)
+	}
+	late = 0
+	if got := step(2*growAfter - 1); got != 1 {
+		t.Errorf("%d readings on time after a failed increase: %d slots, want still 1", 2*growAfter-1, got)
+	}
+	if got := step(1); got != 2 {
+		t.Errorf("%d readings on time after a failed increase: %d slots, want 2", 2*growAfter, got)
+	}
+}
+
+// Without a reading of the checks, serving keeps to half of the CPUs.
+func TestBoundWithoutLatenessKeepsHalf(t *testing.T) {
+	b := newBound(nil, time.Now)
+	for range 10 {
+		b.share.adjust()
+	}
+	if size, _ := b.write.state(); size != halfCPUs() {
+		t.Errorf("%d write slots, want half of the CPUs: %d", size, halfCPUs())
 	}
 }

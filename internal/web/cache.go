@@ -6,7 +6,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"net/http"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -70,9 +69,10 @@ func compress(body []byte) []byte {
 	return bytes.Clone(buf.Bytes()) // without the buffer's spare capacity: renditions stay in memory
 }
 
-// serve writes the rendition, honouring Accept-Encoding and If-None-Match.
-// Clients must revalidate (no-cache), which costs a 304 while the state holds.
-func (rd *rendition) serve(w http.ResponseWriter, r *http.Request) {
+// serve writes the rendition, honouring Accept-Encoding and If-None-Match,
+// a big body within b's write slots (writeBounded). Clients must revalidate
+// (no-cache), which costs a 304 while the state holds.
+func (rd *rendition) serve(w http.ResponseWriter, r *http.Request, b *bound) {
 	h := w.Header()
 	if rd.err != nil {
 		h.Set("Content-Type", "text/plain; charset=utf-8")
@@ -101,7 +101,7 @@ func (rd *rendition) serve(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusOK)
 	if r.Method != http.MethodHead {
-		_ = writeBounded(w, body)
+		_ = b.writeBounded(w, body)
 	}
 }
 
@@ -173,18 +173,23 @@ func noneMatch(values []string, tags ...string) bool {
 // need: a big document (spacedAbove bytes or more: hundreds of nodes) is
 // rendered again at most once per renderSpacing times its last render, the
 // previous rendition being served meanwhile, and the renders of every
-// document of a server share its render slots, so that they never occupy
-// more than half of the CPUs at once. The monitor publishes a new state up to four times a
-// second while checks complete; a page of 5000 nodes would otherwise be
-// rendered, hashed and gzipped that often for as long as it is viewed.
+// document of a server share its render slots (bound.go), so that they
+// never occupy more CPUs than the checks can spare. The monitor publishes a
+// new state up to four times a second while checks complete; a page of 5000
+// nodes would otherwise be rendered, hashed and gzipped that often for as
+// long as it is viewed.
 type memo[K any] struct {
 	mu  sync.Mutex
 	cur atomic.Pointer[memoEntry[K]]
-	// slots are the render slots this memo shares with the server's other
-	// documents (renderSlots when nil); now is time.Now when nil.
-	slots chan struct{}
+	// bound holds the render slots this memo shares with the server's
+	// other documents (defaultBound when nil); now is time.Now when nil.
+	bound *bound
 	now   func() time.Time
 }
+
+// newMemo makes a memo whose renders share b's render slots. Every memo of
+// a Server is made here, with the server's bound (TestEveryMemoIsBounded).
+func newMemo[K any](b *bound) *memo[K] { return &memo[K]{bound: b} }
 
 type memoEntry[K any] struct {
 	key  K
@@ -200,14 +205,6 @@ const (
 	spacedAbove   = 256 << 10
 	renderSpacing = 9 // a big document's renders take at most a tenth of the time of one CPU
 )
-
-// renderSlots bounds the renders in progress of the memos that have no
-// slots of their own; a Server gives its documents one set
-// (shareRenderSlots).
-var renderSlots = newRenderSlots()
-
-// newRenderSlots makes room for renders on half of the CPUs (at least one).
-func newRenderSlots() chan struct{} { return make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2)) }
 
 func (m *memo[K]) clock() time.Time {
 	if m.now != nil {
@@ -227,9 +224,9 @@ func (m *memo[K]) get(load func() K, same func(a, b K) bool, render func(K) *ren
 	if e != nil && same(e.key, key) {
 		return e.r
 	}
-	slots := m.slots
-	if slots == nil {
-		slots = renderSlots
+	b := m.bound
+	if b == nil {
+		b = defaultBound
 	}
 	if e != nil {
 		if len(e.r.body) >= spacedAbove && m.clock().Sub(e.done) < renderSpacing*e.cost {
@@ -238,18 +235,16 @@ func (m *memo[K]) get(load func() K, same func(a, b K) bool, render func(K) *ren
 		if !m.mu.TryLock() {
 			return e.r // being rendered: the previous state is at most one render old
 		}
-		select {
-		case slots <- struct{}{}:
-		default:
+		if !b.tryAcquire(b.render) {
 			m.mu.Unlock()
 			return e.r // other documents are rendering: this one will be next time
 		}
 	} else {
 		m.mu.Lock()
-		slots <- struct{}{}
+		b.acquire(b.render)
 	}
 	defer m.mu.Unlock()
-	defer func() { <-slots }()
+	defer b.render.release()
 	// Read the input again: it may have moved on while this request waited,
 	// and the newest state is the one worth rendering.
 	key = load()

@@ -89,7 +89,7 @@ func (s *Server) handleNodeDays(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "render day page: "+err.Error(), http.StatusInternalServerError)
 		return
 	}
-	plainRendition("text/html; charset=utf-8", buf.Bytes()).serve(w, r)
+	plainRendition("text/html; charset=utf-8", buf.Bytes()).serve(w, r, s.bound)
 }
 
 // plainRendition is a rendition without a gzip copy, for small bodies

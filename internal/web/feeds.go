@@ -93,7 +93,7 @@ func (s *Server) handleIncidents(w http.ResponseWriter, r *http.Request) {
 			return &rendition{err: fmt.Errorf("encode incidents: %w", err)}
 		}
 		return newRendition("application/json", body)
-	}).serve(w, r)
+	}).serve(w, r, s.bound)
 }
 
 // writePublicJSON answers v; browsers and proxies may keep it for the
@@ -156,7 +156,7 @@ type feedKey struct {
 // and announcements, newest first.
 func (s *Server) handleFeed(w http.ResponseWriter, r *http.Request) {
 	load := func() feedKey { return feedKey{s.data.history(), s.data.announcements()} }
-	s.feed.get(load, func(a, b feedKey) bool { return a == b }, s.renderFeed).serve(w, r)
+	s.feed.get(load, func(a, b feedKey) bool { return a == b }, s.renderFeed).serve(w, r, s.bound)
 }
 
 func (s *Server) renderFeed(k feedKey) *rendition {

@@ -78,12 +78,18 @@ var uptimeWindows = []struct {
 // store, read at once so that page views never query the database. It is
 // immutable once published.
 type history struct {
+	version   uint64 // one per history read or changed (historyVersions); 0 for none
 	loaded    time.Time
 	took      time.Duration // how long reading it took
 	nodes     map[nodeKey]*nodeHistory
 	incidents []store.Incident // opened or still open in the last 90 days, newest first
 	windows   []store.Window   // maintenance overlapping the last 90 days or later, by start
 }
+
+// historyVersions numbers the histories a process reads: the page tells
+// its visitors' scripts which one it shows, so that they keep the day pages
+// they fetched until it changes.
+var historyVersions atomic.Uint64
 
 type nodeKey struct{ service, node string }
 
@@ -239,7 +245,7 @@ func (d *data) reloadHistory(ctx context.Context) error {
 			modes[k] = node.Mode
 		}
 	}
-	h := &history{loaded: now, nodes: make(map[nodeKey]*nodeHistory, len(q.Nodes)), incidents: incidents, windows: windows}
+	h := &history{version: historyVersions.Add(1), loaded: now, nodes: make(map[nodeKey]*nodeHistory, len(q.Nodes)), incidents: incidents, windows: windows}
 	var days dayTable
 	err = d.st.NodeHistories(ctx, q, func(k store.NodeKey, read store.NodeHistory) {
 		nk := nodeKey{k.Service, k.Node}
@@ -310,7 +316,7 @@ func (d *data) reloadIncidents(ctx context.Context) error {
 		return err
 	}
 	scrubIncidents(d.src(), incidents)
-	h := &history{loaded: old.loaded, took: old.took, nodes: make(map[nodeKey]*nodeHistory, len(old.nodes)),
+	h := &history{version: historyVersions.Add(1), loaded: old.loaded, took: old.took, nodes: make(map[nodeKey]*nodeHistory, len(old.nodes)),
 		incidents: incidents, windows: old.windows}
 	for k, nh := range old.nodes {
 		c := *nh

@@ -32,6 +32,7 @@ const (
 type pageData struct {
 	AssetVersion string // the ?v= cache buster for the theme's static files
 	RenderKey    string // identifies this rendition; index.js compares it to spot changes
+	HistoryKey   string // identifies the history shown, "" without one; index.js keeps the day pages it fetched while it holds
 	Status       string // the general status: "healthy", "sick" or "dead"
 	Refreshed    string // "09:03:01 UTC+00:00"; "" before the first aggregation
 	RefreshedISO string // the same instant in RFC 3339
@@ -153,7 +154,7 @@ func samePage(a, b pageKey) bool {
 
 // handleIndex serves the status page.
 func (s *Server) handleIndex(w http.ResponseWriter, r *http.Request) {
-	s.page.get(s.pageKey, samePage, s.renderPage).serve(w, r)
+	s.page.get(s.pageKey, samePage, s.renderPage).serve(w, r, s.bound)
 }
 
 func (s *Server) pageKey() pageKey {
@@ -213,6 +214,7 @@ func (s *Server) pageData(k pageKey) *pageData {
 	d := &pageData{
 		AssetVersion: s.theme.version,
 		RenderKey:    fmt.Sprintf("%d-%d-%x", snap.Version, k.year, announcementsHash(k.announcements)) + historyKey(k),
+		HistoryKey:   historyVersion(k),
 		Status:       snap.Health.String(),
 		Year:         k.year,
 		ProjectURL:   projectURL,

@@ -98,7 +98,16 @@ func historyKey(k pageKey) string {
 	if k.hist == nil {
 		return ""
 	}
-	return fmt.Sprintf("-h%d-m%s", k.hist.loaded.UnixMilli(), strings.TrimSuffix(k.windows, ","))
+	return fmt.Sprintf("-h%d-m%s", k.hist.version, strings.TrimSuffix(k.windows, ","))
+}
+
+// historyVersion is the page's HistoryKey: the version of the history
+// shown, "" without one.
+func historyVersion(k pageKey) string {
+	if k.hist == nil || k.hist.version == 0 {
+		return ""
+	}
+	return strconv.FormatUint(k.hist.version, 10)
 }
 
 // addNodeHistory fills the node's history and maintenance label.

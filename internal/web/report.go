@@ -49,7 +49,7 @@ type reportNode struct {
 
 // handleStatusReport serves the JSON report, rendered once per snapshot.
 func (s *Server) handleStatusReport(w http.ResponseWriter, r *http.Request) {
-	s.currentReport().serve(w, r)
+	s.currentReport().serve(w, r, s.bound)
 }
 
 // currentReport returns the report of the current state, rendered once per

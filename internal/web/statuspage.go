@@ -47,8 +47,7 @@ func (s *Server) statuspageRoutes() {
 	s.statuspage.started = s.now()
 	s.statuspage.docs = make(map[statuspage.Document]*memo[statuspageKey], len(statuspage.Documents))
 	for _, d := range statuspage.Documents {
-		// The documents share the render slots of the page (shareRenderSlots).
-		s.statuspage.docs[d] = &memo[statuspageKey]{slots: s.page.slots}
+		s.statuspage.docs[d] = newMemo[statuspageKey](s.bound)
 		s.mux.HandleFunc("GET /api/v2/"+string(d), s.handleStatuspage(d))
 	}
 }
@@ -67,7 +66,7 @@ func (s *Server) handleStatuspage(d statuspage.Document) http.HandlerFunc {
 				return &rendition{err: fmt.Errorf("render %s: %w", d, err)}
 			}
 			return newRendition("application/json", body)
-		}).serve(w, r)
+		}).serve(w, r, s.bound)
 	}
 }
 

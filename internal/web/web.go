@@ -79,6 +79,11 @@ type Options struct {
 	// "Get updates by e-mail" form on the page and serves its routes and
 	// the manager's subscriber routes; see subscribe.go.
 	Subscriptions Subscriptions
+	// ChecksLate, when set, reports how late the checks start against
+	// their schedule (the monitor's Lateness). Serving then uses every CPU
+	// while the checks keep their schedule and fewer as soon as they fall
+	// behind; without it, serving keeps to half of the CPUs (bound.go).
+	ChecksLate func() time.Duration
 }
 
 // Server is Vigil's HTTP handler. Create it with New; it is safe for
@@ -99,16 +104,19 @@ type Server struct {
 	mux     *http.ServeMux
 	handler http.Handler
 
-	zone      zone // how times read on the page and in the feed
-	page      memo[pageKey]
+	zone zone // how times read on the page and in the feed
+	// bound keeps serving to the CPUs the checks can spare (bound.go):
+	// every memo of the server is made with it by newMemo.
+	bound     *bound
+	page      *memo[pageKey]
 	fragments historyFragments // each node's rendered history
-	report    memo[*status.Snapshot]
+	report    *memo[*status.Snapshot]
 	// statuspage holds the Statuspage-shaped API's documents (statuspage.go).
 	statuspage statuspageDocs
 	// The public history routes change only with a history load (and the
 	// feed with the announcements): rendered once per change, like the page.
-	incidents memo[*history]
-	feed      memo[feedKey]
+	incidents *memo[*history]
+	feed      *memo[feedKey]
 	mcpServer *mcp.Server   // nil unless [server] mcp_server is on
 	subs      Subscriptions // nil unless subscriptions are enabled
 
@@ -136,13 +144,15 @@ func New(ctx context.Context, o Options) (*Server, error) {
 		log:      o.Logger,
 		now:      o.Now,
 	}
-	s.shareRenderSlots()
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
 	}
 	if s.now == nil {
 		s.now = time.Now
 	}
+	s.bound = newBound(o.ChecksLate, time.Now)
+	s.page, s.report = newMemo[pageKey](s.bound), newMemo[*status.Snapshot](s.bound)
+	s.incidents, s.feed = newMemo[*history](s.bound), newMemo[feedKey](s.bound)
 	version := o.Version
 	if version == "" {
 		version = "dev"

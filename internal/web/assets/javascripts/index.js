@@ -47,6 +47,14 @@
     return meta ? meta.getAttribute("content") : null;
   }
 
+  // historyKey identifies the history a page shows: the day pages fetched
+  // for it stay true as long as it does not change.
+  function historyKey(doc) {
+    var meta = doc.querySelector('meta[name="vigil-history"]');
+
+    return meta ? meta.getAttribute("content") : null;
+  }
+
   function learnClock(dateHeader) {
     var server = dateHeader ? Date.parse(dateHeader) : NaN;
 
@@ -157,10 +165,18 @@
 
     var shownDay = popover ? { href: popover.bar.getAttribute("href"), index: popover.index } : null;
 
-    // The history may have been read again: the days are fetched anew.
+    // The bars are replaced: the popover is shown again below. The days
+    // change only with the history: they are fetched anew once it was read
+    // again (or when the page does not tell).
     closeDays(false);
-    dayCache = {};
-    dayLoaded = {};
+    var history = historyKey(doc);
+
+    if (history === null || history !== shownHistory) {
+      dayCache = {};
+      dayLoaded = {};
+    }
+
+    shownHistory = history;
 
     if (oldAside && newAside) {
       oldAside.parentNode.replaceChild(document.importNode(newAside, true), oldAside);
@@ -439,6 +455,7 @@
   // Day details (see 4. above).
   var dayCache = {}; // day page href → promise of its days
   var dayLoaded = {}; // day page href → its days, once fetched
+  var shownHistory = historyKey(document); // the history the days were fetched for
   var popover = null; // the open popover: { bar, element, days, index }
 
   function textOf(root, selector) {
