@@ -5,19 +5,22 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"time"
 )
 
 // Prune deletes what the retention settings no longer keep, as of now:
 // minute buckets older than Retention.Minutes, hour buckets older than
-// Retention.Hours, status changes older than Retention.Changes (except the
+// Retention.Hours with the day buckets made of them (a day the cutoff cuts
+// in two is summed again from the hour buckets it keeps), status changes older than Retention.Changes (except the
 // latest of each replica, node, service and of the page), running intervals
 // that ended before the longer of Retention.Changes and Retention.Hours,
 // resolved incidents and ended maintenance windows older than
 // Retention.Incidents, and delivered or given-up outbox entries older than
 // Retention.Outbox. The daemon runs it periodically (hourly is plenty).
-// Large deletions go in slices, so that other writers are not held up.
+// Large deletions go in batches of a few thousand rows, each its own
+// transaction, so that other writers are not held up: SQLite has one writer.
 func (s *Store) Prune(ctx context.Context, now time.Time) (Pruned, error) {
 	ctx, cancel := s.bound(ctx)
 	defer cancel()
@@ -30,10 +33,13 @@ func (s *Store) Prune(ctx context.Context, now time.Time) (Pruned, error) {
 		run  func(before int64) (int64, error)
 	}{
 		{&p.Minutes, r.Minutes, func(before int64) (int64, error) {
-			return s.deleteInSlices(ctx, minuteTable, before, time.Hour)
+			return s.deleteInBatches(ctx, minuteTable, before)
 		}},
 		{&p.Hours, r.Hours, func(before int64) (int64, error) {
-			return s.deleteInSlices(ctx, hourTable, before, 24*time.Hour)
+			return s.deleteInBatches(ctx, hourTable, before)
+		}},
+		{&p.Days, r.Hours, func(before int64) (int64, error) {
+			return s.pruneDays(ctx, before)
 		}},
 		{&p.Changes, r.Changes, func(before int64) (int64, error) {
 			return s.exec(ctx, `DELETE FROM changes WHERE at_ms < $1 AND EXISTS (SELECT 1 FROM changes n
@@ -86,23 +92,86 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 	return res.RowsAffected()
 }
 
-// deleteInSlices deletes the buckets of table that start before `before`,
-// one slice of width step at a time, each in its own transaction.
-func (s *Store) deleteInSlices(ctx context.Context, table string, before int64, step time.Duration) (int64, error) {
+// pruneBatch bounds the rows one transaction of Prune deletes or rewrites.
+// Measured on SQLite with 5000 replicas, deleting an hour of minute buckets
+// (300 000 rows) in one transaction held the only writer for seconds; a few
+// thousand rows take milliseconds, and writes queued behind them go between.
+const pruneBatch = 4000
+
+// deleteInBatches deletes the buckets of table that start before `before`,
+// oldest first, about pruneBatch rows per transaction: each deletes every
+// bucket up to the start of the pruneBatch-th oldest, so a batch is never
+// smaller than one start's buckets (one per series), nor much larger than
+// pruneBatch when there are fewer series.
+func (s *Store) deleteInBatches(ctx context.Context, table string, before int64) (int64, error) {
 	var total int64
 	for {
-		var oldest sql.Null[int64]
-		if err := s.w.QueryRowContext(ctx, `SELECT MIN(start_ms) FROM `+table).Scan(&oldest); err != nil {
+		var last sql.Null[int64]
+		err := s.w.QueryRowContext(ctx, `SELECT start_ms FROM `+table+` WHERE start_ms < $1
+			ORDER BY start_ms LIMIT 1 OFFSET $2`, before, pruneBatch-1).Scan(&last)
+		if errors.Is(err, sql.ErrNoRows) {
+			last = sql.Null[int64]{} // fewer left: this batch is the last
+		} else if err != nil {
 			return total, fmt.Errorf("%s: %w", table, err)
 		}
-		if !oldest.Valid || oldest.V >= before {
-			return total, nil
+		bound := before
+		if last.Valid {
+			bound = last.V + 1
 		}
-		bound := min(oldest.V+step.Milliseconds(), before)
 		n, err := s.exec(ctx, `DELETE FROM `+table+` WHERE start_ms < $1`, bound)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("%s: %w", table, err)
 		}
+		if !last.Valid {
+			return total, nil
+		}
 	}
+}
+
+// pruneDays brings the day buckets in line with the hour buckets once those
+// before `before` are deleted: the days that end by then go, and the day that
+// `before` falls in is summed again from the hours it keeps, a range of
+// series at a time. It returns the number of day buckets deleted.
+func (s *Store) pruneDays(ctx context.Context, before int64) (int64, error) {
+	total, err := s.deleteInBatches(ctx, dayTable, dayStart(before)) // whole days
+	if err != nil {
+		return total, err
+	}
+	day := dayStart(before)
+	if day == before {
+		return total, nil
+	}
+	var lo, hi sql.Null[int64]
+	if err := s.w.QueryRowContext(ctx, `SELECT MIN(series_id), MAX(series_id) FROM `+dayTable+` WHERE start_ms = $1`,
+		day).Scan(&lo, &hi); err != nil {
+		return total, fmt.Errorf("%s: %w", dayTable, err)
+	}
+	if !lo.Valid {
+		return total, nil
+	}
+	// The hour buckets of one day are at most 24 per series.
+	const seriesPerBatch = pruneBatch / 24
+	for first := lo.V; first <= hi.V; first += seriesPerBatch {
+		if _, err := s.exec(ctx, `UPDATE `+dayTable+` SET
+			(healthy, sick, dead, lat_count, lat_min_ns, lat_max_ns, lat_sum_ns) = (SELECT
+				COALESCE(SUM(h.healthy), 0), COALESCE(SUM(h.sick), 0), COALESCE(SUM(h.dead), 0),
+				COALESCE(SUM(h.lat_count), 0),
+				COALESCE(MIN(CASE WHEN h.lat_count > 0 THEN h.lat_min_ns END), 0),
+				COALESCE(MAX(CASE WHEN h.lat_count > 0 THEN h.lat_max_ns END), 0),
+				COALESCE(SUM(h.lat_sum_ns), 0)
+			FROM `+hourTable+` h WHERE h.series_id = `+dayTable+`.series_id AND h.start_ms >= $1 AND h.start_ms < $2)
+			WHERE start_ms = $1 AND series_id >= $3 AND series_id < $4`,
+			day, day+(24*time.Hour).Milliseconds(), first, first+seriesPerBatch); err != nil {
+			return total, fmt.Errorf("%s: %w", dayTable, err)
+		}
+	}
+	// Every sample counts in one of healthy, sick and dead: a day left with
+	// none has no hour bucket left.
+	n, err := s.exec(ctx, `DELETE FROM `+dayTable+` WHERE start_ms = $1 AND healthy = 0 AND sick = 0 AND dead = 0`, day)
+	total += n
+	if err != nil {
+		return total, fmt.Errorf("%s: %w", dayTable, err)
+	}
+	return total, nil
 }
