@@ -93,37 +93,37 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 }
 
 // pruneBatch bounds the rows one transaction of Prune deletes or rewrites.
-// Measured on SQLite with 5000 replicas, deleting an hour of minute buckets
-// (300 000 rows) in one transaction held the only writer for seconds; a few
-// thousand rows take milliseconds, and writes queued behind them go between.
-const pruneBatch = 4000
+// SQLite has one writer: deleting an hour of minute buckets of thousands of
+// replicas in one transaction (tens of thousands of rows, each in the table
+// and in its start index) held it for as long as that took, and every write
+// queued behind. A thousand rows take milliseconds, and writes go between.
+const pruneBatch = 1000
 
 // deleteInBatches deletes the buckets of table that start before `before`,
-// oldest first, about pruneBatch rows per transaction: each deletes every
-// bucket up to the start of the pruneBatch-th oldest, so a batch is never
-// smaller than one start's buckets (one per series), nor much larger than
-// pruneBatch when there are fewer series.
+// oldest first, pruneBatch rows per transaction: each deletes the rows up to
+// the pruneBatch-th oldest in (start_ms, series_id) order, the order of the
+// start index (which holds the primary key after start_ms).
 func (s *Store) deleteInBatches(ctx context.Context, table string, before int64) (int64, error) {
 	var total int64
 	for {
-		var last sql.Null[int64]
-		err := s.w.QueryRowContext(ctx, `SELECT start_ms FROM `+table+` WHERE start_ms < $1
-			ORDER BY start_ms LIMIT 1 OFFSET $2`, before, pruneBatch-1).Scan(&last)
-		if errors.Is(err, sql.ErrNoRows) {
-			last = sql.Null[int64]{} // fewer left: this batch is the last
-		} else if err != nil {
+		var start, series int64
+		err := s.w.QueryRowContext(ctx, `SELECT start_ms, series_id FROM `+table+` WHERE start_ms < $1
+			ORDER BY start_ms, series_id LIMIT 1 OFFSET $2`, before, pruneBatch-1).Scan(&start, &series)
+		last := errors.Is(err, sql.ErrNoRows) // fewer rows left: this batch is the last
+		if err != nil && !last {
 			return total, fmt.Errorf("%s: %w", table, err)
 		}
-		bound := before
-		if last.Valid {
-			bound = last.V + 1
+		var n int64
+		if last {
+			n, err = s.exec(ctx, `DELETE FROM `+table+` WHERE start_ms < $1`, before)
+		} else {
+			n, err = s.exec(ctx, `DELETE FROM `+table+` WHERE start_ms <= $1 AND (start_ms < $1 OR series_id <= $2)`, start, series)
 		}
-		n, err := s.exec(ctx, `DELETE FROM `+table+` WHERE start_ms < $1`, bound)
 		total += n
 		if err != nil {
 			return total, fmt.Errorf("%s: %w", table, err)
 		}
-		if !last.Valid {
+		if last {
 			return total, nil
 		}
 	}
