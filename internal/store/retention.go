@@ -98,6 +98,12 @@ func (s *Store) exec(ctx context.Context, q string, args ...any) (int64, error) 
 // queued behind. A thousand rows take milliseconds, and writes go between.
 const pruneBatch = 1000
 
+// pruneSeries bounds the series one transaction of Prune deletes from: the
+// hourly prune deletes one hour bucket per series, each on a page of its
+// own, and a thousand of them in one transaction (a thousand pages) held
+// the writer for 300 ms.
+const pruneSeries = 100
+
 // deleteInBatches deletes the buckets of table that start before `before`,
 // about pruneBatch rows per transaction, a range of series at a time. Rows
 // of neighbouring series are neighbours in the primary key, so a batch
@@ -119,7 +125,7 @@ func (s *Store) deleteInBatches(ctx context.Context, table string, before int64)
 	// Series have about the same number of buckets to delete: as many as
 	// the time since the oldest, all checked at the same pace.
 	perSeries := max(1, rows/(hi.V-lo.V+1))
-	step := max(1, pruneBatch/perSeries)
+	step := max(1, min(pruneBatch/perSeries, pruneSeries))
 	var total int64
 	for first := lo.V; first <= hi.V; first += step {
 		n, err := s.exec(ctx, `DELETE FROM `+table+` WHERE series_id >= $1 AND series_id < $2 AND start_ms < $3`,
