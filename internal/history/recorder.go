@@ -485,6 +485,6 @@ func (r *Recorder) pruneNow(ctx context.Context) {
 		return
 	}
 	r.log.Info("history: pruned old records", "minute_buckets", p.Minutes, "hour_buckets", p.Hours,
-		"changes", p.Changes, "running", p.Running, "incidents", p.Incidents,
+		"day_buckets", p.Days, "changes", p.Changes, "running", p.Running, "incidents", p.Incidents,
 		"maintenance", p.Maintenance, "outbox", p.Outbox)
 }

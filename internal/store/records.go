@@ -142,7 +142,7 @@ func (b *Bucket) add(o Bucket) {
 // Day is one UTC day of a node's (or service's) history, for the 90-day bar.
 type Day struct {
 	Start time.Time // midnight UTC
-	// Checks counts the samples of every replica that day, from the hour buckets.
+	// Checks counts the samples of every replica that day, from the day buckets.
 	Checks              int64
 	Healthy, Sick, Dead int64
 	// Worst is the worst status seen that day: in any sample, or as the
@@ -319,6 +319,7 @@ type OutboxEntry struct {
 // Pruned counts the rows Prune deleted.
 type Pruned struct {
 	Minutes, Hours, Changes, Running, Incidents, Maintenance, Outbox int64
+	Days                                                             int64 // day buckets
 }
 
 // newUUID returns a random (version 4) UUID in its lower-case hyphenated form.

@@ -144,7 +144,7 @@ func (s *Store) Uptime(ctx context.Context, service, node string, since, until t
 
 // Days returns one Day per UTC day that [since, until) touches, oldest first,
 // for a node (node != "") or a whole service (node == ""): its samples from
-// the hour buckets, and its uptime computed as Uptime does, over the part of
+// the day buckets, and its uptime computed as Uptime does, over the part of
 // the day inside [since, until). Days without data are included.
 func (s *Store) Days(ctx context.Context, service, node string, since, until time.Time, maintenance []Window) ([]Day, error) {
 	ctx, cancel := s.bound(ctx)
@@ -153,7 +153,7 @@ func (s *Store) Days(ctx context.Context, service, node string, since, until tim
 		return nil, fmt.Errorf("days of %q/%q from %v to %v: %w", service, node, since, until, ErrInvalid)
 	}
 	first, end := dayRange(since, until)
-	buckets, err := s.buckets(ctx, hourTable, SeriesKey{Service: service, Node: node}, first, end)
+	buckets, err := s.buckets(ctx, dayTable, SeriesKey{Service: service, Node: node}, first, end)
 	if err != nil {
 		return nil, fmt.Errorf("days: %w", err)
 	}
@@ -180,8 +180,8 @@ func dayRange(since, until time.Time) (first, end time.Time) {
 	return first, end
 }
 
-// days computes what Days returns from what it read: the hour buckets of the
-// days, oldest first, and the timeline, running and maintenance spans that
+// days computes what Days returns from what it read: the day (or hour)
+// buckets of the days, oldest first, and the timeline, running and maintenance spans that
 // uptime takes.
 func days(since, until time.Time, buckets []Bucket, points []point, running, maint []span) []Day {
 	const day = 24 * time.Hour

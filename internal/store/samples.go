@@ -29,9 +29,13 @@ type bucketRow struct {
 const (
 	minuteTable = "minute_buckets"
 	hourTable   = "hour_buckets"
+	// dayTable holds UTC days, the days of the page's 90-day bar (Days,
+	// NodeHistories): the bar's days start at UTC midnights whatever time
+	// zone the page writes times in.
+	dayTable = "day_buckets"
 )
 
-// AddSamples adds samples to their per-minute and per-hour buckets, all in
+// AddSamples adds samples to their per-minute, per-hour and per-day buckets, all in
 // one transaction: either every sample is counted or none is. The samples may
 // come in any order and span any number of replicas and buckets.
 func (s *Store) AddSamples(ctx context.Context, samples []Sample) error {
@@ -55,6 +59,7 @@ func (s *Store) AddBatch(ctx context.Context, batch *SampleBatch) error {
 	if len(minutes) == 0 && len(hours) == 0 {
 		return nil
 	}
+	days := daysOf(hours)
 	var created map[seriesKey]int64
 	err := s.write(ctx, func(tx *sql.Tx) error {
 		ids, fresh, err := s.seriesIDs(ctx, tx, minutes, hours)
@@ -65,7 +70,10 @@ func (s *Store) AddBatch(ctx context.Context, batch *SampleBatch) error {
 		if err := s.upsertBuckets(ctx, tx, minuteTable, ids, minutes); err != nil {
 			return err
 		}
-		return s.upsertBuckets(ctx, tx, hourTable, ids, hours)
+		if err := s.upsertBuckets(ctx, tx, hourTable, ids, hours); err != nil {
+			return err
+		}
+		return s.upsertBuckets(ctx, tx, dayTable, ids, days)
 	})
 	if err != nil {
 		return fmt.Errorf("add samples: %w", err)
@@ -78,6 +86,20 @@ func (s *Store) AddBatch(ctx context.Context, batch *SampleBatch) error {
 	s.mu.Unlock()
 	return nil
 }
+
+// daysOf sums hour buckets into the UTC days they fall in. The day buckets
+// are made from the hour buckets, in the transaction that writes these, so
+// that a day is always the sum of its hours.
+func daysOf(hours map[bucketKey]*Bucket) map[bucketKey]*Bucket {
+	days := make(map[bucketKey]*Bucket, len(hours))
+	for k, b := range hours {
+		fold(days, bucketKey{k.series, dayStart(k.start)}, *b)
+	}
+	return days
+}
+
+// dayStart returns the UTC midnight that starts the day of the stored time t.
+func dayStart(t int64) int64 { return ms(fromMS(t).Truncate(24 * time.Hour)) }
 
 // seriesIDs returns the id of every series the buckets use, creating the
 // missing ones in tx. fresh holds the ids this call had to look up.

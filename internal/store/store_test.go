@@ -1029,8 +1029,9 @@ func testPrune(t *testing.T, fresh func(testing.TB) Config) {
 		t.Fatal(err)
 	}
 	// Minute buckets: m-drop and every older sample's minute (h-keep,
-	// h-drop, ancient); hour buckets: h-drop and ancient.
-	want := Pruned{Minutes: 4, Hours: 2, Changes: 2, Running: 1, Incidents: 1, Maintenance: 1, Outbox: 3}
+	// h-drop, ancient); hour buckets: h-drop and ancient, and their days
+	// (the cutoff is a midnight).
+	want := Pruned{Minutes: 4, Hours: 2, Days: 2, Changes: 2, Running: 1, Incidents: 1, Maintenance: 1, Outbox: 3}
 	if got != want {
 		t.Errorf("Prune = %+v, want %+v", got, want)
 	}
