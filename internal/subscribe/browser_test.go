@@ -23,12 +23,6 @@ func TestBrowserJourney(t *testing.T) {
 
 	// No script is needed anywhere on this journey.
 	browser := chromium.Start(t, chromium.Options{Width: 1200, Height: 1000, NoScript: true})
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(browser, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
 	// waitHeading waits for the page's heading to read want. A click that
 	// submits a form navigates: until the new page is there, the heading
 	// may be the old one, or unreadable while the document is replaced.
@@ -47,7 +41,7 @@ func TestBrowserJourney(t *testing.T) {
 		t.Fatalf("after %s, heading = %q (last error: %v), want %q", after, got, err, want)
 	}
 
-	do("fill and submit the form",
+	chromium.Do(t, browser, "fill and submit the form",
 		chromedp.Navigate(r.url),
 		chromedp.WaitVisible(chromedp.CSS(".subscribe-form")),
 		chromedp.SendKeys(chromedp.CSS("#subscribe-address"), "browser@example.com"),
@@ -58,7 +52,7 @@ func TestBrowserJourney(t *testing.T) {
 	waitHeading("submitting", "Check your inbox")
 
 	link := confirmLinkIn(t, r.mail.Wait(t, "browser@example.com", 1, wait)[0])
-	do("follow the confirmation link and press its button",
+	chromium.Do(t, browser, "follow the confirmation link and press its button",
 		chromedp.Navigate(link),
 		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result button")),
 		chromedp.Click(chromedp.CSS("main.subscribe-result button")),
@@ -75,7 +69,7 @@ func TestBrowserJourney(t *testing.T) {
 		t.Errorf("subject = %q", got)
 	}
 	unsubscribe := strings.Trim(m.Header.Get("List-Unsubscribe"), "<>")
-	do("follow the List-Unsubscribe link and press its button",
+	chromium.Do(t, browser, "follow the List-Unsubscribe link and press its button",
 		chromedp.Navigate(unsubscribe),
 		chromedp.WaitVisible(chromedp.CSS("main.subscribe-result button")),
 		chromedp.Click(chromedp.CSS("main.subscribe-result button")),

@@ -33,20 +33,6 @@ func TestBrowserDayBar(t *testing.T) {
 	ts := newManagerServer(t, st, Options{})
 	ts.src.Set(sampleServices(status.Healthy), testNow)
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(browser, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(what, script string) string {
-		t.Helper()
-		v, err := chromedp.Run(browser, chromedp.Evaluate[string](script))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
 	const bar = `a.bar[href="status/history/web/api/days"]`
 	// dayX is the viewport x of the middle of day i of the API bar.
 	dayXY := func(i int) (float64, float64) {
@@ -62,7 +48,7 @@ func TestBrowserDayBar(t *testing.T) {
 	// it lies inside the viewport.
 	popover := func() string {
 		t.Helper()
-		return eval("read the popover", `(() => {
+		return chromium.Eval(t, browser, "read the popover", `(() => {
 			const p = document.querySelector(".bar-popover");
 			if (!p) return "";
 			const r = p.getBoundingClientRect(), w = document.documentElement.clientWidth, h = window.innerHeight;
@@ -91,40 +77,40 @@ func TestBrowserDayBar(t *testing.T) {
 		focused = `document.activeElement.matches(` + "`" + bar + "`" + `)`
 	)
 
-	do("load the page", chromedp.EmulateViewport(1200, 900), chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(bar)))
-	if name := eval("read the bar's name", `document.querySelector(`+"`"+bar+"`"+`).getAttribute("aria-label")`); name != "90 days: 3 healthy, 1 dead, 86 without data" {
+	chromium.Do(t, browser, "load the page", chromedp.EmulateViewport(1200, 900), chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(bar)))
+	if name := chromium.Eval(t, browser, "read the bar's name", `document.querySelector(`+"`"+bar+"`"+`).getAttribute("aria-label")`); name != "90 days: 3 healthy, 1 dead, 86 without data" {
 		t.Errorf("bar's accessible name = %q", name)
 	}
 	// A dead day is not told by colour alone: it is hatched.
-	if bg := eval("read a dead day's look", `getComputedStyle(document.querySelector(".bar-dead")).backgroundImage`); !strings.Contains(bg, "repeating-linear-gradient") {
+	if bg := chromium.Eval(t, browser, "read a dead day's look", `getComputedStyle(document.querySelector(".bar-dead")).backgroundImage`); !strings.Contains(bg, "repeating-linear-gradient") {
 		t.Errorf("dead day background-image = %q, want a pattern", bg)
 	}
 
 	// Mouse: the hover text, then a click opens the day under the pointer.
 	x, y := dayXY(88)
-	do("hover the dead day", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
+	chromium.Do(t, browser, "hover the dead day", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
 	waitFor(t, browser, "the dead day's hover text", `document.querySelector(`+"`"+bar+"`"+`).title === "Dead, 3 Mar 2031: 97.91% uptime, 1 incident: API outage"`)
-	do("click the dead day", chromedp.MouseClickXY(x, y))
+	chromium.Do(t, browser, "click the dead day", chromedp.MouseClickXY(x, y))
 	waitPopover("click on 3 March", dead)
-	if loc := eval("read the location", `location.pathname`); loc != "/" {
+	if loc := chromium.Eval(t, browser, "read the location", `location.pathname`); loc != "/" {
 		t.Errorf("a click on the bar left the page for %s", loc)
 	}
-	do("next day", chromedp.KeyEvent(kb.ArrowRight))
+	chromium.Do(t, browser, "next day", chromedp.KeyEvent(kb.ArrowRight))
 	waitPopover("ArrowRight", today)
-	do("close", chromedp.KeyEvent(kb.Escape))
+	chromium.Do(t, browser, "close", chromedp.KeyEvent(kb.Escape))
 	waitPopover("Escape", "")
 	waitFor(t, browser, "focus back on the bar", focused)
 
 	// Keyboard: Enter opens the most recent day; arrows move; Tab reaches
 	// the popover's buttons, which work with Enter; Escape closes.
-	do("blur", chromedp.Blur(chromedp.CSS(bar)))
-	do("focus the bar", chromedp.Focus(chromedp.CSS(bar)))
-	do("Enter", chromedp.KeyEvent(kb.Enter))
+	chromium.Do(t, browser, "blur", chromedp.Blur(chromedp.CSS(bar)))
+	chromium.Do(t, browser, "focus the bar", chromedp.Focus(chromedp.CSS(bar)))
+	chromium.Do(t, browser, "Enter", chromedp.KeyEvent(kb.Enter))
 	waitPopover("Enter on the bar", today)
-	if exp := eval("read aria-expanded", `document.querySelector(`+"`"+bar+"`"+`).getAttribute("aria-expanded")`); exp != "true" {
+	if exp := chromium.Eval(t, browser, "read aria-expanded", `document.querySelector(`+"`"+bar+"`"+`).getAttribute("aria-expanded")`); exp != "true" {
 		t.Errorf("aria-expanded = %q with the popover open", exp)
 	}
-	do("previous day", chromedp.KeyEvent(kb.ArrowLeft))
+	chromium.Do(t, browser, "previous day", chromedp.KeyEvent(kb.ArrowLeft))
 	waitPopover("ArrowLeft", dead)
 	if path := os.Getenv("VIGIL_BAR_SCREENSHOT"); path != "" {
 		png, err := chromedp.Run(browser, chromedp.FullScreenshot(100))
@@ -135,44 +121,44 @@ func TestBrowserDayBar(t *testing.T) {
 			t.Fatalf("save the screenshot: %v", err)
 		}
 	}
-	do("Tab into the popover", chromedp.KeyEvent(kb.Tab))
-	if label := eval("read the focus", `document.activeElement.getAttribute("aria-label") || ""`); label != "Previous day" {
+	chromium.Do(t, browser, "Tab into the popover", chromedp.KeyEvent(kb.Tab))
+	if label := chromium.Eval(t, browser, "read the focus", `document.activeElement.getAttribute("aria-label") || ""`); label != "Previous day" {
 		t.Errorf("Tab from the bar reached %q, want the Previous day button", label)
 	}
-	do("press Previous day", chromedp.KeyEvent(kb.Enter))
+	chromium.Do(t, browser, "press Previous day", chromedp.KeyEvent(kb.Enter))
 	waitPopover("the Previous day button", "Healthy 2 Mar 2031: 100.00% uptime")
-	do("Escape from the popover", chromedp.KeyEvent(kb.Escape))
+	chromium.Do(t, browser, "Escape from the popover", chromedp.KeyEvent(kb.Escape))
 	waitPopover("Escape in the popover", "")
 	waitFor(t, browser, "focus back on the bar", focused)
 
 	// Folding a service survives the live refresh.
-	do("fold Web", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	chromium.Do(t, browser, "fold Web", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
 	waitFor(t, browser, "Web folded", `!document.getElementById("nodes-web").open`)
-	eval("mark the document", `String(window.vigilTestMarker = 7)`)
-	key := eval("read the render key", `document.querySelector('meta[name="vigil-render"]').content`)
+	chromium.Eval(t, browser, "mark the document", `String(window.vigilTestMarker = 7)`)
+	key := chromium.Eval(t, browser, "read the render key", `document.querySelector('meta[name="vigil-render"]').content`)
 	// dayFetches counts the requests for the API's day page so far.
 	dayFetches := func() string {
 		t.Helper()
-		return eval("count the day page fetches", `String(performance.getEntriesByType("resource").filter(e => e.name.endsWith("/status/history/web/api/days")).length)`)
+		return chromium.Eval(t, browser, "count the day page fetches", `String(performance.getEntriesByType("resource").filter(e => e.name.endsWith("/status/history/web/api/days")).length)`)
 	}
 	fetched := dayFetches()
 	ts.src.Set(sampleServices(status.Dead), testNow)
 	deadline := time.Now().Add(25 * time.Second)
-	for eval("read the render key", `window.vigilTestMarker === 7 ? document.querySelector("aside").dataset.status : "reloaded"`) != "dead" {
+	for chromium.Eval(t, browser, "read the render key", `window.vigilTestMarker === 7 ? document.querySelector("aside").dataset.status : "reloaded"`) != "dead" {
 		if time.Now().After(deadline) {
 			t.Fatalf("the page did not refresh to the dead state within 25 s (render key %s)", key)
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
-	if open := eval("read the fold", `String(document.getElementById("nodes-web").open)`); open != "false" {
+	if open := chromium.Eval(t, browser, "read the fold", `String(document.getElementById("nodes-web").open)`); open != "false" {
 		t.Error("the refresh unfolded the service the visitor folded")
 	}
 	// The refresh brought a new state, not a new history: the days fetched
 	// already give the new bar its hover text, without a request.
-	do("unfold Web to hover", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	chromium.Do(t, browser, "unfold Web to hover", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
 	waitFor(t, browser, "Web unfolded", `document.getElementById("nodes-web").open`)
 	x, y = dayXY(88)
-	do("hover the dead day after the refresh", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
+	chromium.Do(t, browser, "hover the dead day after the refresh", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
 	waitFor(t, browser, "the hover text after the refresh", `document.querySelector(`+"`"+bar+"`"+`).title.startsWith("Dead, 3 Mar 2031")`)
 	if got := dayFetches(); got != fetched {
 		t.Errorf("the day page was fetched %s times after a refresh of the state alone, want still %s: the days change only with the history", got, fetched)
@@ -184,8 +170,8 @@ func TestBrowserDayBar(t *testing.T) {
 	x, y = dayXY(89)
 	deadline = time.Now().Add(25 * time.Second)
 	for {
-		do("hover today", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
-		if strings.Contains(eval("read the hover text", `document.querySelector(`+"`"+bar+"`"+`).title`), "Slow queries") {
+		chromium.Do(t, browser, "hover today", chromedp.MouseEvent(chromedp.MouseMoved, x-1, y), chromedp.MouseEvent(chromedp.MouseMoved, x, y))
+		if strings.Contains(chromium.Eval(t, browser, "read the hover text", `document.querySelector(`+"`"+bar+"`"+`).title`), "Slow queries") {
 			break
 		}
 		if time.Now().After(deadline) {
@@ -194,58 +180,58 @@ func TestBrowserDayBar(t *testing.T) {
 		time.Sleep(250 * time.Millisecond)
 	}
 	const todayIncident = today + ", 1 incident: Slow queries"
-	do("fold Web again", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	chromium.Do(t, browser, "fold Web again", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
 	waitFor(t, browser, "Web folded", `!document.getElementById("nodes-web").open`)
-	do("unfold Web", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	chromium.Do(t, browser, "unfold Web", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
 	waitFor(t, browser, "Web unfolded", `document.getElementById("nodes-web").open`)
 
 	// A phone: a tap opens the popover inside the viewport, at both ends.
-	do("phone", chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile, chromedp.EmulateTouch))
-	do("scroll to the bar", chromedp.ScrollIntoView(chromedp.CSS(bar)))
+	chromium.Do(t, browser, "phone", chromedp.EmulateViewport(390, 800, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	chromium.Do(t, browser, "scroll to the bar", chromedp.ScrollIntoView(chromedp.CSS(bar)))
 	x, y = dayXY(0)
-	do("tap the oldest day", chromedp.TapXY(x, y))
+	chromium.Do(t, browser, "tap the oldest day", chromedp.TapXY(x, y))
 	waitPopover("tap on the oldest day", noData)
 	// Chromium adjusts a tap to its target's shape, which can move it by a
 	// day of 3.5 px at the bar's end: either of the last two days is right.
 	x, y = dayXY(89)
-	do("tap today", chromedp.TapXY(x, y))
+	chromium.Do(t, browser, "tap today", chromedp.TapXY(x, y))
 	waitFor(t, browser, "a popover at the right end", `!!document.querySelector(".bar-popover")`)
 	if got := popover(); got == dead {
-		do("tap the next day button", chromedp.Click(chromedp.CSS(".bar-popover-next")))
+		chromium.Do(t, browser, "tap the next day button", chromedp.Click(chromedp.CSS(".bar-popover-next")))
 	} else if got != todayIncident {
 		t.Fatalf("tap on today: popover %q, want %q or %q", got, todayIncident, dead)
 	}
 	waitPopover("the right end", todayIncident)
-	do("tap the previous day button", chromedp.Click(chromedp.CSS(".bar-popover-previous")))
+	chromium.Do(t, browser, "tap the previous day button", chromedp.Click(chromedp.CSS(".bar-popover-previous")))
 	waitPopover("tap on Previous day", dead)
-	do("scroll to the top", chromedp.ScrollIntoView(chromedp.CSS(".general h2")))
+	chromium.Do(t, browser, "scroll to the top", chromedp.ScrollIntoView(chromedp.CSS(".general h2")))
 	xy, err := chromedp.Run(browser, chromedp.Evaluate[[]float64](
 		`(() => { const r = document.querySelector(".general h2").getBoundingClientRect(); return [r.left + 10, r.top + r.height / 2]; })()`))
 	if err != nil || len(xy) != 2 {
 		t.Fatalf("locate the heading: %v %v", xy, err)
 	}
-	do("tap elsewhere", chromedp.TapXY(xy[0], xy[1]))
+	chromium.Do(t, browser, "tap elsewhere", chromedp.TapXY(xy[0], xy[1]))
 	waitPopover("tap elsewhere", "")
 
 	// Without JavaScript: the bar is a link to the day page, and services
 	// fold with their summary.
-	do("disable scripts", chromedp.EmulateViewport(1200, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
+	chromium.Do(t, browser, "disable scripts", chromedp.EmulateViewport(1200, 900), chromedp.Func(func(ctx context.Context, tg *chromedp.Target) error {
 		_, err := cdp.Call(ctx, tg, emulation.SetScriptExecutionDisabled, emulation.SetScriptExecutionDisabledParams{Value: true})
 		return err
 	}))
-	do("reload without scripts", chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(bar)))
-	do("fold Web without scripts", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	chromium.Do(t, browser, "reload without scripts", chromedp.Navigate(ts.URL+"/"), chromedp.WaitVisible(chromedp.CSS(bar)))
+	chromium.Do(t, browser, "fold Web without scripts", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
 	waitFor(t, browser, "Web folded without scripts", `!document.getElementById("nodes-web").open`)
-	do("unfold Web without scripts", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
+	chromium.Do(t, browser, "unfold Web without scripts", chromedp.Click(chromedp.CSS(`#nodes-web > summary`)))
 	waitFor(t, browser, "Web unfolded without scripts", `document.getElementById("nodes-web").open`)
-	do("follow the bar", chromedp.Click(chromedp.CSS(bar)), chromedp.WaitVisible(chromedp.CSS("ol.days")))
-	if loc := eval("read the location", `location.pathname`); loc != "/status/history/web/api/days" {
+	chromium.Do(t, browser, "follow the bar", chromedp.Click(chromedp.CSS(bar)), chromedp.WaitVisible(chromedp.CSS("ol.days")))
+	if loc := chromium.Eval(t, browser, "read the location", `location.pathname`); loc != "/status/history/web/api/days" {
 		t.Errorf("the bar led to %s", loc)
 	}
-	if line := eval("read 3 March", `document.querySelectorAll("ol.days > li")[88].innerText.replace(/\s+/g, " ").trim()`); line != dead {
+	if line := chromium.Eval(t, browser, "read 3 March", `document.querySelectorAll("ol.days > li")[88].innerText.replace(/\s+/g, " ").trim()`); line != dead {
 		t.Errorf("3 March on the day page = %q, want %q", line, dead)
 	}
-	if bg := eval("read the stylesheet on the day page", `getComputedStyle(document.querySelectorAll("ol.days .day-swatch")[88]).backgroundImage`); !strings.Contains(bg, "repeating-linear-gradient") {
+	if bg := chromium.Eval(t, browser, "read the stylesheet on the day page", `getComputedStyle(document.querySelectorAll("ol.days .day-swatch")[88]).backgroundImage`); !strings.Contains(bg, "repeating-linear-gradient") {
 		t.Errorf("the day page's dead swatch = %q, want the bar's pattern", bg)
 	}
 }

@@ -49,21 +49,6 @@ func TestBrowser(t *testing.T) {
 
 	browser := chromium.Start(t, chromium.Options{Width: 1200, Height: 1000})
 
-	do := func(what string, steps ...chromedp.Action[chromedp.Void]) {
-		t.Helper()
-		if err := chromedp.Do(browser, steps...); err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-	}
-	eval := func(what, script string) string {
-		t.Helper()
-		v, err := chromedp.Run(browser, chromedp.Evaluate[string](script))
-		if err != nil {
-			t.Fatalf("%s: %v", what, err)
-		}
-		return v
-	}
-
 	// Any uncaught script error fails the test.
 	var mu sync.Mutex
 	var jsErrors []string
@@ -89,23 +74,23 @@ func TestBrowser(t *testing.T) {
 		}
 	}()
 
-	do("load the page",
+	chromium.Do(t, browser, "load the page",
 		chromedp.Navigate(ts.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#replica-web-api-2")),
 	)
 
-	classes := eval("read the replica boxes",
+	classes := chromium.Eval(t, browser, "read the replica boxes",
 		`JSON.stringify(Object.fromEntries([...document.querySelectorAll(".replica")].map(e => [e.id, e.className])))`)
 	for _, id := range []string{"replica-web-api-1", "replica-web-api-2", "replica-web-workers-1", "replica-jobs-cron-1", "replica-jobs-agent-1"} {
 		if !strings.Contains(classes, `"`+id+`":"replica status-healthy-background `) {
 			t.Errorf("box %s: want status-healthy-background; boxes: %s", id, classes)
 		}
 	}
-	if general := eval("read the inline script's status", `String(window.STATUS_GENERAL)`); general != "healthy" {
+	if general := chromium.Eval(t, browser, "read the inline script's status", `String(window.STATUS_GENERAL)`); general != "healthy" {
 		t.Errorf("window.STATUS_GENERAL = %q, want healthy: the Content-Security-Policy blocked the page's inline script", general)
 	}
 	waitFor(t, browser, "the logo from another origin shown", `document.querySelector(".logo img").naturalWidth > 0`)
-	if banner := eval("read the banner", `document.querySelector("aside h1").textContent.trim()`); banner != "All systems report as healthy" {
+	if banner := chromium.Eval(t, browser, "read the banner", `document.querySelector("aside h1").textContent.trim()`); banner != "All systems report as healthy" {
 		t.Errorf("banner = %q, want All systems report as healthy", banner)
 	}
 
@@ -115,34 +100,34 @@ func TestBrowser(t *testing.T) {
 	if err != nil || len(center) != 2 {
 		t.Fatalf("locate a box: %v %v", center, err)
 	}
-	do("hover a box", chromedp.MouseEvent(chromedp.MouseMoved, center[0], center[1]))
+	chromium.Do(t, browser, "hover a box", chromedp.MouseEvent(chromedp.MouseMoved, center[0], center[1]))
 	tip := waitTooltip(t, browser, "replica-web-api-1", true)
 	for _, want := range []string{"This replica reports as healthy.", "Checked via a poll probe (HTTP, SSH, TCP or ICMP).", "http://10.0.0.1/health", "Latency: 12 ms"} {
 		if !strings.Contains(tip, want) {
 			t.Errorf("hovered tooltip %q lacks %q", tip, want)
 		}
 	}
-	do("move the mouse away", chromedp.MouseEvent(chromedp.MouseMoved, 3, 3))
+	chromium.Do(t, browser, "move the mouse away", chromedp.MouseEvent(chromedp.MouseMoved, 3, 3))
 	waitTooltip(t, browser, "replica-web-api-1", false)
 
 	// Keyboard focus: the tooltip appears too, and relative times are shown.
-	do("focus a box", chromedp.Focus(chromedp.CSS("#replica-web-workers-1")))
+	chromium.Do(t, browser, "focus a box", chromedp.Focus(chromedp.CSS("#replica-web-workers-1")))
 	tip = waitTooltip(t, browser, "replica-web-workers-1", true)
 	for _, want := range []string{"This replica reports as healthy.", "Checked via a push probe (Reporter).", "Load: 42%", "Memory: 80%", "Queue: 3R 1N", "Last report: "} {
 		if !strings.Contains(tip, want) {
 			t.Errorf("focused tooltip %q lacks %q", tip, want)
 		}
 	}
-	if ago := eval("read a relative time", `document.querySelector("#replica-web-workers-1 time").textContent`); !strings.HasSuffix(ago, " s ago") {
+	if ago := chromium.Eval(t, browser, "read a relative time", `document.querySelector("#replica-web-workers-1 time").textContent`); !strings.HasSuffix(ago, " s ago") {
 		t.Errorf("last report time = %q, want a relative time like \"12 s ago\"", ago)
 	}
 
 	// Live refresh: a replica dies; the page follows without a reload, and
 	// the focused box keeps its focus (and so its tooltip).
-	if said := eval("read the live region", `document.getElementById("status-announcer").textContent`); said != "" {
+	if said := chromium.Eval(t, browser, "read the live region", `document.getElementById("status-announcer").textContent`); said != "" {
 		t.Errorf("live region at load = %q, want nothing announced", said)
 	}
-	eval("mark the document", `String(window.vigilTestMarker = 42)`)
+	chromium.Eval(t, browser, "mark the document", `String(window.vigilTestMarker = 42)`)
 	ts.src.Set(sampleServicesAt(time.Now(), status.Dead), time.Now())
 	deadline := time.Now().Add(25 * time.Second)
 	type pageState struct {
@@ -183,12 +168,12 @@ func TestBrowser(t *testing.T) {
 	}
 	waitTooltip(t, browser, "replica-web-workers-1", true)
 	// Screen readers hear of the change: the polite live region says it.
-	if said := eval("read the live region", `(() => { const r = document.getElementById("status-announcer"); return r.getAttribute("aria-live") + ": " + r.textContent; })()`); said != "polite: Status changed: Partial service outage ongoing." {
+	if said := chromium.Eval(t, browser, "read the live region", `(() => { const r = document.getElementById("status-announcer"); return r.getAttribute("aria-live") + ": " + r.textContent; })()`); said != "polite: Status changed: Partial service outage ongoing." {
 		t.Errorf("live region after the change = %q, want polite: Status changed: Partial service outage ongoing.", said)
 	}
 
 	// The dead replica's tooltip says why.
-	do("focus the dead box", chromedp.Focus(chromedp.CSS("#replica-web-api-2")))
+	chromium.Do(t, browser, "focus the dead box", chromedp.Focus(chromedp.CSS("#replica-web-api-2")))
 	tip = waitTooltip(t, browser, "replica-web-api-2", true)
 	for _, want := range []string{"This replica reports as dead.", "GET http://10.0.0.2/health: status 503, want 200–399", "Latency: 0 ms"} {
 		if !strings.Contains(tip, want) {
@@ -216,8 +201,8 @@ func TestBrowser(t *testing.T) {
 	}
 
 	// A phone: every tooltip stays on screen, and a tap toggles one.
-	do("blur", chromedp.Blur(chromedp.CSS("#replica-web-api-2")))
-	do("narrow the viewport", chromedp.EmulateViewport(360, 760, chromedp.EmulateMobile, chromedp.EmulateTouch))
+	chromium.Do(t, browser, "blur", chromedp.Blur(chromedp.CSS("#replica-web-api-2")))
+	chromium.Do(t, browser, "narrow the viewport", chromedp.EmulateViewport(360, 760, chromedp.EmulateMobile, chromedp.EmulateTouch))
 	waitFor(t, browser, "every tooltip inside a 360 px viewport", `(() => {
 		const width = document.documentElement.clientWidth;
 		return width <= 400 && [...document.querySelectorAll(".tooltip")].every(tip => {
@@ -225,18 +210,18 @@ func TestBrowser(t *testing.T) {
 			return r.left >= 0 && r.right <= width;
 		});
 	})()`)
-	do("scroll to a box", chromedp.ScrollIntoView(chromedp.CSS("#replica-jobs-cron-1")))
+	chromium.Do(t, browser, "scroll to a box", chromedp.ScrollIntoView(chromedp.CSS("#replica-jobs-cron-1")))
 	center, err = chromedp.Run(browser, chromedp.Evaluate[[]float64](
 		`(() => { const r = document.getElementById("replica-jobs-cron-1").getBoundingClientRect(); return [r.left + r.width / 2, r.top + r.height / 2]; })()`))
 	if err != nil || len(center) != 2 {
 		t.Fatalf("locate a box: %v %v", center, err)
 	}
-	do("tap a box", chromedp.TapXY(center[0], center[1]))
+	chromium.Do(t, browser, "tap a box", chromedp.TapXY(center[0], center[1]))
 	tip = waitTooltip(t, browser, "replica-jobs-cron-1", true)
 	if !strings.Contains(tip, "Checked via a script probe.") {
 		t.Errorf("tapped tooltip %q lacks the script mode line", tip)
 	}
-	do("tap elsewhere", chromedp.TapXY(center[0]+150, center[1]+150))
+	chromium.Do(t, browser, "tap elsewhere", chromedp.TapXY(center[0]+150, center[1]+150))
 	waitTooltip(t, browser, "replica-jobs-cron-1", false)
 
 	// Behind a reverse proxy that serves the page at /status/ and strips the
@@ -248,7 +233,7 @@ func TestBrowser(t *testing.T) {
 	}
 	proxy := httptest.NewServer(http.StripPrefix("/status", httputil.NewSingleHostReverseProxy(target)))
 	defer proxy.Close()
-	do("load the page under /status/",
+	chromium.Do(t, browser, "load the page under /status/",
 		chromedp.Navigate(proxy.URL+"/status/"),
 		chromedp.WaitVisible(chromedp.CSS("#replica-web-api-1")),
 	)
@@ -257,17 +242,17 @@ func TestBrowser(t *testing.T) {
 		return ["/status/assets/stylesheets/common.css", "/status/assets/stylesheets/index.css", "/status/assets/javascripts/index.js"]
 			.every(p => loaded.includes(p)) && loaded.some(p => p.startsWith("/status/assets/images/icons/"));
 	})()`)
-	if bg := eval("read a box's colour", `getComputedStyle(document.getElementById("replica-web-api-1")).backgroundColor`); bg != "rgb(10, 125, 39)" {
+	if bg := chromium.Eval(t, browser, "read a box's colour", `getComputedStyle(document.getElementById("replica-web-api-1")).backgroundColor`); bg != "rgb(10, 125, 39)" {
 		t.Errorf("healthy box under /status/: background %q, want rgb(10, 125, 39) from the stylesheet", bg)
 	}
 
 	// custom_html is the operator's own markup: its inline script runs.
 	custom := newTestServer(t, Options{Config: testConfig(t), Now: time.Now})
-	do("load a page with custom_html",
+	chromium.Do(t, browser, "load a page with custom_html",
 		chromedp.Navigate(custom.URL+"/"),
 		chromedp.WaitVisible(chromedp.CSS("#replica-web-api-1")),
 	)
-	if got := eval("read custom_html's variable", `String(window.CUSTOM) + " " + window.STATUS_GENERAL`); got != "1 dead" {
+	if got := chromium.Eval(t, browser, "read custom_html's variable", `String(window.CUSTOM) + " " + window.STATUS_GENERAL`); got != "1 dead" {
 		t.Errorf("window.CUSTOM, STATUS_GENERAL = %q, want 1 dead: custom_html's script or the theme's was blocked", got)
 	}
 }

@@ -280,11 +280,7 @@ func emulateScheme(t *testing.T, browser context.Context, scheme string) {
 
 func evalString(t *testing.T, browser context.Context, script string) string {
 	t.Helper()
-	v, err := chromedp.Run(browser, chromedp.Evaluate[string](script))
-	if err != nil {
-		t.Fatalf("evaluate %.60q: %v", script, err)
-	}
-	return v
+	return chromium.Eval(t, browser, fmt.Sprintf("evaluate %.60q", script), script)
 }
 
 // loadAxe returns axe-core's script at the version pinned in

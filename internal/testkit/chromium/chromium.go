@@ -70,3 +70,23 @@ func Start(t *testing.T, o Options) context.Context {
 	t.Cleanup(cancelBrowser)
 	return browser
 }
+
+// Do runs steps in browser and fails t, saying what was being done, when
+// one fails.
+func Do(t testing.TB, browser context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {
+	t.Helper()
+	if err := chromedp.Do(browser, steps...); err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// Eval evaluates script in browser and returns its string result; it fails
+// t, saying what was being read, when the script fails.
+func Eval(t testing.TB, browser context.Context, what, script string) string {
+	t.Helper()
+	v, err := chromedp.Run(browser, chromedp.Evaluate[string](script))
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return v
+}
