@@ -162,12 +162,13 @@ func (s *Service) windowEvents(w store.Window, now time.Time) []Event {
 // their labels, as the page shows them.
 func (s *Service) describeNodes(nodes []string) (services, affected []string) {
 	services = []string{}
+	labels := s.look.Load().labels
 	for _, n := range nodes {
 		svc, node, _ := strings.Cut(n, ":")
 		if !slices.Contains(services, svc) {
 			services = append(services, svc)
 		}
-		affected = append(affected, s.look.Load().labels.node(svc, node))
+		affected = append(affected, labels.node(svc, node))
 	}
 	return services, affected
 }
@@ -176,15 +177,16 @@ func (s *Service) describeNodes(nodes []string) (services, affected []string) {
 // "service:node"; none means everything.
 func (s *Service) describeTargets(targets []string) (services, affected []string) {
 	services = []string{}
+	labels := s.look.Load().labels
 	for _, t := range targets {
 		svc, node, hasNode := strings.Cut(t, ":")
 		if !slices.Contains(services, svc) {
 			services = append(services, svc)
 		}
 		if hasNode {
-			affected = append(affected, s.look.Load().labels.node(svc, node))
+			affected = append(affected, labels.node(svc, node))
 		} else {
-			affected = append(affected, s.look.Load().labels.service(svc))
+			affected = append(affected, labels.service(svc))
 		}
 	}
 	return services, affected

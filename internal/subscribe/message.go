@@ -69,7 +69,8 @@ func (s *Service) date(t time.Time) string { return t.In(s.look.Load().loc).Form
 
 // renderConfirm is the confirmation mail.
 func (s *Service) renderConfirm(link string) mail {
-	title := s.look.Load().title
+	l := s.look.Load()
+	title := l.title
 	text := fmt.Sprintf(`Someone, hopefully you, asked to be told by e-mail about incidents and maintenance on %s (%s).
 
 To confirm, open this link within 24 hours:
@@ -77,7 +78,7 @@ To confirm, open this link within 24 hours:
 %s
 
 If you did not ask for this, ignore this message: nothing more will be sent to you.
-`, title, s.look.Load().pageURL, link)
+`, title, l.pageURL, link)
 	return mail{Subject: "Confirm your subscription to " + title, Text: text,
 		HTML: s.renderHTML(htmlView{Title: title, Heading: "Confirm your subscription",
 			Paragraphs: []string{"Someone, hopefully you, asked to be told by e-mail about incidents and maintenance on " + title + "."},

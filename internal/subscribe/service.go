@@ -175,18 +175,19 @@ func normalizeAddress(raw string) (string, error) {
 // checkServices checks service ids against the config and returns them
 // in page order; all of them, or none, means every service.
 func (s *Service) checkServices(ids []string) ([]string, error) {
+	labels := s.look.Load().labels // one config throughout, whatever a reload does meanwhile
 	var out []string
-	for _, c := range s.look.Load().labels.choices {
+	for _, c := range labels.choices {
 		if slices.Contains(ids, c.ID) {
 			out = append(out, c.ID)
 		}
 	}
 	for _, id := range ids {
-		if _, ok := s.look.Load().labels.services[id]; !ok {
+		if _, ok := labels.services[id]; !ok {
 			return nil, &InputError{fmt.Sprintf("unknown service %q", id)}
 		}
 	}
-	if len(out) == len(s.look.Load().labels.choices) {
+	if len(out) == len(labels.choices) {
 		return []string{}, nil
 	}
 	if out == nil {
